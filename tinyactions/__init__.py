@@ -1,0 +1,1 @@
+"""tinyactions: low-resolution video action recognition on TinyVIRAT-v2 (see README.md)."""

@@ -1,0 +1,145 @@
+"""Video I/O and temporal sampling.
+
+Decoding goes through decord; OpenCV is the fallback for files decord cannot open or mis-decodes
+(dmlc/decord issue 336: some tiny clips come back with 4 channels). Frames are uint8 RGB arrays of
+shape (T, H, W, 3). Sampling returns frame indices so the same rule serves decoded arrays and
+mmaction2 pipelines alike.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class VideoDecodeError(RuntimeError):
+    """A video that no decoder could read; the message names the file."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    frames: int
+    width: int
+    height: int
+
+
+def _decode_decord(path: Path) -> np.ndarray:
+    import decord
+
+    reader = decord.VideoReader(str(path), num_threads=1)
+    n = len(reader)
+    if n == 0:
+        return np.zeros((0, 0, 0, 3), np.uint8)
+    return reader.get_batch(list(range(n))).asnumpy()
+
+
+def _decode_opencv(path: Path) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if frame.ndim == 2:
+                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+            elif frame.shape[2] == 4:
+                frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
+            else:
+                frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            frames.append(frame)
+    finally:
+        cap.release()
+    if not frames:
+        return np.zeros((0, 0, 0, 3), np.uint8)
+    return np.stack(frames)
+
+
+def read_video(path: str | os.PathLike) -> np.ndarray:
+    """All frames of a video as (T, H, W, 3) uint8 RGB. Raises VideoDecodeError for missing,
+    unreadable or frameless files."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(f"{path}: file not found")
+    try:
+        frames = _decode_decord(path)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+            raise ValueError(f"decord returned shape {frames.shape}")
+        return frames
+    except Exception as decord_error:  # decord raises its own DECORDError and plain RuntimeErrors
+        frames = _decode_opencv(path)
+        if len(frames) == 0:
+            raise VideoDecodeError(f"{path}: no decodable frames (decord: {decord_error})") from None
+        return frames
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Frame count and size of what the file really holds (decoded, not read from its header)."""
+    frames = read_video(path)
+    return VideoInfo(frames=len(frames), width=frames.shape[2], height=frames.shape[1])
+
+
+def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0) -> None:
+    """Write (T, H, W, 3) uint8 RGB as mp4 atomically: a crash never leaves a half-written file
+    under the final name."""
+    path = Path(path)
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ValueError(f"{path}: expected non-empty (T, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{path.stem}.", dir=path.parent)
+    os.close(fd)
+    try:
+        h, w = frames.shape[1:3]
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        if not writer.isOpened():
+            raise VideoDecodeError(f"{path}: OpenCV cannot open an mp4 writer for {w}x{h}")
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.release()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def uniform_indices(num_frames: int, segments: int, train: bool,
+                    rng: np.random.Generator | None = None) -> np.ndarray:
+    """The seed's uniform sampling: split the clip into ``segments`` equal spans and take one frame
+    of each, random in training and the middle one in testing. Clips shorter than ``segments`` repeat
+    frames (each span then covers less than a frame)."""
+    if num_frames <= 0:
+        raise ValueError("num_frames must be positive")
+    edges = np.linspace(0.0, num_frames, segments + 1)
+    starts, widths = edges[:-1], np.diff(edges)
+    if train:
+        rng = rng if rng is not None else np.random.default_rng()
+        positions = starts + rng.random(segments) * widths
+    else:
+        positions = starts + widths / 2
+    return np.minimum(positions.astype(np.int64), num_frames - 1)
+
+
+def dense_indices(num_frames: int, clip_len: int, interval: int, train: bool,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+    """One contiguous window of ``clip_len`` frames ``interval`` apart (the "without uniform
+    sampling" baseline): random start in training, centred in testing; short clips loop."""
+    if num_frames <= 0:
+        raise ValueError("num_frames must be positive")
+    span = (clip_len - 1) * interval + 1
+    slack = max(num_frames - span, 0)
+    if train:
+        rng = rng if rng is not None else np.random.default_rng()
+        start = int(rng.integers(0, slack + 1))
+    else:
+        start = slack // 2
+    return (start + np.arange(clip_len) * interval) % num_frames
+
+
+def hflip(frames: np.ndarray) -> np.ndarray:
+    """Horizontal flip of (T, H, W, C) frames (the balance copies are flipped at load time)."""
+    return np.ascontiguousarray(frames[:, :, ::-1])
