@@ -88,3 +88,18 @@ def test_hflip_mirrors_width():
     clip = np.arange(2 * 3 * 4 * 3, dtype=np.uint8).reshape(2, 3, 4, 3)
     assert np.array_equal(hflip(clip)[:, :, 0], clip[:, :, -1])
     assert np.array_equal(hflip(hflip(clip)), clip)
+
+
+def test_read_sampled_equals_indexing_the_whole_clip(tmp_path, monkeypatch):
+    write_video(tmp_path / "s.mp4", smooth_clip(23, 24, 24))
+    whole = read_video(tmp_path / "s.mp4")
+    sampler = lambda n: uniform_indices(n, 16, train=False)  # noqa: E731
+    picked = video.read_sampled(tmp_path / "s.mp4", sampler)
+    assert np.array_equal(picked, whole[uniform_indices(23, 16, train=False)])
+    short = video.read_sampled(tmp_path / "s.mp4", lambda n: [0, 0, 5, 22])
+    assert np.array_equal(short, whole[[0, 0, 5, 22]])
+    # the fallback path gives the same frames
+    monkeypatch.setattr(video, "_decode_decord", lambda p: np.zeros((1, 1, 1, 4), np.uint8))
+    import decord
+    monkeypatch.setattr(decord, "VideoReader", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
+    assert np.array_equal(video.read_sampled(tmp_path / "s.mp4", sampler), picked)

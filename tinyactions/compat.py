@@ -35,6 +35,8 @@ def _stub_mmaction_drn() -> None:
             raise RuntimeError("DRN is not shipped in the installed mmaction2 1.2.0 wheel "
                                "(open-mmlab/mmaction2 issue 2714); tinyactions does not use it")
 
+    from mmaction.registry import MODELS
+    MODELS.register_module(name="DRN", module=DRN)
     package = types.ModuleType(name)
     package.__path__ = []  # a package, so that ``.drn.drn`` resolves
     module = types.ModuleType(f"{name}.drn")

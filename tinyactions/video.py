@@ -77,6 +77,28 @@ def read_video(path: str | os.PathLike) -> np.ndarray:
         return frames
 
 
+def read_sampled(path: str | os.PathLike, sampler) -> np.ndarray:
+    """Decode only the frames a sampler picks: ``sampler(num_frames) -> indices``. Returns
+    (len(indices), H, W, 3) uint8 RGB, through decord with the OpenCV fallback of :func:`read_video`."""
+    path = Path(path)
+    try:
+        import decord
+
+        reader = decord.VideoReader(str(path), num_threads=1)
+        n = len(reader)
+        if n == 0:
+            raise ValueError("no frames")
+        indices = np.asarray(sampler(n))
+        unique, inverse = np.unique(indices, return_inverse=True)
+        frames = reader.get_batch(unique.tolist()).asnumpy()
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"decord returned shape {frames.shape}")
+        return frames[inverse]
+    except Exception:
+        frames = read_video(path)
+        return frames[np.asarray(sampler(len(frames)))]
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Frame count and size of what the file really holds (decoded, not read from its header)."""
     frames = read_video(path)

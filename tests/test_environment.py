@@ -1,0 +1,84 @@
+"""Smoke tests that catch a broken environment: the backbones of the seed through mmaction2's
+registry at their published sizes, RealBasicVSR through mmagic's registry, compiled mmcv ops,
+decord, and the DVC command line."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import tinyactions.compat  # noqa: F401  (before mmaction / mmagic)
+from tinyactions.video import _decode_decord, write_video
+from tests.conftest import smooth_clip
+
+TOLERANCE = 0.01  # relative, against the published backbone sizes
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.fixture(scope="module")
+def mmaction_models():
+    import mmaction.models  # noqa: F401  (registers the backbones)
+    from mmaction.registry import MODELS
+    return MODELS
+
+
+def test_ircsn152_has_published_size_and_runs(mmaction_models):
+    torch.manual_seed(0)
+    net = mmaction_models.build(dict(type="ResNet3dCSN", depth=152, bottleneck_mode="ir", pretrained=None,
+                                     pretrained2d=False, norm_eval=False))
+    assert n_params(net) == pytest.approx(28.9e6, rel=TOLERANCE)
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.randn(1, 3, 8, 32, 32))
+    assert out.shape == (1, 2048, 1, 1, 1) and torch.isfinite(out).all()
+
+
+def test_uniformer_base_has_published_size_and_runs(mmaction_models):
+    torch.manual_seed(0)
+    net = mmaction_models.build(dict(type="UniFormer", depth=[5, 8, 20, 7], embed_dim=[64, 128, 320, 512],
+                                     head_dim=64, drop_path_rate=0.4, pretrained2d=False))
+    assert n_params(net) == pytest.approx(49.6e6, rel=TOLERANCE)
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.randn(1, 3, 8, 64, 64))
+    assert out.shape[:2] == (1, 512) and torch.isfinite(out).all()
+
+
+def test_realbasicvsr_upscales_x4_through_mmagic():
+    import mmagic.models  # noqa: F401
+    from mmagic.registry import MODELS
+    torch.manual_seed(0)
+    net = MODELS.build(dict(type="RealBasicVSRNet", mid_channels=64, num_propagation_blocks=20,
+                            num_cleaning_blocks=20, dynamic_refine_thres=255, spynet_pretrained=None,
+                            is_fix_cleaning=False, is_sequential_cleaning=False))
+    assert n_params(net) == pytest.approx(6.29e6, rel=TOLERANCE)
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.rand(1, 16, 3, 32, 32))
+    assert out.shape == (1, 16, 3, 128, 128) and torch.isfinite(out).all()
+
+
+def test_mmcv_compiled_ops_compute():
+    from mmcv.ops import nms
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32)
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    _, keep = nms(boxes, scores, iou_threshold=0.5)
+    assert keep.tolist() == [0, 2]
+
+
+def test_decord_decodes_an_mp4_written_here(tmp_path):
+    clip = smooth_clip(10, 40, 40)
+    write_video(tmp_path / "x.mp4", clip)
+    frames = _decode_decord(tmp_path / "x.mp4")
+    assert frames.shape == (10, 40, 40, 3)
+    assert np.abs(frames.astype(int) - clip.astype(int)).mean() < 12
+
+
+def test_dvc_runs_from_the_environment():
+    out = subprocess.run([sys.executable, "-m", "dvc", "version"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "DVC version: 3." in out.stdout

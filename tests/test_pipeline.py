@@ -1,0 +1,74 @@
+"""End to end: `dvc repro` of the whole pipeline on a tiny generated dataset in a temporary git repo."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_PARAMS = {
+    "synth": {"videos": {"train": 40, "val": 12, "test": 8}, "hr_size": 48,
+              "lr_size": {"min": 10, "max": 40, "median": 20}, "frames": {"min": 6, "max": 40, "median": 16},
+              "sources": {"virat": 2, "meva": 1}},
+    "data": {"workers": 1},
+}
+
+
+def deep_update(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def make_repo(path: Path, overrides: dict) -> dict:
+    """Copy the pipeline's tracked files into a fresh git + DVC repo with tiny params."""
+    path.mkdir(parents=True)
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(ROOT / name, path / name)
+    for package in ("stages", "tinyactions"):
+        shutil.copytree(ROOT / package, path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    params = deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides)
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "GIT_"))}
+    env.update(HOME=str(path.parent / "home"), GIT_CONFIG_NOSYSTEM="1", DVC_NO_ANALYTICS="1",
+               DVC_SITE_CACHE_DIR=str(path.parent / "dvc-site"),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    (path.parent / "home").mkdir(exist_ok=True)
+    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "config", "user.email", "t@example.invalid"],
+                ["git", "config", "user.name", "test"], [sys.executable, "-m", "dvc", "init", "-q"],
+                ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=path, env=env, check=True, capture_output=True)
+    return env
+
+
+def dvc(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=1800)
+
+
+@pytest.mark.slow
+def test_dvc_repro_end_to_end(tmp_path):
+    repo = tmp_path / "repo"
+    env = make_repo(repo, TINY_PARAMS)
+    run = dvc(repo, env, "repro")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    train = pd.read_parquet(repo / "data/prepared/train.parquet")
+    stats = json.loads((repo / "data/prepared/stats.json").read_text())
+    assert stats["videos"] == {"train": 40, "val": 12, "test": 8}
+    assert len(train) == stats["train_samples"] == 40 + train["flip"].sum()
+    assert train["sample_id"].is_unique and train.loc[train.flip, "sample_id"].str.endswith(":flip").all()
+    assert len(pd.read_parquet(repo / "data/prepared/test.parquet")) == 8
+    assert json.loads((repo / "metrics/data.json").read_text())["videos"]["val"] == 12
+
+    again = dvc(repo, env, "repro")
+    assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
+    assert dvc(repo, env, "status", "-q").returncode == 0
