@@ -59,3 +59,22 @@ def entry():
         e.update(extra)
         return e
     return make
+
+
+def make_prepared(folder: Path, n_train: int = 12, n_val: int = 4, size: int = 24, frames: int = 20) -> dict:
+    """A tiny TinyVIRAT-layout dataset and its prepared index (parquet), for training tests."""
+    from tinyactions.index import Tolerance, apply_policy, check_split
+    classes = ["activity_walking", "activity_standing", "Talking", "vehicle_moving"]
+    splits = {}
+    for split, count, digits in (("train", n_train, 6), ("val", n_val, 5)):
+        splits[split] = [{"id": f"{i:0{digits}d}", "video_id": "VIRAT_S_000001_00_000000_000100",
+                          "path": f"VIRAT_S_000001_00_000000_000100/{i:0{digits}d}.mp4",
+                          "dim": [frames, size, size], "label": [classes[i % 4]]} for i in range(count)]
+    root = write_dataset(folder / "raw", splits)
+    out = {"root": str(root)}
+    for split in ("train", "val"):
+        frame, _ = check_split(root, split, CLASSES, Tolerance(), workers=1)
+        path = folder / f"{split}.parquet"
+        apply_policy(frame, split, "fail").to_parquet(path, index=False)
+        out[split] = str(path)
+    return out

@@ -103,3 +103,9 @@ def test_read_sampled_equals_indexing_the_whole_clip(tmp_path, monkeypatch):
     import decord
     monkeypatch.setattr(decord, "VideoReader", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
     assert np.array_equal(video.read_sampled(tmp_path / "s.mp4", sampler), picked)
+
+
+def test_uniform_views_cover_each_segment_and_one_view_is_the_middle():
+    assert np.array_equal(video.uniform_view_indices(32, 16, 1), uniform_indices(32, 16, train=False))
+    idx = video.uniform_view_indices(160, 16, 2).reshape(2, 16)
+    assert idx[0].tolist() == list(range(2, 160, 10)) and idx[1].tolist() == list(range(7, 160, 10))

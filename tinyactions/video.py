@@ -146,6 +146,18 @@ def uniform_indices(num_frames: int, segments: int, train: bool,
     return np.minimum(positions.astype(np.int64), num_frames - 1)
 
 
+def uniform_view_indices(num_frames: int, segments: int, views: int) -> np.ndarray:
+    """Deterministic test-time uniform sampling with several temporal views: view ``v`` of ``views``
+    takes the frame at fraction (v + 0.5) / views of every segment (views = 1: the middles)."""
+    if num_frames <= 0:
+        raise ValueError("num_frames must be positive")
+    edges = np.linspace(0.0, num_frames, segments + 1)
+    starts, widths = edges[:-1], np.diff(edges)
+    fractions = (np.arange(views) + 0.5) / views
+    positions = starts[None, :] + widths[None, :] * fractions[:, None]
+    return np.minimum(positions.astype(np.int64), num_frames - 1).reshape(-1)
+
+
 def dense_indices(num_frames: int, clip_len: int, interval: int, train: bool,
                   rng: np.random.Generator | None = None) -> np.ndarray:
     """One contiguous window of ``clip_len`` frames ``interval`` apart (the "without uniform

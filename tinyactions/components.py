@@ -1,0 +1,18 @@
+"""Import this to register the project's mmaction2/mmengine components (dataset, clip loader, head,
+losses, metric, hooks). The compat fixes are applied first."""
+from . import compat  # noqa: F401  (before any mmaction import)
+
+import mmaction.models  # noqa: E402,F401  (mmaction's own registrations)
+import mmaction.datasets  # noqa: E402,F401
+import mmaction.evaluation  # noqa: E402,F401
+
+from . import dataset, evaluation, heads, hooks, losses  # noqa: E402,F401
+
+
+def build_model(cfg: dict):
+    """Build a model config through mmaction2's registry, outside a Runner."""
+    from mmaction.registry import MODELS
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        return MODELS.build(cfg)

@@ -1,0 +1,147 @@
+"""The seed's training recipe as mmengine configs built in code.
+
+Two presets share one code path: ``paper`` (ir-CSN-ResNet152 with head dropout 0.5, UniFormer-B with
+drop path 0.4, 224 px input) and ``demo`` (the same backbone classes shrunk to run on 2 CPU cores).
+Everything else is the seed's: Recognizer3D, a 26-way multi-label head (sigmoid scores), BCE or
+Asymmetric Loss, AdamW, linear warmup then cosine annealing with warm restarts, uniform 16-segment
+sampling, balance copies from the prepared index, optional Kinetics-400 initialisation.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from .annotations import NUM_CLASSES
+
+PRESETS = ("paper", "demo")
+BACKBONE_NAMES = ("ircsn", "uniformer")
+LOSSES = ("bce", "asl", "kd")
+IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
+UNIFORMER_NORM = dict(mean=[114.75, 114.75, 114.75], std=[57.375, 57.375, 57.375])  # its K400 weights
+
+# backbone config, feature channels, head dropout, input normalisation
+BACKBONES = {
+    ("ircsn", "paper"): (dict(type="ResNet3dCSN", depth=152, bottleneck_mode="ir", pretrained=None,
+                              norm_eval=False, bn_frozen=False), 2048, 0.5, IMAGENET),
+    ("ircsn", "demo"): (dict(type="ResNet3dCSN", depth=50, bottleneck_mode="ir", pretrained=None,
+                             base_channels=16, stage_blocks=(2, 2, 2, 2), norm_eval=False), 512, 0.5, IMAGENET),
+    ("uniformer", "paper"): (dict(type="UniFormer", depth=[5, 8, 20, 7], embed_dim=[64, 128, 320, 512],
+                                  head_dim=64, drop_path_rate=0.4, pretrained2d=False), 512, 0.0, UNIFORMER_NORM),
+    ("uniformer", "demo"): (dict(type="UniFormer", depth=[1, 1, 2, 1], embed_dim=[32, 64, 128, 256],
+                                 head_dim=32, drop_path_rate=0.1, pretrained2d=False), 256, 0.0, UNIFORMER_NORM),
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One named training run (``runs.<name>`` in params.yaml) with the shared ``train`` settings."""
+
+    name: str
+    backbone: str
+    input: str  # lr | sr
+    loss: str  # bce | asl | kd
+    lr: float
+    epochs: int
+    preset: str = "demo"
+    input_size: int = 48
+    batch_size: int = 8
+    workers: int = 1
+    seed: int = 0
+    warmup_epochs: int = 1
+    restart_period: int = 4
+    weight_decay: float = 0.05
+    sampling: str = "uniform"
+    segments: int = 16
+    dense_interval: int = 2
+    pretrained: str | None = None
+    kd_alpha: float = 0.5
+    asl: dict = field(default_factory=lambda: {"gamma_neg": 4.0, "gamma_pos": 1.0, "clip": 0.05,
+                                               "reduction": "mean"})
+
+
+def model_config(spec: RunSpec) -> dict:
+    backbone, channels, dropout, norm = BACKBONES[(spec.backbone, spec.preset)]
+    if spec.loss == "bce":
+        loss = dict(type="BCELossWithLogits")
+    elif spec.loss == "asl":
+        loss = dict(type="AsymmetricLoss", **spec.asl)
+    else:
+        loss = dict(type="DistillationLoss", alpha=spec.kd_alpha)
+    return dict(
+        type="Recognizer3D",
+        backbone=copy.deepcopy(backbone),
+        cls_head=dict(type="MultiLabelHead", num_classes=NUM_CLASSES, in_channels=channels, dropout_ratio=dropout,
+                      loss_cls=loss, average_clips=None),
+        data_preprocessor=dict(type="ActionDataPreprocessor", format_shape="NCTHW", **norm),
+    )
+
+
+def pipeline(spec: RunSpec, test_mode: bool, views: int = 1) -> list[dict]:
+    return [
+        dict(type="LoadTinyClip", mode=spec.sampling, segments=spec.segments, interval=spec.dense_interval,
+             views=views, test_mode=test_mode, seed=spec.seed),
+        dict(type="Resize", scale=(spec.input_size, spec.input_size), keep_ratio=False),
+        dict(type="FormatShape", input_format="NCTHW"),
+        dict(type="PackActionInputs", meta_keys=("sample_id",), algorithm_keys=("teacher_scores",)),
+    ]
+
+
+def dataloader(spec: RunSpec, ann_file: str, video_root: str, train: bool, teacher_file: str | None = None,
+               views: int = 1) -> dict:
+    return dict(
+        batch_size=spec.batch_size,
+        num_workers=spec.workers,
+        persistent_workers=False,  # workers must see the dataset's epoch (see ExactResumeHook)
+        sampler=dict(type="DefaultSampler", shuffle=train),
+        dataset=dict(type="TinyVideoDataset", ann_file=ann_file, video_root=video_root, test_mode=not train,
+                     teacher_file=teacher_file, pipeline=pipeline(spec, test_mode=not train, views=views)),
+    )
+
+
+def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str, video_root: str,
+                  live_dir: str, teacher_file: str | None = None, launcher: str = "none") -> dict:
+    """A complete mmengine Runner config for one run."""
+    warmup = min(spec.warmup_epochs, spec.epochs)
+    schedulers = []
+    if warmup > 0:
+        schedulers.append(dict(type="LinearLR", start_factor=0.1, by_epoch=True, begin=0, end=warmup,
+                               convert_to_iter_based=True))
+    if spec.epochs > warmup:
+        span = spec.epochs - warmup
+        period = max(1, min(spec.restart_period, span))
+        periods = [period] * (span // period) + ([span % period] if span % period else [])
+        schedulers.append(dict(type="CosineRestartLR", periods=periods, restart_weights=[1.0] * len(periods),
+                               eta_min=spec.lr * 0.01, by_epoch=True, begin=warmup, end=spec.epochs,
+                               convert_to_iter_based=True))
+    cfg = dict(
+        default_scope="mmaction",
+        custom_imports=dict(imports=["tinyactions.components"], allow_failed_imports=False),
+        model=model_config(spec),
+        work_dir=work_dir,
+        train_dataloader=dataloader(spec, train_index, video_root, train=True, teacher_file=teacher_file),
+        val_dataloader=dataloader(spec, val_index, video_root, train=False),
+        val_evaluator=dict(type="MultiLabelF1Metric"),
+        train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=spec.epochs, val_interval=1),
+        val_cfg=dict(type="ValLoop"),
+        optim_wrapper=dict(optimizer=dict(type="AdamW", lr=spec.lr, weight_decay=spec.weight_decay),
+                           clip_grad=dict(max_norm=40, norm_type=2)),
+        param_scheduler=schedulers,
+        default_hooks=dict(
+            runtime_info=dict(type="RuntimeInfoHook"),
+            timer=dict(type="IterTimerHook"),
+            logger=dict(type="LoggerHook", interval=20, ignore_last=False),
+            param_scheduler=dict(type="ParamSchedulerHook"),
+            checkpoint=dict(type="CheckpointHook", interval=1, max_keep_ckpts=-1, save_last=True),
+            sampler_seed=dict(type="DistSamplerSeedHook"),
+        ),
+        custom_hooks=[dict(type="ExactResumeHook"), dict(type="EpochLogHook", live_dir=live_dir)],
+        env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+                     dist_cfg=dict(backend="nccl")),
+        log_processor=dict(type="LogProcessor", window_size=20, by_epoch=True),
+        log_level="INFO",
+        randomness=dict(seed=spec.seed, deterministic=False),
+        launcher=launcher,
+        load_from=spec.pretrained,
+        resume=False,
+    )
+    return cfg

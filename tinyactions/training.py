@@ -1,0 +1,105 @@
+"""Run one training run with mmengine's Runner: resumable, every epoch kept, optionally distributed.
+
+A run trains in a scratch folder ``models/.partial/<run>-<fingerprint>`` that DVC does not own, so a
+killed ``dvc repro`` (which deletes stage outputs before rerunning) loses nothing: the next attempt
+with the same fingerprint (resolved config + the bytes of its inputs) resumes from the last complete
+epoch; any other fingerprint starts afresh. When the last epoch is done the scratch folder becomes
+``models/<run>`` in one rename, and its dvclive folder is copied to ``metrics/train/<run>``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from .recipes import RunSpec, runner_config
+
+PARTIAL = ".partial"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(cfg: dict, inputs: list[str]) -> str:
+    """Identity of a training run: its resolved config and the content of the files it reads."""
+    blob = json.dumps({"cfg": cfg, "inputs": {p: file_digest(p) for p in inputs if p}}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def distributed_env() -> tuple[int, int]:
+    """(rank, world size) under torchrun, (0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def init_distributed() -> str:
+    """Initialise the process group before the Runner: mmengine's own init assumes CUDA. Returns the
+    mmengine launcher name."""
+    _, world = distributed_env()
+    if world == 1:
+        return "none"
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend)
+    return "pytorch"
+
+
+def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, val_index: str, video_root: str,
+          teacher_file: str | None = None) -> Path:
+    """Train ``spec`` to completion (resuming a matching partial run) and return ``models/<run>``."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from . import components  # noqa: F401  (registrations)
+
+    launcher = init_distributed()
+    rank, world = distributed_env()
+    partial_root = models_dir / PARTIAL
+    probe = runner_config(spec, "", train_index, val_index, video_root, "", teacher_file)
+    key = fingerprint({k: v for k, v in probe.items() if k not in ("work_dir", "launcher")},
+                      [train_index, val_index, teacher_file or "", spec.pretrained or ""])
+    work_dir = partial_root / f"{spec.name}-{key}"
+    if rank == 0:
+        for stale in partial_root.glob(f"{spec.name}-*"):
+            if stale != work_dir:
+                shutil.rmtree(stale)
+        work_dir.mkdir(parents=True, exist_ok=True)
+    if world > 1:
+        torch.distributed.barrier()
+    resume = (work_dir / "last_checkpoint").is_file()
+    live_dir = work_dir / "live"
+    cfg = runner_config(spec, str(work_dir), train_index, val_index, video_root, str(live_dir), teacher_file,
+                        launcher=launcher)
+    cfg["resume"] = resume
+    if launcher == "pytorch" and not torch.cuda.is_available():
+        # mmengine passes device_ids unconditionally; a CPU (gloo) DDP needs none
+        cfg["model_wrapper_cfg"] = dict(type="MMDistributedDataParallel", device_ids=None)
+        cfg["env_cfg"]["dist_cfg"] = dict(backend="gloo")
+    runner = Runner.from_cfg(Config(cfg))
+    runner.train()
+
+    final = models_dir / spec.name
+    if rank == 0:
+        (work_dir / "last_checkpoint").unlink(missing_ok=True)
+        (work_dir / "run.json").write_text(json.dumps({"run": spec.name, "fingerprint": key,
+                                                        "epochs": spec.epochs, "spec": spec.__dict__}, indent=2))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(work_dir, final)
+        live_out = metrics_dir / spec.name
+        shutil.rmtree(live_out, ignore_errors=True)
+        if (final / "live").is_dir():
+            shutil.copytree(final / "live", live_out)
+    if world > 1:
+        torch.distributed.barrier()
+    return final
