@@ -41,7 +41,9 @@ def run_spec(p: dict, name: str) -> RunSpec:
         warmup_epochs=P.get(p, "train.warmup_epochs", int, minimum=0),
         restart_period=P.get(p, "train.restart_period", int, minimum=1),
         weight_decay=P.get(p, "train.weight_decay", float, minimum=0.0),
-        sampling=P.get(p, "train.sampling.mode", str, choices=("uniform", "dense")),
+        sampling=P.get(p, f"{key}.sampling", str, choices=("uniform", "dense"),
+                       default=P.get(p, "train.sampling.mode", str, choices=("uniform", "dense"))),
+        balance=P.get(p, f"{key}.balance", bool, default=True),
         segments=P.get(p, "train.sampling.segments", int, minimum=1),
         dense_interval=P.get(p, "train.sampling.dense_interval", int, minimum=1),
         pretrained=P.get(p, f"train.pretrained.{backbone}", (str, type(None))),
@@ -73,9 +75,9 @@ def main() -> None:
         log.info("launching %d processes: %s", nproc, " ".join(cmd))
         os.execv(sys.executable, cmd)
     from tinyactions.training import train
-    final = train(spec, MODELS, METRICS, str(PREPARED / "train.parquet"), str(PREPARED / "val.parquet"),
-                  video_root(p, spec.input))
-    log.info("done: %s", final)
+    train(spec, MODELS, METRICS, str(PREPARED / "train.parquet"), str(PREPARED / "val.parquet"),
+          video_root(p, spec.input))
+    log.info("done: %s", MODELS / name)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ TINY_PARAMS = {
               "lr_size": {"min": 10, "max": 40, "median": 20}, "frames": {"min": 6, "max": 40, "median": 16},
               "sources": {"virat": 2, "meva": 1}},
     "data": {"workers": 1},
+    "train": {"input_size": 32, "workers": 0},
+    "runs": {"ircsn_lr": {"backbone": "ircsn", "input": "lr", "loss": "bce", "lr": 0.003, "epochs": 2},
+             "uniformer_lr": {"backbone": "uniformer", "input": "lr", "loss": "bce", "lr": 0.003, "epochs": 1}},
 }
 
 
@@ -68,6 +71,10 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert train["sample_id"].is_unique and train.loc[train.flip, "sample_id"].str.endswith(":flip").all()
     assert len(pd.read_parquet(repo / "data/prepared/test.parquet")) == 8
     assert json.loads((repo / "metrics/data.json").read_text())["videos"]["val"] == 12
+    for run, epochs in (("ircsn_lr", 2), ("uniformer_lr", 1)):
+        assert sorted(p.name for p in (repo / "models" / run).glob("epoch_*.pth")) == \
+            [f"epoch_{n}.pth" for n in range(1, epochs + 1)]
+        assert json.loads((repo / "metrics/train" / run / "metrics.json").read_text())["step"] == epochs
 
     again = dvc(repo, env, "repro")
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout

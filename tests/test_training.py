@@ -119,3 +119,24 @@ def test_stage_rejects_unknown_runs_and_bad_values():
     p["train"]["batch_size"] = 0
     with pytest.raises(ParamError, match="train.batch_size"):
         run_spec(p, "ircsn_lr")
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run_shards_data_and_keeps_replicas_in_sync(tmp_path):
+    import json
+    prepared = make_prepared(tmp_path / "data", n_train=10, n_val=4)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "tests" / "dist_train_script.py"), str(out), prepared["train"], prepared["val"], prepared["root"]]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world"] == 2 and r["backend"] == "gloo" for r in ranks)
+    assert ranks[0]["digest"] == ranks[1]["digest"], "replicas diverged"
+    ids0, ids1 = set(ranks[0]["ids"]), set(ranks[1]["ids"])
+    assert not ids0 & ids1 and len(ids0 | ids1) == 10, (ids0, ids1)
+    # only rank 0 writes: one published run, one dvclive folder
+    assert sorted(p.name for p in (out / "models" / "tiny").glob("epoch_*.pth")) == ["epoch_1.pth", "epoch_2.pth"]
+    assert not list((out / "models" / ".partial").glob("*"))
+    assert json.loads((out / "metrics" / "tiny" / "metrics.json").read_text())["step"] == 2

@@ -27,12 +27,14 @@ SAMPLING_MODES = ("uniform", "dense")
 class TinyVideoDataset(BaseActionDataset):
     """Rows of a prepared index (``ann_file``, parquet) whose videos live under ``video_root``.
 
+    ``balance_copies = False`` leaves out the flipped balance rows (the "without balance" ablation).
     ``teacher_file`` (parquet with ``sample_id`` and the 26 score columns) attaches the teacher's scores
     to each sample by id for distillation; a sample without teacher scores is an error."""
 
     def __init__(self, ann_file: str, pipeline: list, video_root: str, test_mode: bool = False,
-                 teacher_file: str | None = None, **kwargs):
+                 teacher_file: str | None = None, balance_copies: bool = True, **kwargs):
         self.video_root = video_root
+        self.balance_copies = balance_copies
         self.teacher_file = teacher_file
         self.epoch = 0
         super().__init__(ann_file, pipeline=pipeline, test_mode=test_mode, multi_class=True,
@@ -40,7 +42,8 @@ class TinyVideoDataset(BaseActionDataset):
 
     def load_data_list(self) -> list[dict]:
         index = pd.read_parquet(self.ann_file)
-        index = index[index["readable"]].reset_index(drop=True)
+        keep = index["readable"] & (self.balance_copies | ~index["flip"])
+        index = index[keep].reset_index(drop=True)
         labels = index[list(LABEL_COLUMNS)].to_numpy(np.float32)
         teacher = None
         if self.teacher_file:

@@ -51,6 +51,7 @@ class RunSpec:
     restart_period: int = 4
     weight_decay: float = 0.05
     sampling: str = "uniform"
+    balance: bool = True  # train on the flipped balance copies of the index
     segments: int = 16
     dense_interval: int = 2
     pretrained: str | None = None
@@ -92,9 +93,11 @@ def dataloader(spec: RunSpec, ann_file: str, video_root: str, train: bool, teach
         batch_size=spec.batch_size,
         num_workers=spec.workers,
         persistent_workers=False,  # workers must see the dataset's epoch (see ExactResumeHook)
+        drop_last=train,  # a last batch of one clip breaks BatchNorm once features pool to 1x1x1
         sampler=dict(type="DefaultSampler", shuffle=train),
         dataset=dict(type="TinyVideoDataset", ann_file=ann_file, video_root=video_root, test_mode=not train,
-                     teacher_file=teacher_file, pipeline=pipeline(spec, test_mode=not train, views=views)),
+                     teacher_file=teacher_file, balance_copies=spec.balance and train,
+                     pipeline=pipeline(spec, test_mode=not train, views=views)),
     )
 
 

@@ -56,8 +56,9 @@ def init_distributed() -> str:
 
 
 def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, val_index: str, video_root: str,
-          teacher_file: str | None = None) -> Path:
-    """Train ``spec`` to completion (resuming a matching partial run) and return ``models/<run>``."""
+          teacher_file: str | None = None):
+    """Train ``spec`` to completion (resuming a matching partial run). Returns the mmengine Runner;
+    the checkpoints are in ``models_dir/<run>``."""
     from mmengine.config import Config
     from mmengine.runner import Runner
 
@@ -102,4 +103,4 @@ def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, 
             shutil.copytree(final / "live", live_out)
     if world > 1:
         torch.distributed.barrier()
-    return final
+    return runner

@@ -1,0 +1,24 @@
+"""Run under torchrun by tests/test_training.py: a tiny 2-process training, then per-rank evidence."""
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from tinyactions.recipes import RunSpec
+from tinyactions.training import distributed_env, train
+
+out, train_index, val_index, root = sys.argv[1:5]
+spec = RunSpec(name="tiny", backbone="ircsn", input="lr", loss="bce", lr=3e-3, epochs=2, input_size=24,
+               batch_size=2, workers=0, segments=4, warmup_epochs=1, restart_period=2)
+runner = train(spec, Path(out) / "models", Path(out) / "metrics", train_index, val_index, root)
+rank, world = distributed_env()
+model = runner.model.module if hasattr(runner.model, "module") else runner.model
+# parameters (BatchNorm running stats are per replica between DDP's buffer broadcasts)
+digest = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes() for v in model.parameters())).hexdigest()
+loader = runner.build_dataloader(runner.cfg.train_dataloader)
+loader.sampler.set_epoch(0)
+ids = [loader.dataset.get_data_info(i)["sample_id"] for i in loader.sampler]
+Path(out, f"rank{rank}.json").write_text(json.dumps({"world": world, "digest": digest, "ids": ids,
+                                                     "backend": torch.distributed.get_backend()}))
