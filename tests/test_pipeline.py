@@ -18,7 +18,11 @@ TINY_PARAMS = {
     "data": {"workers": 1},
     "train": {"input_size": 32, "workers": 0},
     "runs": {"ircsn_lr": {"backbone": "ircsn", "input": "lr", "loss": "bce", "lr": 0.003, "epochs": 2},
-             "uniformer_lr": {"backbone": "uniformer", "input": "lr", "loss": "bce", "lr": 0.003, "epochs": 1}},
+             "uniformer_sr": {"backbone": "uniformer", "input": "sr", "loss": "bce", "lr": 0.003, "epochs": 1}},
+    "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
+                 "window": 16, "overlap": 2, "batch": 4,
+                 "fit": {"clips": 4, "iterations": 3, "clip_len": 4, "batch": 2, "lr": 0.001, "eval_clips": 2,
+                         "seed": 0}},
 }
 
 
@@ -71,7 +75,11 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert train["sample_id"].is_unique and train.loc[train.flip, "sample_id"].str.endswith(":flip").all()
     assert len(pd.read_parquet(repo / "data/prepared/test.parquet")) == 8
     assert json.loads((repo / "metrics/data.json").read_text())["videos"]["val"] == 12
-    for run, epochs in (("ircsn_lr", 2), ("uniformer_lr", 1)):
+    assert json.loads((repo / "metrics/superres.json").read_text())["fitted"] is True
+    val = pd.read_parquet(repo / "data/prepared/val.parquet")
+    for rel in val["path"]:
+        assert (repo / "data/superres" / rel).is_file()
+    for run, epochs in (("ircsn_lr", 2), ("uniformer_sr", 1)):
         assert sorted(p.name for p in (repo / "models" / run).glob("epoch_*.pth")) == \
             [f"epoch_{n}.pth" for n in range(1, epochs + 1)]
         assert json.loads((repo / "metrics/train" / run / "metrics.json").read_text())["step"] == epochs

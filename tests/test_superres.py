@@ -1,0 +1,102 @@
+"""Super-resolution: official weight format, windowing, batching equals direct calls, cache keys, metrics."""
+import numpy as np
+import pytest
+import torch
+
+from tinyactions import superres as S
+from tests.conftest import smooth_clip
+
+TINY = S.GeneratorSpec(mid_channels=8, propagation_blocks=1, cleaning_blocks=1)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return S.build_generator(TINY).eval()
+
+
+def clip(frames, size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (1, size, size, 3), np.uint8).repeat(frames, 0).astype(int)
+    base += np.arange(frames)[:, None, None, None] * 3
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("length, window, overlap", [(5, 8, 2), (40, 16, 4), (33, 10, 2), (100, 32, 4), (17, 16, 0)])
+def test_window_plan_tiles_the_clip_with_context(length, window, overlap):
+    plans = S.plan_windows(length, window, overlap)
+    kept = [f for _, _, kf, kt in plans for f in range(kf, kt)]
+    assert kept == list(range(length))
+    for start, end, kf, kt in plans:
+        assert end - start == min(window, length) and start <= kf < kt <= end
+        assert kf - start >= min(overlap, kf) and end - kt >= min(overlap, length - kt)
+    with pytest.raises(ValueError):
+        S.plan_windows(10, 4, 2)
+
+
+def test_upscaler_matches_a_direct_model_call_and_batches_across_clips(net):
+    clips = [clip(12, seed=1), clip(7, seed=2), clip(12, seed=3)]
+    up = S.Upscaler(net, out_size=64, window=32, overlap=4, batch=4, device="cpu")
+    outs = up.upscale(clips)
+    assert [o.shape for o in outs] == [(12, 64, 64, 3), (7, 64, 64, 3), (12, 64, 64, 3)]
+    with torch.no_grad():
+        x = torch.from_numpy(clips[1]).permute(0, 3, 1, 2)[None].float() / 255
+        direct = (net(x).clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(outs[1], direct)
+    alone = S.Upscaler(net, 64, window=32, overlap=4, batch=1, device="cpu").upscale([clips[2]])[0]
+    assert np.abs(alone.astype(int) - outs[2].astype(int)).max() <= 1  # batching keeps the output
+
+
+def test_windowed_processing_stays_close_to_whole_clip(net):
+    """Documented difference: windows of 16 with 4 frames of context vs the whole 48-frame clip."""
+    c = clip(48, seed=4)
+    whole = S.Upscaler(net, 64, window=64, overlap=4, device="cpu").upscale([c])[0].astype(int)
+    windowed = S.Upscaler(net, 64, window=16, overlap=4, device="cpu").upscale([c])[0].astype(int)
+    diff = np.abs(whole - windowed)
+    assert diff.mean() < 1.0 and diff.max() <= 64
+
+
+def test_official_format_roundtrip_and_errors(net, tmp_path):
+    path = tmp_path / "g.pth"
+    S.save_official(net, path, {"note": "test"})
+    state = torch.load(path, weights_only=False)["state_dict"]
+    assert any(k.startswith("generator_ema.") for k in state) and any(k.startswith("generator.") for k in state)
+    other = S.build_generator(TINY)
+    assert S.load_official(other, path) == {"note": "test"}
+    assert S.weights_digest(other) == S.weights_digest(net)
+    with pytest.raises(FileNotFoundError, match="superres.weights: .*missing.pth does not exist"):
+        S.load_official(other, tmp_path / "missing.pth")
+    torch.save({"state_dict": {"backbone.x": torch.ones(1)}}, tmp_path / "bad.pth")
+    with pytest.raises(KeyError, match="no generator_ema"):
+        S.load_official(other, tmp_path / "bad.pth")
+
+
+def test_cache_key_follows_bytes_settings_and_weights(tmp_path):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    a.write_bytes(b"one")
+    b.write_bytes(b"one")
+    settings = {"out_size": 112, "window": 32, "overlap": 4}
+    assert S.cache_key(a, settings, "w") == S.cache_key(b, settings, "w")
+    b.write_bytes(b"two")
+    assert S.cache_key(a, settings, "w") != S.cache_key(b, settings, "w")
+    assert S.cache_key(a, settings, "w") != S.cache_key(a, {**settings, "overlap": 2}, "w")
+    assert S.cache_key(a, settings, "w") != S.cache_key(a, settings, "v")
+
+
+def test_psnr_and_ssim_reference_values():
+    a = np.full((2, 32, 32, 3), 100, np.uint8)
+    b = a.copy()
+    b[..., 0] += 10  # MSE = 100/3
+    assert S.psnr(a, b) == pytest.approx(10 * np.log10(255 ** 2 / (100 / 3)))
+    assert S.ssim(a, a) == pytest.approx(1.0)
+    noisy = np.clip(a + np.random.default_rng(0).normal(0, 20, a.shape), 0, 255).astype(np.uint8)
+    assert S.ssim(a, noisy) < 0.9
+
+
+def test_fit_lowers_the_pixel_loss():
+    torch.manual_seed(0)
+    model = S.build_generator(TINY)
+    hr = [smooth_clip(6, 32, 32, seed=k) for k in range(3)]
+    lr = [S.resize_frames(h, 8) for h in hr]
+    losses = S.fit(model, list(zip(lr, hr)), out_size=32, iterations=30, clip_len=4, batch=2, lr=5e-3)
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
