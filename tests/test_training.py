@@ -140,3 +140,37 @@ def test_two_process_gloo_run_shards_data_and_keeps_replicas_in_sync(tmp_path):
     assert sorted(p.name for p in (out / "models" / "tiny").glob("epoch_*.pth")) == ["epoch_1.pth", "epoch_2.pth"]
     assert not list((out / "models" / ".partial").glob("*"))
     assert json.loads((out / "metrics" / "tiny" / "metrics.json").read_text())["step"] == 2
+
+
+def test_paper_preset_builds_the_published_backbones():
+    from tinyactions.components import build_model
+    for backbone, published, channels in (("ircsn", 28.9e6, 2048), ("uniformer", 49.6e6, 512)):
+        model = build_model(model_config(tiny_spec(backbone=backbone, preset="paper", input_size=224)))
+        n_backbone = sum(p.numel() for p in model.backbone.parameters())
+        n_head = sum(p.numel() for p in model.cls_head.parameters())
+        assert n_backbone == pytest.approx(published, rel=0.01)
+        assert n_head == channels * 26 + 26
+
+
+def test_pretrained_checkpoint_initialises_the_backbone_but_not_the_head(tmp_path):
+    """A Kinetics-400 checkpoint (400-way head) loads into a 26-way model: backbone weights are taken,
+    the mismatched head is left at its initialisation."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from tinyactions.components import build_model
+    source_spec = tiny_spec()
+    source_cfg = model_config(source_spec)
+    source_cfg["cls_head"]["num_classes"] = 400
+    torch.manual_seed(1)
+    source = build_model(source_cfg)
+    torch.save({"state_dict": source.state_dict(), "meta": {}}, tmp_path / "k400.pth")
+    prepared = make_prepared(tmp_path / "data", n_train=4, n_val=2)
+    spec = tiny_spec(pretrained=str(tmp_path / "k400.pth"))
+    cfg = runner_config(spec, str(tmp_path / "work"), prepared["train"], prepared["val"], prepared["root"],
+                        str(tmp_path / "live"))
+    runner = Runner.from_cfg(Config(cfg))
+    runner.load_or_resume()
+    loaded = runner.model.state_dict()
+    assert torch.equal(loaded["backbone.conv1.conv.weight"], source.state_dict()["backbone.conv1.conv.weight"])
+    assert loaded["cls_head.fc_cls.weight"].shape == (26, 512)
