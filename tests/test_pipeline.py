@@ -83,6 +83,8 @@ def test_dvc_repro_end_to_end(tmp_path):
         assert sorted(p.name for p in (repo / "models" / run).glob("epoch_*.pth")) == \
             [f"epoch_{n}.pth" for n in range(1, epochs + 1)]
         assert json.loads((repo / "metrics/train" / run / "metrics.json").read_text())["step"] == epochs
+        scores = pd.read_parquet(repo / "data/scores" / f"{run}.parquet")
+        assert len(scores) == epochs * (12 + 8) and not scores.duplicated(["epoch", "split", "id"]).any()
 
     again = dvc(repo, env, "repro")
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout

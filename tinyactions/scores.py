@@ -1,0 +1,82 @@
+"""Score tables: sigmoid scores of every saved epoch of a run, keyed by (run, epoch, split, id).
+
+Scoring many epochs decodes each clip once: videos are processed in chunks, each chunk is decoded and
+preprocessed once and then scored by every epoch's model. Test-time sampling is deterministic
+(``views`` evenly placed uniform samplings averaged). Videos that prepare flagged unreadable get a row
+with ``readable = false`` and NaN scores: never a silent gap, so the submission can still write a line.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .annotations import CLASSES
+from .recipes import RunSpec, model_config, pipeline
+
+SCORE_COLUMNS: tuple[str, ...] = tuple(f"s_{c}" for c in CLASSES)
+KEY_COLUMNS = ("run", "epoch", "split", "id", "sample_id", "readable")
+
+
+def load_epoch(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(checkpoint["state_dict"])
+
+
+def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame, video_root: str, split: str,
+                views: int = 1, chunk: int = 32, device: str | None = None,
+                progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Rows (run, epoch, split, id, sample_id, readable, s_<class>...) for every video of ``index`` and
+    every epoch of ``checkpoints``. ``index`` rows with ``flip`` are scored on the flipped clip."""
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+
+    from .components import build_model
+
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    models = {}
+    for epoch, path in sorted(checkpoints.items()):
+        model = build_model(model_config(spec))
+        load_epoch(model, path)
+        models[epoch] = model.to(device).eval()
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        transform = Compose(pipeline(spec, test_mode=True, views=views))
+    readable = index[index["readable"]].reset_index(drop=True)
+    scores = {epoch: np.full((len(readable), len(CLASSES)), np.nan, np.float32) for epoch in models}
+    for start in range(0, len(readable), chunk):
+        rows = readable.iloc[start:start + chunk]
+        packed = [transform({"filename": os.path.join(video_root, r.path), "flip": bool(r.flip),
+                             "sample_id": r.sample_id, "start_index": 0, "modality": "RGB"})
+                  for r in rows.itertuples()]
+        batch = {"inputs": [p["inputs"] for p in packed], "data_samples": [p["data_samples"] for p in packed]}
+        with torch.no_grad():
+            for epoch, model in models.items():
+                data = model.data_preprocessor(batch, training=False)
+                out = model(**data, mode="predict")
+                scores[epoch][start:start + len(rows)] = torch.stack(
+                    [s.pred_score for s in out]).cpu().numpy()
+        if progress:
+            progress(len(rows))
+    frames = []
+    for epoch in models:
+        table = pd.DataFrame(scores[epoch], columns=list(SCORE_COLUMNS))
+        table.insert(0, "readable", True)
+        table.insert(0, "sample_id", readable["sample_id"].to_numpy())
+        table.insert(0, "id", readable["id"].to_numpy())
+        table.insert(0, "split", split)
+        table.insert(0, "epoch", epoch)
+        table.insert(0, "run", spec.name)
+        unreadable = index[~index["readable"]]
+        if len(unreadable):
+            missing = pd.DataFrame({"run": spec.name, "epoch": epoch, "split": split,
+                                    "id": unreadable["id"].to_numpy(), "sample_id": unreadable["sample_id"].to_numpy(),
+                                    "readable": False})
+            for col in SCORE_COLUMNS:
+                missing[col] = np.float32(np.nan)
+            table = pd.concat([table, missing], ignore_index=True)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
