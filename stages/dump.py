@@ -27,7 +27,8 @@ def main() -> None:
     name = sys.argv[1]
     log = P.setup_logging(f"dump@{name}")
     p = P.load()
-    spec = run_spec(p, name)
+    from stages.distill import student_spec
+    spec = student_spec(p) if name == P.get(p, "kd.student.name", str, default=None) else run_spec(p, name)
     views = P.get(p, "dump.views", int, minimum=1)
     chunk = P.get(p, "dump.chunk", int, minimum=1)
     checkpoints = {e: MODELS / name / f"epoch_{e}.pth" for e in range(1, spec.epochs + 1)}

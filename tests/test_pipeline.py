@@ -23,6 +23,8 @@ TINY_PARAMS = {
                  "window": 16, "overlap": 2, "batch": 4,
                  "fit": {"clips": 4, "iterations": 3, "clip_len": 4, "batch": 2, "lr": 0.001, "eval_clips": 2,
                          "seed": 0}},
+    "kd": {"teacher": "uniformer_sr", "teacher_epoch": "best", "alpha": 0.5,
+           "student": {"name": "ircsn_kd", "backbone": "ircsn", "lr": 0.003, "epochs": 1}},
 }
 
 
@@ -85,6 +87,11 @@ def test_dvc_repro_end_to_end(tmp_path):
         assert json.loads((repo / "metrics/train" / run / "metrics.json").read_text())["step"] == epochs
         scores = pd.read_parquet(repo / "data/scores" / f"{run}.parquet")
         assert len(scores) == epochs * (12 + 8) and not scores.duplicated(["epoch", "split", "id"]).any()
+
+    teacher = pd.read_parquet(repo / "data/scores/teacher.parquet")
+    assert sorted(teacher["sample_id"]) == sorted(train["sample_id"]) and (teacher["epoch"] == 1).all()
+    assert (repo / "models/ircsn_kd/epoch_1.pth").is_file()
+    assert len(pd.read_parquet(repo / "data/scores/ircsn_kd.parquet")) == 12 + 8
 
     again = dvc(repo, env, "repro")
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout

@@ -21,6 +21,7 @@ from .annotations import LABEL_COLUMNS
 from .video import dense_indices, hflip, read_sampled, uniform_indices, uniform_view_indices
 
 SAMPLING_MODES = ("uniform", "dense")
+TEACHER_COLUMNS = tuple(f"s_{c[2:]}" for c in LABEL_COLUMNS)  # the score columns of tinyactions.scores
 
 
 @DATASETS.register_module()
@@ -28,7 +29,7 @@ class TinyVideoDataset(BaseActionDataset):
     """Rows of a prepared index (``ann_file``, parquet) whose videos live under ``video_root``.
 
     ``balance_copies = False`` leaves out the flipped balance rows (the "without balance" ablation).
-    ``teacher_file`` (parquet with ``sample_id`` and the 26 score columns) attaches the teacher's scores
+    ``teacher_file`` (parquet with ``sample_id`` and the 26 ``s_<class>`` score columns) attaches the teacher's scores
     to each sample by id for distillation; a sample without teacher scores is an error."""
 
     def __init__(self, ann_file: str, pipeline: list, video_root: str, test_mode: bool = False,
@@ -52,7 +53,7 @@ class TinyVideoDataset(BaseActionDataset):
             if missing:
                 raise KeyError(f"{self.teacher_file}: no teacher scores for {len(missing)} samples, "
                                f"e.g. {missing[:5]}")
-            teacher = table.loc[index["sample_id"], list(LABEL_COLUMNS)].to_numpy(np.float32)
+            teacher = table.loc[index["sample_id"], list(TEACHER_COLUMNS)].to_numpy(np.float32)
         data = []
         for i, row in enumerate(index.itertuples(index=False)):
             item = {"filename": os.path.join(self.video_root, row.path), "label": labels[i],
