@@ -25,6 +25,10 @@ TINY_PARAMS = {
                          "seed": 0}},
     "kd": {"teacher": "uniformer_sr", "teacher_epoch": "best", "alpha": 0.5,
            "student": {"name": "ircsn_kd", "backbone": "ircsn", "lr": 0.003, "epochs": 1}},
+    "ensemble": {"members": ["ircsn_lr@best", "ircsn_lr@1", "uniformer_sr@last", "ircsn_kd@best"], "weights": None,
+                 "greedy": {"enabled": True, "max_members": 3}},
+    "thresholds": {"folds": 3},
+    "postprocess": {"min_count": 3},
 }
 
 
@@ -92,6 +96,13 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert sorted(teacher["sample_id"]) == sorted(train["sample_id"]) and (teacher["epoch"] == 1).all()
     assert (repo / "models/ircsn_kd/epoch_1.pth").is_file()
     assert len(pd.read_parquet(repo / "data/scores/ircsn_kd.parquet")) == 12 + 8
+
+    answer = (repo / "submission/answer.txt").read_text().splitlines()
+    assert [line[:5] for line in answer] == sorted(pd.read_parquet(repo / "data/prepared/test.parquet")["id"])
+    board = json.loads((repo / "metrics/leaderboard.json").read_text())
+    assert set(board["runs"]) == {"ircsn_lr", "uniformer_sr", "ircsn_kd"}
+    assert len(board["ensemble"]["members"]) == 4 and "f1_thresholds_cv" in board["ensemble"]
+    assert "Table 3" in (repo / "metrics/ablation.md").read_text()
 
     again = dvc(repo, env, "repro")
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout

@@ -1,0 +1,125 @@
+"""Thresholds, ensembles, post-processing and the submission file."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from tinyactions import ensemble as E
+from tinyactions import metrics as M
+from tinyactions import postprocess
+from tinyactions import thresholds as T
+from tinyactions.annotations import CLASSES
+from tinyactions.scores import SCORE_COLUMNS
+from tinyactions.submission import format_answer, parse_answer
+
+
+def test_f1_threshold_finds_the_optimum_of_a_constructed_case():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2])
+    labels = np.array([1, 1, 0, 1, 0, 0, 0])
+    t, f1 = T.best_f1_threshold(scores, labels)
+    assert 0.4 < t < 0.6 and f1 == pytest.approx(2 * 3 / (4 + 3))
+    # brute force over every cut agrees
+    best = max(M.per_class(labels[:, None], (scores[:, None] >= c).astype(int)).f1[0] for c in np.r_[scores, 1.0])
+    assert f1 == pytest.approx(best)
+    t0, f0 = T.best_f1_threshold(scores, np.zeros(7))
+    assert f0 == 0 and (scores >= t0).sum() == 0, "no positives: predict nothing"
+
+
+def test_ties_are_never_split():
+    t, _ = T.best_f1_threshold(np.array([0.5, 0.5, 0.5, 0.1]), np.array([1, 0, 0, 0]))
+    assert t < 0.5 or t > 0.5
+
+
+def test_rare_classes_shrink_towards_the_prior_and_frequency_rule_is_monotone():
+    rng = np.random.default_rng(0)
+    scores = rng.random((200, 2))
+    labels = np.zeros((200, 2), int)
+    labels[scores[:, 0] > 0.8, 0] = 1  # frequent: optimum near 0.8
+    labels[np.argmax(scores[:, 1]), 1] = 1  # one positive: optimum near the top score
+    raw = T.fit(scores, labels, T.ThresholdConfig("f1", min_positives=0))
+    shrunk = T.fit(scores, labels, T.ThresholdConfig("f1", min_positives=5))
+    for k in range(2):
+        w = labels[:, k].sum() / (labels[:, k].sum() + 5)
+        assert shrunk[k] == pytest.approx(w * raw[k] + (1 - w) * 0.5)
+    assert abs(shrunk[0] - raw[0]) < 0.05  # ~40 positives barely move
+    assert abs(shrunk[1] - 0.5) < 0.5 * abs(raw[1] - 0.5)  # one positive: mostly the prior
+    freq = np.array([0.4, 0.01, 0.1])
+    t = T.fit(np.zeros((3, 3)), np.zeros((3, 3)), T.ThresholdConfig("frequency", low=0.3, high=0.6), freq)
+    assert t[0] == pytest.approx(0.6) and t[1] == pytest.approx(0.3) and t[1] < t[2] < t[0]
+    with pytest.raises(ValueError):
+        T.ThresholdConfig("magic")
+
+
+def test_cross_validation_is_below_in_sample_on_noise():
+    rng = np.random.default_rng(1)
+    scores, labels = rng.random((120, 5)), (rng.random((120, 5)) < 0.1).astype(int)
+    cfg = T.ThresholdConfig("f1", min_positives=0)
+    in_sample = M.per_class(labels, T.predict(scores, T.fit(scores, labels, cfg))).macro_f1
+    assert T.cross_validated_f1(scores, labels, cfg) < in_sample
+
+
+def test_postprocess_keeps_exactly_one_positive_per_group():
+    predicted = np.array([[1, 1, 1, 0], [0, 1, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]])
+    scores = np.array([[0.9, 0.95, 0.7, 0.1], [0.1, 0.6, 0.8, 0.9], [0.1, 0.2, 0.3, 0.9], [0.2, 0.2, 0.2, 0.2]])
+    out = postprocess.apply(predicted, scores, [[0, 1, 2]])
+    assert out.tolist() == [[0, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]]
+    assert (out[:, :3].sum(1) <= 1).all()
+
+
+def test_groups_derive_from_never_co_occurring_classes_and_validate():
+    names = ["activity_walking", "activity_standing", "activity_carrying", "Talking"]
+    co = pd.DataFrame(0, index=list(CLASSES), columns=list(CLASSES))
+    for c, n in zip(names, (50, 40, 30, 20)):
+        co.loc[c, c] = n
+    co.loc["activity_carrying", "activity_walking"] = co.loc["activity_walking", "activity_carrying"] = 10
+    co.loc["Talking", "activity_standing"] = co.loc["activity_standing", "Talking"] = 5
+    groups = postprocess.derive_groups(co, min_count=10)
+    assert groups == [["activity_walking", "activity_standing"], ["activity_carrying", "Talking"]]
+    with pytest.raises(ValueError, match="overlaps"):
+        postprocess.validate_groups([["Push", "Pull"], ["Pull", "Misc"]])
+    with pytest.raises(ValueError, match="unknown"):
+        postprocess.validate_groups([["Push", "Dancing"]])
+
+
+def table(run, epochs, ids, seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for e in epochs:
+        for split in ("val", "test"):
+            for i in ids:
+                rows.append({"run": run, "epoch": e, "split": split, "id": i, "sample_id": i, "readable": True,
+                             **dict(zip(SCORE_COLUMNS, rng.random(26)))})
+    return pd.DataFrame(rows)
+
+
+def test_ensemble_aligns_members_by_id_not_row_order():
+    ids = ["00000", "00001", "00002"]
+    a = table("a", [1, 2], ids, 0)
+    shuffled = a.sample(frac=1.0, random_state=0)
+    np.testing.assert_array_equal(E.split_matrix(a, "val", 2, ids), E.split_matrix(shuffled, "val", 2, ids))
+    m = E.split_matrix(a, "val", 1, ids)
+    assert np.allclose(E.average([m, 3 * m], [1, 1]), 2 * m) and np.allclose(E.average([m, 3 * m], [3, 1]), 1.5 * m)
+    labels = (m >= 0.5).astype(int)  # epoch 1 is perfect at 0.5 by construction
+    assert E.resolve(E.Member.parse("a@best"), a, ids, labels) == 1
+    assert E.resolve(E.Member.parse("a@last"), a, ids, labels) == 2
+    with pytest.raises(ValueError, match="not run@epoch"):
+        E.Member.parse("a-best")
+    with pytest.raises(KeyError, match="lack val ids"):
+        E.split_matrix(a, "val", 1, ids + ["00009"])
+
+
+def test_answer_has_every_test_id_in_order_including_unreadable():
+    ids = ["00002", "00000", "00001"]
+    predicted = np.zeros((3, 26))
+    predicted[0, 3] = 1
+    predicted[2] = np.nan  # an unreadable video: no scores, all-zero line
+    text = format_answer(ids, predicted)
+    lines = text.splitlines()
+    assert [l.split(" ")[0] for l in lines] == ["00000", "00001", "00002"]
+    assert lines[2] == "00002 " + " ".join(["0"] * 3 + ["1"] + ["0"] * 22)
+    assert lines[1] == "00001 " + " ".join(["0"] * 26)
+    parsed = parse_answer(text)
+    assert len(parsed) == 3 and parsed["00002"][3] == 1
+    with pytest.raises(ValueError, match="duplicate"):
+        format_answer(["00000", "00000"], np.zeros((2, 26)))
+    with pytest.raises(ValueError, match="malformed"):
+        parse_answer("00000 1 0\n")

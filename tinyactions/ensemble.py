@@ -1,0 +1,92 @@
+"""Ensembles of (run, epoch) members: score averaging joined by video id, and greedy member selection.
+
+A member is written ``run@epoch`` with epoch an integer, ``best`` (highest validation F1 at 0.5 among
+the run's dumped epochs) or ``last``. Scores are aligned on video ids, never on row order.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import metrics, thresholds
+from .scores import SCORE_COLUMNS
+
+MEMBER = re.compile(r"^(?P<run>[A-Za-z0-9_.-]+)@(?P<epoch>best|last|\d+)$")
+
+
+@dataclass(frozen=True)
+class Member:
+    run: str
+    epoch: str  # as written: an integer, best or last
+
+    @classmethod
+    def parse(cls, text: str) -> "Member":
+        m = MEMBER.match(str(text))
+        if not m:
+            raise ValueError(f"ensemble member {text!r} is not run@epoch (epoch: a number, best or last)")
+        return cls(m["run"], m["epoch"])
+
+    def __str__(self) -> str:
+        return f"{self.run}@{self.epoch}"
+
+
+def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) -> np.ndarray:
+    """(len(ids), 26) scores of one epoch on one split, in the order of ``ids``; NaN for unreadable."""
+    rows = table[(table["split"] == split) & (table["epoch"] == epoch)].set_index("id")
+    missing = sorted(set(ids) - set(rows.index))
+    if missing:
+        raise KeyError(f"scores of {table['run'].iloc[0]}@{epoch} lack {split} ids {missing[:5]}")
+    return rows.loc[ids, list(SCORE_COLUMNS)].to_numpy(np.float64)
+
+
+def epoch_f1(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray) -> dict[int, float]:
+    """Validation macro F1 at 0.5 of every dumped epoch."""
+    out = {}
+    for epoch in sorted(table["epoch"].unique()):
+        scores = np.nan_to_num(split_matrix(table, "val", int(epoch), val_ids))
+        out[int(epoch)] = metrics.per_class(val_labels, (scores >= 0.5).astype(int)).macro_f1
+    return out
+
+
+def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray) -> int:
+    epochs = sorted(int(e) for e in table["epoch"].unique())
+    if member.epoch == "last":
+        return epochs[-1]
+    if member.epoch == "best":
+        f1 = epoch_f1(table, val_ids, val_labels)
+        return max(f1, key=lambda e: (f1[e], e))
+    epoch = int(member.epoch)
+    if epoch not in epochs:
+        raise ValueError(f"ensemble member {member}: epoch {epoch} was not dumped (epochs {epochs})")
+    return epoch
+
+
+def average(matrices: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
+    """Weighted mean of member score matrices; an unreadable video (NaN in every member) stays NaN."""
+    weights = np.ones(len(matrices)) if weights is None else np.asarray(weights, float)
+    if len(weights) != len(matrices) or (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError("ensemble weights must be one non-negative number per member, not all zero")
+    stack = np.stack(matrices)
+    return np.tensordot(weights / weights.sum(), stack, axes=1)
+
+
+def greedy_select(candidates: dict[str, np.ndarray], labels: np.ndarray, config: thresholds.ThresholdConfig,
+                  max_members: int = 12, folds: int = 5, seed: int = 0) -> list[str]:
+    """Forward selection (with replacement) of members maximising the cross-validated macro F1 of
+    the averaged scores with fitted thresholds; stops when no addition helps."""
+    chosen: list[str] = []
+    best = -1.0
+    while len(chosen) < max_members:
+        trial = {}
+        for name in candidates:
+            avg = average([candidates[m] for m in chosen + [name]])
+            trial[name] = thresholds.cross_validated_f1(avg, labels, config, folds=folds, seed=seed)
+        name = max(trial, key=lambda k: trial[k])
+        if trial[name] <= best + 1e-9:
+            break
+        chosen.append(name)
+        best = trial[name]
+    return chosen

@@ -1,0 +1,67 @@
+"""Post-processing of the seed: inside a group of mutually exclusive classes keep only the top-scoring
+positive prediction.
+
+Groups come from params, or are derived from the training labels: classes with at least ``min_count``
+training videos that never co-occur, grown greedily from the most frequent class into cliques of the
+"never together" graph. Real data shows intuitive pairs do co-occur (a vehicle stopping while someone
+talks, carrying while walking or standing), so derived groups are checked against data, not intuition.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .annotations import CLASSES
+
+
+def derive_groups(cooccurrence: pd.DataFrame, min_count: int = 10) -> list[list[str]]:
+    """Groups of frequent classes that never share a training video (each group has >= 2 classes)."""
+    counts = pd.Series(np.diag(cooccurrence.to_numpy()), index=cooccurrence.index)
+    pool = [c for c in counts.sort_values(ascending=False, kind="stable").index if counts[c] >= min_count]
+    groups, used = [], set()
+    for seed in pool:
+        if seed in used:
+            continue
+        group = [seed]
+        for other in pool:
+            if other in used or other in group:
+                continue
+            if all(cooccurrence.loc[other, g] == 0 for g in group):
+                group.append(other)
+        if len(group) >= 2:
+            groups.append(group)
+            used.update(group)
+    return groups
+
+
+def validate_groups(groups: list[list[str]]) -> list[list[int]]:
+    """Class indexes of each group; unknown names and overlapping groups are errors."""
+    index = {c: i for i, c in enumerate(CLASSES)}
+    seen: set[str] = set()
+    out = []
+    for g in groups:
+        unknown = [c for c in g if c not in index]
+        if unknown:
+            raise ValueError(f"postprocess group {g}: unknown classes {unknown}")
+        if seen & set(g):
+            raise ValueError(f"postprocess group {g} overlaps another group on {sorted(seen & set(g))}")
+        if len(g) < 2:
+            raise ValueError(f"postprocess group {g} needs at least two classes")
+        seen.update(g)
+        out.append([index[c] for c in g])
+    return out
+
+
+def apply(predicted: np.ndarray, scores: np.ndarray, groups: list[list[int]]) -> np.ndarray:
+    """Keep, per video and group, only the highest-scoring predicted class of the group."""
+    out = predicted.copy()
+    for group in groups:
+        g = np.asarray(group)
+        sub_pred = out[:, g].astype(bool)
+        masked = np.where(sub_pred, np.nan_to_num(scores[:, g], nan=-1.0), -np.inf)
+        top = np.argmax(masked, axis=1)
+        keep = np.zeros_like(sub_pred)
+        rows = np.flatnonzero(sub_pred.any(axis=1))
+        keep[rows, top[rows]] = True
+        out[:, g] = keep.astype(out.dtype)
+    return out
