@@ -115,7 +115,8 @@ def main() -> None:
     groups_param = P.get(p, "postprocess.groups", (str, list))
     if groups_param == "derive":
         co = pd.read_csv(PREPARED / "cooccurrence.csv", index_col=0)
-        names = postprocess.derive_groups(co, P.get(p, "postprocess.min_count", int, minimum=1))
+        names = postprocess.derive_groups(co, stats["videos"]["train"],
+                                          P.get(p, "postprocess.min_expected", float, minimum=0.0))
     elif groups_param == "none":
         names = []
     elif isinstance(groups_param, list):

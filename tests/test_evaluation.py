@@ -72,8 +72,10 @@ def test_groups_derive_from_never_co_occurring_classes_and_validate():
         co.loc[c, c] = n
     co.loc["activity_carrying", "activity_walking"] = co.loc["activity_walking", "activity_carrying"] = 10
     co.loc["Talking", "activity_standing"] = co.loc["activity_standing", "Talking"] = 5
-    groups = postprocess.derive_groups(co, min_count=10)
+    groups = postprocess.derive_groups(co, videos=100, min_expected=3)
     assert groups == [["activity_walking", "activity_standing"], ["activity_carrying", "Talking"]]
+    co.loc["Misc", "Misc"] = 2  # rare: never seen with walking, but independence predicts only 1 shared video
+    assert postprocess.derive_groups(co, videos=100, min_expected=3) == groups
     with pytest.raises(ValueError, match="overlaps"):
         postprocess.validate_groups([["Push", "Pull"], ["Pull", "Misc"]])
     with pytest.raises(ValueError, match="unknown"):

@@ -28,7 +28,7 @@ TINY_PARAMS = {
     "ensemble": {"members": ["ircsn_lr@best", "ircsn_lr@1", "uniformer_sr@last", "ircsn_kd@best"], "weights": None,
                  "greedy": {"enabled": True, "max_members": 3}},
     "thresholds": {"folds": 3},
-    "postprocess": {"min_count": 3},
+    "postprocess": {"min_expected": 1},
 }
 
 

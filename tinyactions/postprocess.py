@@ -1,9 +1,10 @@
 """Post-processing of the seed: inside a group of mutually exclusive classes keep only the top-scoring
 positive prediction.
 
-Groups come from params, or are derived from the training labels: classes with at least ``min_count``
-training videos that never co-occur, grown greedily from the most frequent class into cliques of the
-"never together" graph. Real data shows intuitive pairs do co-occur (a vehicle stopping while someone
+Groups come from params, or are derived from the training labels: two classes are called exclusive when
+they never share a training video although independence would predict at least ``min_expected`` shared
+videos (count_a * count_b / videos) — absence of evidence among rare classes is not evidence of
+exclusion. Groups are grown greedily from the most frequent class into cliques of that graph. Real data shows intuitive pairs do co-occur (a vehicle stopping while someone
 talks, carrying while walking or standing), so derived groups are checked against data, not intuition.
 """
 from __future__ import annotations
@@ -14,10 +15,14 @@ import pandas as pd
 from .annotations import CLASSES
 
 
-def derive_groups(cooccurrence: pd.DataFrame, min_count: int = 10) -> list[list[str]]:
-    """Groups of frequent classes that never share a training video (each group has >= 2 classes)."""
+def derive_groups(cooccurrence: pd.DataFrame, videos: int, min_expected: float = 3.0) -> list[list[str]]:
+    """Groups of classes that never share a training video where independence predicts they would."""
     counts = pd.Series(np.diag(cooccurrence.to_numpy()), index=cooccurrence.index)
-    pool = [c for c in counts.sort_values(ascending=False, kind="stable").index if counts[c] >= min_count]
+
+    def exclusive(a: str, b: str) -> bool:
+        return cooccurrence.loc[a, b] == 0 and counts[a] * counts[b] / max(videos, 1) >= min_expected
+
+    pool = [c for c in counts.sort_values(ascending=False, kind="stable").index if counts[c] > 0]
     groups, used = [], set()
     for seed in pool:
         if seed in used:
@@ -26,7 +31,7 @@ def derive_groups(cooccurrence: pd.DataFrame, min_count: int = 10) -> list[list[
         for other in pool:
             if other in used or other in group:
                 continue
-            if all(cooccurrence.loc[other, g] == 0 for g in group):
+            if all(exclusive(other, g) for g in group):
                 group.append(other)
         if len(group) >= 2:
             groups.append(group)
