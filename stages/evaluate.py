@@ -52,7 +52,7 @@ def cv_predictions(scores, labels, config, freq, folds, seed, groups=None) -> np
     return postprocess.apply(out, scores, groups) if groups else out
 
 
-def cv_selection_f1(candidates, labels, config, folds, seed, max_members) -> tuple[float, list[str]]:
+def cv_selection_f1(candidates, labels, config, freq, folds, seed, max_members) -> tuple[float, list[str]]:
     """Greedy selection measured honestly: members and thresholds chosen on k-1 folds, scored on the held-out."""
     assignment = np.random.default_rng(seed + 1).permutation(len(labels)) % folds
     out = np.zeros_like(labels, dtype=np.int8)
@@ -60,10 +60,10 @@ def cv_selection_f1(candidates, labels, config, folds, seed, max_members) -> tup
     for f in range(folds):
         held = assignment == f
         chosen = E.greedy_select({k: v[~held] for k, v in candidates.items()}, labels[~held], config,
-                                 max_members=max_members, folds=folds, seed=seed)
+                                 max_members=max_members, folds=folds, seed=seed, train_frequency=freq)
         picks.append(chosen)
         avg = E.average([candidates[m] for m in chosen])
-        t = T.fit(avg[~held], labels[~held], config)
+        t = T.fit(avg[~held], labels[~held], config, freq)
         out[held] = T.predict(avg[held], t)
     return M.per_class(labels, out).macro_f1, picks
 
@@ -154,7 +154,7 @@ def main() -> None:
     if P.get(p, "ensemble.greedy.enabled", bool):
         candidates = {f"{name}@{e}": E.split_matrix(t, "val", int(e), val_ids)
                       for name, t in tables.items() for e in sorted(t["epoch"].unique())}
-        f1, picks = cv_selection_f1(candidates, labels, config, folds, seed,
+        f1, picks = cv_selection_f1(candidates, labels, config, freq, folds, seed,
                                     P.get(p, "ensemble.greedy.max_members", int, minimum=1))
         leaderboard["greedy_selection"] = {"f1_cv": f1, "members_per_fold": picks}
     use_post = P.get(p, "postprocess.apply", bool)

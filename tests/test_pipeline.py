@@ -1,6 +1,7 @@
 """End to end: `dvc repro` of the whole pipeline on a tiny generated dataset in a temporary git repo."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,3 +110,28 @@ def test_dvc_repro_end_to_end(tmp_path):
     again = dvc(repo, env, "repro")
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
     assert dvc(repo, env, "status", "-q").returncode == 0
+
+    # a distillation weight reruns only distill and what follows
+    assert ran(repo, env, {"kd": {"alpha": 0.3}}) == {"distill", "dump_student", "evaluate"}
+    # a threshold parameter reruns only the tail
+    assert ran(repo, env, {"thresholds": {"strategy": "frequency"}}) == {"evaluate"}
+    # shrinking the run list: the stale score table left on disk does not leak into the leaderboard
+    shrink = {"runs": {"uniformer_sr": TINY_PARAMS["runs"]["uniformer_sr"]},
+              "ensemble": {"members": ["uniformer_sr@last", "ircsn_kd@best"]}}
+    assert ran(repo, env, shrink) == {"evaluate"}
+    assert (repo / "data/scores/ircsn_lr.parquet").exists()
+    board = json.loads((repo / "metrics/leaderboard.json").read_text())
+    assert set(board["runs"]) == {"uniformer_sr", "ircsn_kd"}
+
+
+def ran(repo: Path, env: dict, change: dict) -> set[str]:
+    """Apply a params change, `dvc repro`, and return the stages that ran."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    runs = change.get("runs")
+    params = deep_update(params, {k: v for k, v in change.items() if k != "runs"})
+    if runs is not None:
+        params["runs"] = runs
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = dvc(repo, env, "repro")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return set(re.findall(r"Running stage '([^']+)'", out.stdout))

@@ -74,7 +74,8 @@ def average(matrices: list[np.ndarray], weights: list[float] | None = None) -> n
 
 
 def greedy_select(candidates: dict[str, np.ndarray], labels: np.ndarray, config: thresholds.ThresholdConfig,
-                  max_members: int = 12, folds: int = 5, seed: int = 0) -> list[str]:
+                  max_members: int = 12, folds: int = 5, seed: int = 0,
+                  train_frequency: np.ndarray | None = None) -> list[str]:
     """Forward selection (with replacement) of members maximising the cross-validated macro F1 of
     the averaged scores with fitted thresholds; stops when no addition helps."""
     chosen: list[str] = []
@@ -83,7 +84,7 @@ def greedy_select(candidates: dict[str, np.ndarray], labels: np.ndarray, config:
         trial = {}
         for name in candidates:
             avg = average([candidates[m] for m in chosen + [name]])
-            trial[name] = thresholds.cross_validated_f1(avg, labels, config, folds=folds, seed=seed)
+            trial[name] = thresholds.cross_validated_f1(avg, labels, config, train_frequency, folds=folds, seed=seed)
         name = max(trial, key=lambda k: trial[k])
         if trial[name] <= best + 1e-9:
             break
