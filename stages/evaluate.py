@@ -93,10 +93,11 @@ def main() -> None:
     leaderboard = {"runs": {}}
     for name, table in tables.items():
         f1_by_epoch = E.epoch_f1(table, val_ids, labels)
-        best = max(f1_by_epoch, key=lambda e: (f1_by_epoch[e], e))
+        best = E.resolve(E.Member(name, "best"), table, val_ids, labels, P.get(p, "ensemble.best_by", str))
         scores = E.split_matrix(table, "val", best, val_ids)
         summary = M.summary(labels, (scores >= 0.5).astype(int))
         leaderboard["runs"][name] = {"best_epoch": best, "f1": summary["macro_f1"],
+                                     "mAP": E.epoch_map(table, val_ids, labels)[best],
                                      "precision": summary["macro_precision"], "recall": summary["macro_recall"],
                                      "f1_last_epochs": float(np.mean(list(f1_by_epoch.values())[-3:])),
                                      "f1_by_epoch": {str(k): v for k, v in f1_by_epoch.items()}}
@@ -107,7 +108,8 @@ def main() -> None:
         if m.run not in tables:
             raise P.ParamError(f"ensemble.members: {m} names no run of this pipeline")
     weights = P.get(p, "ensemble.weights", (list, type(None)))
-    resolved = [(m, E.resolve(m, tables[m.run], val_ids, labels)) for m in members]
+    best_by = P.get(p, "ensemble.best_by", str, choices=E.BEST_BY)
+    resolved = [(m, E.resolve(m, tables[m.run], val_ids, labels, best_by)) for m in members]
     val_members = [E.split_matrix(tables[m.run], "val", e, val_ids) for m, e in resolved]
     test_members = [E.split_matrix(tables[m.run], "test", e, test_ids) for m, e in resolved]
     val_avg, test_avg = E.average(val_members, weights), E.average(test_members, weights)

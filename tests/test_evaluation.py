@@ -102,6 +102,7 @@ def test_ensemble_aligns_members_by_id_not_row_order():
     assert np.allclose(E.average([m, 3 * m], [1, 1]), 2 * m) and np.allclose(E.average([m, 3 * m], [3, 1]), 1.5 * m)
     labels = (m >= 0.5).astype(int)  # epoch 1 is perfect at 0.5 by construction
     assert E.resolve(E.Member.parse("a@best"), a, ids, labels) == 1
+    assert E.resolve(E.Member.parse("a@best"), a, ids, labels, best_by="f1") == 1
     assert E.resolve(E.Member.parse("a@last"), a, ids, labels) == 2
     with pytest.raises(ValueError, match="not run@epoch"):
         E.Member.parse("a-best")

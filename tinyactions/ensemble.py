@@ -1,7 +1,9 @@
 """Ensembles of (run, epoch) members: score averaging joined by video id, and greedy member selection.
 
-A member is written ``run@epoch`` with epoch an integer, ``best`` (highest validation F1 at 0.5 among
-the run's dumped epochs) or ``last``. Scores are aligned on video ids, never on row order.
+A member is written ``run@epoch`` with epoch an integer, ``best`` or ``last``. ``best`` is the dumped epoch
+with the highest validation mAP (default) or F1 at 0.5: mAP is threshold-free, while F1 at 0.5 can peak in
+the first epoch of an undertrained model that predicts the frequent classes at 0.5. Scores are aligned
+on video ids, never on row order.
 """
 from __future__ import annotations
 
@@ -51,13 +53,28 @@ def epoch_f1(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray) ->
     return out
 
 
-def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray) -> int:
+def epoch_map(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray) -> dict[int, float]:
+    """Validation mAP (over classes with positives) of every dumped epoch."""
+    out = {}
+    for epoch in sorted(table["epoch"].unique()):
+        scores = np.nan_to_num(split_matrix(table, "val", int(epoch), val_ids))
+        out[int(epoch)] = float(np.nanmean(metrics.average_precision(val_labels, scores)))
+    return out
+
+
+BEST_BY = ("mAP", "f1")
+
+
+def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray,
+            best_by: str = "mAP") -> int:
     epochs = sorted(int(e) for e in table["epoch"].unique())
     if member.epoch == "last":
         return epochs[-1]
     if member.epoch == "best":
-        f1 = epoch_f1(table, val_ids, val_labels)
-        return max(f1, key=lambda e: (f1[e], e))
+        if best_by not in BEST_BY:
+            raise ValueError(f"best_by must be one of {BEST_BY}, got {best_by!r}")
+        score = (epoch_map if best_by == "mAP" else epoch_f1)(table, val_ids, val_labels)
+        return max(score, key=lambda e: (score[e], e))
     epoch = int(member.epoch)
     if epoch not in epochs:
         raise ValueError(f"ensemble member {member}: epoch {epoch} was not dumped (epochs {epochs})")
