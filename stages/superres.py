@@ -14,7 +14,6 @@ import argparse
 import os
 import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +23,7 @@ from tqdm import tqdm
 from tinyactions import params as P
 from tinyactions import superres as S
 from tinyactions.annotations import SPLITS
-from tinyactions.video import VideoDecodeError, read_video, write_video
+from tinyactions.video import VideoDecodeError
 from stages.superres_fit import OUT as WEIGHTS, generator_spec
 
 OUT = Path("data/superres")
@@ -84,32 +83,11 @@ def main() -> None:
     log.info("%d videos (shard %d/%d: %d), %d cached, %d to upscale", len(paths), shard, shards, len(mine),
              len(mine) - len(todo), len(todo))
 
-    def load(chunk):
-        out = []
-        for rel in chunk:
-            try:
-                out.append((rel, read_video(root / rel)))
-            except VideoDecodeError as e:  # prepare flagged nothing: the file changed since
-                raise SystemExit(f"superres: {e}") from None
-        return out
-
-    def save(rel, frames):
-        write_video(cached(keys[rel]), frames)
-
-    chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
-    with ThreadPoolExecutor(2) as pool, tqdm(total=len(todo), unit="clip", desc="superres") as bar:
-        ahead = pool.submit(load, chunks[0]) if chunks else None
-        writes = []
-        for i in range(len(chunks)):  # decode of chunk i+1 and encode of chunk i-1 overlap upscaling chunk i
-            loaded = ahead.result()
-            ahead = pool.submit(load, chunks[i + 1]) if i + 1 < len(chunks) else None
-            results = upscaler.upscale([frames for _, frames in loaded])
-            for future in writes:
-                future.result()
-            writes = [pool.submit(save, rel, frames) for (rel, _), frames in zip(loaded, results)]
-            bar.update(len(loaded))
-        for future in writes:
-            future.result()
+    with tqdm(total=len(todo), unit="clip", desc="superres") as bar:
+        try:
+            S.process([(str(root / rel), str(cached(keys[rel]))) for rel in todo], upscaler, CHUNK, bar.update)
+        except VideoDecodeError as e:  # prepare found it readable: the file changed since
+            raise SystemExit(f"superres: {e}") from None
     if shards > 1:
         log.info("shard done; run without --shard to assemble %s", OUT)
         return

@@ -142,6 +142,34 @@ class Upscaler:
         return outputs
 
 
+def process(jobs: list[tuple[str, str]], upscaler: "Upscaler", chunk: int = 16, progress=None) -> None:
+    """Upscale (input path, output path) pairs: chunks of clips go through the network together while
+    the next chunk is decoded and the previous one encoded on two threads (torch releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .video import read_video, write_video
+    chunks = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
+    if not chunks:
+        return
+
+    def load(part):
+        return [(dst, read_video(src)) for src, dst in part]
+
+    with ThreadPoolExecutor(2) as pool:
+        ahead, writes = pool.submit(load, chunks[0]), []
+        for i in range(len(chunks)):
+            loaded = ahead.result()
+            ahead = pool.submit(load, chunks[i + 1]) if i + 1 < len(chunks) else None
+            results = upscaler.upscale([frames for _, frames in loaded])
+            for future in writes:
+                future.result()
+            writes = [pool.submit(write_video, dst, frames) for (dst, _), frames in zip(loaded, results)]
+            if progress:
+                progress(len(loaded))
+        for future in writes:
+            future.result()
+
+
 def cache_key(video: str | os.PathLike, settings: dict, weights: str) -> str:
     """Identity of one SR output: the input file's bytes, the SR settings, the weights."""
     h = hashlib.sha256()
