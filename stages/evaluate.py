@@ -43,21 +43,16 @@ def threshold_config(p: dict) -> T.ThresholdConfig:
 
 def cv_predictions(scores, labels, config, freq, folds, seed, groups=None) -> np.ndarray:
     """Held-out predictions: thresholds fitted on the other folds (post-processing has no fitted part)."""
-    assignment = np.random.default_rng(seed).permutation(len(scores)) % folds
-    out = np.zeros_like(labels, dtype=np.int8)
-    for f in range(folds):
-        held = assignment == f
-        t = T.fit(scores[~held], labels[~held], config, freq)
-        out[held] = T.predict(scores[held], t)
+    out = T.cross_validated_predictions(scores, labels, config, freq, folds, seed)
     return postprocess.apply(out, scores, groups) if groups else out
 
 
 def cv_selection_f1(candidates, labels, config, freq, folds, seed, max_members) -> tuple[float, list[str]]:
     """Greedy selection measured honestly: members and thresholds chosen on k-1 folds, scored on the held-out."""
-    assignment = np.random.default_rng(seed + 1).permutation(len(labels)) % folds
+    assignment = T.fold_assignment(len(labels), folds, seed + 1)
     out = np.zeros_like(labels, dtype=np.int8)
     picks = []
-    for f in range(folds):
+    for f in np.unique(assignment):
         held = assignment == f
         chosen = E.greedy_select({k: v[~held] for k, v in candidates.items()}, labels[~held], config,
                                  max_members=max_members, folds=folds, seed=seed, train_frequency=freq)
@@ -131,6 +126,7 @@ def main() -> None:
     ens_fixed = T.predict(val_avg, np.full(len(CLASSES), 0.5))
     ens_thr = T.predict(val_avg, thresholds)
     ens_post = postprocess.apply(ens_thr, val_avg, groups)
+    post_scores = M.per_class(labels, ens_post)
     cv_thr = M.per_class(labels, cv_predictions(val_avg, labels, config, freq, folds, seed)).macro_f1
     cv_post = M.per_class(labels, cv_predictions(val_avg, labels, config, freq, folds, seed, groups)).macro_f1
     group_gain = {}
@@ -146,10 +142,10 @@ def main() -> None:
         "f1_at_0.5": M.per_class(labels, ens_fixed).macro_f1,
         "f1_thresholds_in_sample": M.per_class(labels, ens_thr).macro_f1,
         "f1_thresholds_cv": cv_thr,
-        "f1_postprocess_in_sample": M.per_class(labels, ens_post).macro_f1,
+        "f1_postprocess_in_sample": post_scores.macro_f1,
         "f1_postprocess_cv": cv_post,
-        "precision": float(M.per_class(labels, ens_post).precision.mean()),
-        "recall": float(M.per_class(labels, ens_post).recall.mean()),
+        "precision": float(post_scores.precision.mean()),
+        "recall": float(post_scores.recall.mean()),
         "threshold_strategy": config.strategy,
         "groups": names, "group_gain_cv": group_gain,
     }

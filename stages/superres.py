@@ -43,7 +43,7 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return index, count
 
 
-def videos(root: Path) -> list[str]:
+def videos() -> list[str]:
     """Relative paths of every readable video of every split (balance copies share their video)."""
     paths = []
     for split in SPLITS:
@@ -76,7 +76,7 @@ def main() -> None:
                           batch=P.get(p, "superres.batch", int, minimum=1))
     settings, weights = upscaler.settings(), S.weights_digest(net)
 
-    paths = videos(root)
+    paths = videos()
     mine = paths[shard::shards]
     keys = {rel: S.cache_key(root / rel, settings, weights) for rel in mine}
     todo = [rel for rel in mine if not cached(keys[rel]).is_file()]

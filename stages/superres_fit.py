@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ def main() -> None:
             raise P.ParamError(str(e)) from None
         except RuntimeError as e:
             raise P.ParamError(f"superres.generator: does not match the checkpoint {weights}: {e}") from None
-        S.save_official(net, OUT, {"source": weights, "generator": S.spec_dict(spec)})
+        S.save_official(net, OUT, {"source": weights, "generator": asdict(spec)})
         write_json(METRICS, {"weights": weights, "fitted": False})
         log.info("using %s", weights)
         return
@@ -73,7 +74,7 @@ def main() -> None:
             bar.update(1)
         losses = S.fit(net, train_pairs, size, fit["iterations"], clip_len=fit["clip_len"], batch=fit["batch"],
                        lr=fit["lr"], seed=fit["seed"], progress=step)
-    S.save_official(net, OUT, {"source": "fit", "generator": S.spec_dict(spec), "fit": fit})
+    S.save_official(net, OUT, {"source": "fit", "generator": asdict(spec), "fit": fit})
 
     eval_pairs = load_pairs(pd.read_parquet("data/prepared/val.parquet"), lr_root, fit["eval_clips"], fit["seed"])
     upscaler = S.Upscaler(net, size, window=P.get(p, "superres.window", int, minimum=3),

@@ -5,7 +5,8 @@ import pytest
 import torch
 import yaml
 
-from tinyactions.dataset import TEACHER_COLUMNS, TinyVideoDataset
+from tinyactions.annotations import SCORE_COLUMNS
+from tinyactions.dataset import TinyVideoDataset
 from tinyactions.losses import DistillationLoss
 from tinyactions.params import ParamError
 from tests.conftest import make_prepared
@@ -14,7 +15,7 @@ from tests.test_training import ROOT
 
 def teacher_table(index: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    table = pd.DataFrame(rng.random((len(index), 26)).astype(np.float32), columns=list(TEACHER_COLUMNS))
+    table = pd.DataFrame(rng.random((len(index), 26)).astype(np.float32), columns=list(SCORE_COLUMNS))
     table.insert(0, "sample_id", index["sample_id"].to_numpy())
     return table
 

@@ -26,6 +26,8 @@ ANNOTATION_FILES = {"train": "tiny_train_v2.json", "val": "tiny_val_v2.json",
 CLASS_MAP_FILE = "class_map.json"
 # Column names of the 26-hot label vector in prepared indexes and score tables, in class-map order.
 LABEL_COLUMNS: tuple[str, ...] = tuple(f"y_{name}" for name in CLASSES)
+# Column names of the 26 sigmoid scores in score tables (dumps, teacher scores).
+SCORE_COLUMNS: tuple[str, ...] = tuple(f"s_{name}" for name in CLASSES)
 
 
 class AnnotationError(ValueError):

@@ -17,11 +17,10 @@ from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS, TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from .annotations import LABEL_COLUMNS
+from .annotations import LABEL_COLUMNS, SCORE_COLUMNS
 from .video import dense_indices, hflip, read_sampled, uniform_indices, uniform_view_indices
 
 SAMPLING_MODES = ("uniform", "dense")
-TEACHER_COLUMNS = tuple(f"s_{c[2:]}" for c in LABEL_COLUMNS)  # the score columns of tinyactions.scores
 
 
 @DATASETS.register_module()
@@ -53,7 +52,7 @@ class TinyVideoDataset(BaseActionDataset):
             if missing:
                 raise KeyError(f"{self.teacher_file}: no teacher scores for {len(missing)} samples, "
                                f"e.g. {missing[:5]}")
-            teacher = table.loc[index["sample_id"], list(TEACHER_COLUMNS)].to_numpy(np.float32)
+            teacher = table.loc[index["sample_id"], list(SCORE_COLUMNS)].to_numpy(np.float32)
         data = []
         for i, row in enumerate(index.itertuples(index=False)):
             item = {"filename": os.path.join(self.video_root, row.path), "label": labels[i],

@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .annotations import CLASSES
+from .annotations import CLASSES, SCORE_COLUMNS
 from .recipes import RunSpec, model_config, pipeline
 
-SCORE_COLUMNS: tuple[str, ...] = tuple(f"s_{c}" for c in CLASSES)
 KEY_COLUMNS = ("run", "epoch", "split", "id", "sample_id", "readable")
 
 

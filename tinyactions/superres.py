@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -238,7 +238,3 @@ def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_si
             progress(losses[-1])
     net.eval()
     return losses
-
-
-def spec_dict(spec: GeneratorSpec) -> dict:
-    return asdict(spec)

@@ -79,15 +79,25 @@ def predict(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return (scores >= thresholds[None, :]).astype(np.int8)
 
 
+def fold_assignment(n: int, folds: int, seed: int) -> np.ndarray:
+    """A fold index per video (balanced, shuffled by ``seed``)."""
+    return np.random.default_rng(seed).permutation(n) % max(2, min(folds, n))
+
+
+def cross_validated_predictions(scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig,
+                                train_frequency: np.ndarray | None = None, folds: int = 5,
+                                seed: int = 0) -> np.ndarray:
+    """Held-out 0/1 predictions: each fold thresholded with thresholds fitted on the other folds."""
+    assignment = fold_assignment(len(scores), folds, seed)
+    predicted = np.zeros_like(labels, dtype=np.int8)
+    for f in np.unique(assignment):
+        held = assignment == f
+        predicted[held] = predict(scores[held], fit(scores[~held], labels[~held], config, train_frequency))
+    return predicted
+
+
 def cross_validated_f1(scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig,
                        train_frequency: np.ndarray | None = None, folds: int = 5, seed: int = 0) -> float:
     """Macro F1 of thresholds fitted on k-1 folds and applied to the held-out fold, pooled."""
-    n = len(scores)
-    folds = max(2, min(folds, n))
-    assignment = np.random.default_rng(seed).permutation(n) % folds
-    predicted = np.zeros_like(labels, dtype=np.int8)
-    for f in range(folds):
-        held = assignment == f
-        t = fit(scores[~held], labels[~held], config, train_frequency)
-        predicted[held] = predict(scores[held], t)
-    return metrics.per_class(labels, predicted).macro_f1
+    return metrics.per_class(labels, cross_validated_predictions(scores, labels, config, train_frequency,
+                                                                 folds, seed)).macro_f1
