@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # stages run `python -m stages.x`: the venv's python must come first on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro test
+.PHONY: setup repro test leaderboard paper
 setup:
 	@bash scripts/setup.sh
 
@@ -19,3 +19,15 @@ repro: setup
 test: setup
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# CI: regenerate the leaderboard from the DVC remote (see scripts/leaderboard.sh); not part of .ci/run
+leaderboard: setup
+	@bash scripts/leaderboard.sh
+
+# The seed's full configuration on real data, real weights and GPUs (profiles/paper.yaml):
+#   make paper TINYVIRAT=/datasets/TinyVIRAT_V2 WEIGHTS=/weights [GPUS=8]
+paper: setup
+	$(if $(and $(TINYVIRAT),$(WEIGHTS)),,$(error usage: make paper TINYVIRAT=<TinyVIRAT-v2 root> WEIGHTS=<checkpoint folder> [GPUS=n]))
+	$(PY) -m tinyactions.profiles paper --data-root "$(TINYVIRAT)" --weights "$(WEIGHTS)" --gpus $(or $(GPUS),1)
+	$(VENV)/bin/dvc repro
+	@$(VENV)/bin/dvc metrics show

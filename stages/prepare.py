@@ -2,6 +2,7 @@
 
 Outputs (data/prepared/): train/val/test.parquet (see tinyactions.index), problems.csv (rejected
 entries and tolerated disagreements), cooccurrence.csv (train), stats.json (counts, tail classes);
+data/manifests/lr.json (path -> sha256 of every readable video: what low-res runs depend on);
 metrics/data.json and metrics/class_frequency.csv for `dvc metrics` / `dvc plots`.
 """
 from __future__ import annotations
@@ -16,9 +17,11 @@ from tinyactions import params as P
 from tinyactions.annotations import ANNOTATION_FILES, CLASSES, SPLITS, AnnotationError
 from tinyactions.atomic import write_json, write_table
 from tinyactions.index import (BadEntriesError, Tolerance, add_balance_copies, apply_policy, check_class_map,
-                               check_split, class_counts, cooccurrence, default_workers, tail_classes)
+                               check_split, class_counts, cooccurrence, default_workers, tail_classes,
+                               video_manifest)
 
 OUT = Path("data/prepared")
+MANIFEST = Path("data/manifests/lr.json")
 METRICS = Path("metrics")
 
 
@@ -61,6 +64,7 @@ def main() -> None:
     for split, frame in frames.items():
         write_table(OUT / f"{split}.parquet", frame)
     write_table(OUT / "problems.csv", problem_frame)
+    write_json(MANIFEST, video_manifest(list(frames.values())))
     co = cooccurrence(frames["train"])
     write_table(OUT / "cooccurrence.csv", co.reset_index(names="class"))
     counts = {split: class_counts(frames[split]).astype(int).to_dict() for split in ("train", "val")}

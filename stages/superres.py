@@ -6,7 +6,8 @@
 Each output is cached in data/.superres-cache under the hash of the input's bytes + SR settings +
 weights, outside DVC's outputs: an interrupted run resumes where it stopped, new videos are the only
 work after a dataset grows, and shards on several processes/GPUs/hosts (sharing that folder, or
-merging it) split the work; a final run without --shard assembles data/superres from the cache.
+merging it) split the work; a final run without --shard assembles data/superres from the cache and
+writes data/manifests/sr.json (path -> cache key: what runs on super-resolved input depend on).
 """
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from tqdm import tqdm
 from tinyactions import params as P
 from tinyactions import superres as S
 from tinyactions.annotations import SPLITS
+from tinyactions.atomic import write_json
 from tinyactions.video import VideoDecodeError
 from stages.superres_fit import OUT as WEIGHTS, generator_spec
 
 OUT = Path("data/superres")
+MANIFEST = Path("data/manifests/sr.json")
 CACHE = Path("data/.superres-cache")
 CHUNK = 16  # clips decoded ahead and upscaled together
 
@@ -99,6 +102,7 @@ def main() -> None:
             os.link(cached(keys[rel]), target)
         except OSError:
             shutil.copyfile(cached(keys[rel]), target)
+    write_json(MANIFEST, {rel: keys[rel] for rel in paths})
     log.info("wrote %d videos to %s", len(paths), OUT)
 
 

@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +48,7 @@ def make_repo(path: Path, overrides: dict) -> dict:
     path.mkdir(parents=True)
     for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(ROOT / name, path / name)
-    for package in ("stages", "tinyactions"):
+    for package in ("stages", "tinyactions", "scripts"):
         shutil.copytree(ROOT / package, path / package, ignore=shutil.ignore_patterns("__pycache__"))
     params = deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides)
     if "runs" in overrides:  # the run list is replaced, not merged
@@ -115,6 +116,41 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert ran(repo, env, {"kd": {"alpha": 0.3}}) == {"distill", "dump_student", "evaluate"}
     # a threshold parameter reruns only the tail
     assert ran(repo, env, {"thresholds": {"strategy": "frequency"}}) == {"evaluate"}
+    # super-resolution settings rerun what reads super-resolved video, never a low-res run
+    assert ran(repo, env, {"superres": {"overlap": 1}}) == {
+        "superres", "train@uniformer_sr", "dump@uniformer_sr", "teacher", "distill", "dump_student", "evaluate"}
+    assert dvc(repo, env, "status", "-q").returncode == 0
+
+    # a queued sweep runs from the committed state: each experiment reruns only the tail of its change
+    commit(repo, env, "demo run")
+    queued = dvc(repo, env, "exp", "run", "--queue", "-S", "kd.alpha=0.2,0.8")
+    assert queued.returncode == 0, queued.stderr
+    assert dvc(repo, env, "queue", "start", "-j", "1").returncode == 0
+    experiments = wait_for_queue(repo, env, expected=2)
+    assert sorted(e["params"]["kd"]["alpha"] for e in experiments.values()) == [0.2, 0.8]
+    for name, e in experiments.items():
+        assert 0.0 <= e["metrics"]["f1"] <= 1.0 and "ensemble" in e["metrics"], name
+        log = dvc(repo, env, "queue", "logs", name).stdout
+        assert set(re.findall(r"Running stage '([^']+)'", log)) == {"distill", "dump_student", "evaluate"}, log
+
+    # CI regeneration from a DVC remote (scripts/leaderboard.sh, `make leaderboard`)
+    assert dvc(repo, env, "remote", "add", "-d", "shared", str(tmp_path / "remote")).returncode == 0
+    share(repo, env)
+    # a variant already run and shared elsewhere is restored from the run-cache, not rerun
+    assert ran(repo, env, {"thresholds": {"strategy": "fixed"}}) == {"evaluate"}
+    share(repo, env)
+    assert ran(repo, env, {"thresholds": {"strategy": "frequency"}}) == set()
+    commit(repo, env, "shared remote")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], env=env, check=True, capture_output=True)
+    board = leaderboard(clone, env)
+    assert "Running stage" not in board and "No leaderboard metric differs from main." in board, board
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["thresholds"]["strategy"] = "fixed"
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    board = leaderboard(clone, env)
+    assert "Running stage" not in board and "Stage 'evaluate' is cached" in board, board
+    assert re.search(r"\| metrics/leaderboard.json\s+\| f1 ", board), board
     # shrinking the run list: the stale score table left on disk does not leak into the leaderboard
     shrink = {"runs": {"uniformer_sr": TINY_PARAMS["runs"]["uniformer_sr"]},
               "ensemble": {"members": ["uniformer_sr@last", "ircsn_kd@best"]}}
@@ -122,6 +158,44 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert (repo / "data/scores/ircsn_lr.parquet").exists()
     board = json.loads((repo / "metrics/leaderboard.json").read_text())
     assert set(board["runs"]) == {"uniformer_sr", "ircsn_kd"}
+
+
+def share(repo: Path, env: dict) -> None:
+    out = subprocess.run([sys.executable, "-m", "tinyactions.sharing", "push"], cwd=repo, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def leaderboard(repo: Path, env: dict) -> str:
+    out = subprocess.run(["bash", "scripts/leaderboard.sh"], cwd=repo, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def commit(repo: Path, env: dict, message: str) -> None:
+    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", message]):
+        subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True)
+
+
+def wait_for_queue(repo: Path, env: dict, expected: int, timeout: float = 900) -> dict:
+    """Poll `dvc exp show` until `expected` experiments finished; return name -> {params, metrics}."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = json.loads(dvc(repo, env, "exp", "show", "--json").stdout)
+        done = {}
+        for base in shown:
+            for exp in base.get("experiments") or []:
+                rev = exp["revs"][0]
+                if (exp.get("executor") or {}).get("state", "success") == "success" and rev.get("data"):
+                    done[rev["name"]] = {"params": rev["data"]["params"]["params.yaml"]["data"],
+                                         "metrics": rev["data"]["metrics"]["metrics/leaderboard.json"]["data"]}
+        failed = dvc(repo, env, "queue", "status").stdout
+        assert "Failed" not in failed, failed
+        if len(done) >= expected:
+            dvc(repo, env, "queue", "stop")
+            return done
+        assert time.monotonic() < deadline, failed
+        time.sleep(5)
 
 
 def ran(repo: Path, env: dict, change: dict) -> set[str]:

@@ -3,7 +3,8 @@
 Columns: ``sample_id`` (the key of a training sample: the video id, plus ``:flip`` for a balance copy),
 ``id``, ``split``, ``video_id``, ``path`` (relative to the dataset root), ``frames``/``width``/``height``
 (what the file really holds), ``dim_*`` (what the JSON says), ``readable``, ``note`` (why a test video is
-unreadable, or a small dim disagreement), ``flip`` and the 26 ``y_<class>`` label columns.
+unreadable, or a small dim disagreement), ``digest`` (sha256 of the file's bytes), ``flip`` and the 26
+``y_<class>`` label columns.
 
 Real files legitimately differ a little from their ``dim`` (odd sizes rounded to even by encoders, a frame
 or two counted differently): such entries are kept with a note, using what the file holds. Gross
@@ -12,6 +13,7 @@ reported (``skip``); a test entry is never dropped, so the submission keeps a li
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -49,10 +51,19 @@ class Tolerance:
         return abs(annotated - real) <= max(self.pixels_abs, self.pixels_rel * annotated)
 
 
-def _probe(path: str) -> tuple[int, int, int] | str:
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes: the identity of a video in manifests and caches."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _probe(path: str) -> tuple[int, int, int, str] | str:
     try:
         info = probe(path)
-        return info.frames, info.width, info.height
+        return info.frames, info.width, info.height, file_digest(path)
     except VideoDecodeError as e:
         return f"undecodable: {str(e).split(': ', 1)[-1]}"
     except Exception as e:  # any decoder crash on a corrupt file is a bad entry, not a stage crash
@@ -60,7 +71,7 @@ def _probe(path: str) -> tuple[int, int, int] | str:
 
 
 def probe_all(paths: list[str], workers: int, progress: Callable[[int], None] | None = None) -> list:
-    """Decode every file (in parallel) and return (frames, width, height) or an error string each."""
+    """Decode every file (in parallel) and return (frames, width, height, digest) or an error string each."""
     if workers <= 1 or len(paths) < 8:
         out = []
         for p in paths:
@@ -102,11 +113,12 @@ def check_split(root: Path, split: str, classes: tuple[str, ...], tolerance: Tol
             else:
                 labels = multi_hot(entry.labels, classes)
         frames = width = height = 0
+        digest = ""
         readable = isinstance(info, tuple)
         if not readable:
             reasons.append(info if Path(root / rel).is_file() else "missing file")
         else:
-            frames, width, height = info
+            frames, width, height, digest = info
             for what, annotated, real, ok in (
                     ("frames", entry.frames, frames, tolerance.frames_ok(entry.frames, frames)),
                     ("width", entry.width, width, tolerance.pixels_ok(entry.width, width)),
@@ -123,14 +135,14 @@ def check_split(root: Path, split: str, classes: tuple[str, ...], tolerance: Tol
                      "path": rel, "frames": frames, "width": width, "height": height,
                      "dim_frames": entry.frames, "dim_width": entry.width, "dim_height": entry.height,
                      "readable": readable, "bad": bool(reasons), "note": "; ".join(reasons + notes),
-                     "flip": False, **dict(zip(LABEL_COLUMNS[:len(classes)], labels.tolist()))})
+                     "digest": digest, "flip": False, **dict(zip(LABEL_COLUMNS[:len(classes)], labels.tolist()))})
     frame = pd.DataFrame(rows, columns=_COLUMNS)
     problem_frame = pd.DataFrame(problems, columns=["split", "id", "path", "severity", "reason"])
     return frame, problem_frame
 
 
 _COLUMNS = ["sample_id", "id", "split", "video_id", "path", "frames", "width", "height", "dim_frames",
-            "dim_width", "dim_height", "readable", "bad", "note", "flip", *LABEL_COLUMNS]
+            "dim_width", "dim_height", "readable", "bad", "note", "digest", "flip", *LABEL_COLUMNS]
 
 
 def apply_policy(frame: pd.DataFrame, split: str, policy: str) -> pd.DataFrame:
@@ -168,6 +180,16 @@ def tail_classes(train: pd.DataFrame, max_share: float | None = None,
         return [c for c in CLASSES if c in explicit and counts[c] > 0]
     share = counts / max(int((~train["flip"]).sum()), 1)
     return [c for c in CLASSES if 0 < share[c] <= max_share]
+
+
+def video_manifest(frames: list[pd.DataFrame]) -> dict[str, str]:
+    """Relative path -> digest of every readable video (balance copies share their file), sorted.
+
+    The pipeline's training and scoring stages depend on a manifest of the input kind they read
+    (low-res here, super-resolved from the superres stage) instead of on a video folder, so a
+    low-res run does not depend on super-resolution and the other way round."""
+    rows = pd.concat([f.loc[f["readable"] & ~f["flip"], ["path", "digest"]] for f in frames])
+    return dict(sorted(zip(rows["path"], rows["digest"])))
 
 
 def add_balance_copies(train: pd.DataFrame, tail: list[str], copies: int = 1,
