@@ -15,10 +15,18 @@ if [ -z "$(dvc remote list)" ]; then
     echo "leaderboard: no DVC remote configured; add one with: dvc remote add -d shared <url>" >&2
     exit 2
 fi
-# Up-to-date stages are skipped without downloading anything; a stale stage whose dependencies
-# match a run the remote has seen is restored from the run-cache; only the rest runs, after its
-# missing inputs are pulled.
-dvc repro --pull --allow-missing
+# Every leaderboard number is computed from the prepared index and the score tables (data/scores,
+# teacher scores included: evaluate depends on the folder): small files,
+# fetched first so a stale evaluate can be restored from the run-cache or rerun. Then up-to-date
+# stages are skipped without downloading anything, a stale stage whose inputs match a run the remote
+# has seen is restored from the run-cache, and only the rest runs, after its inputs are pulled.
+dvc pull -q --allow-missing prepare dump teacher dump_student
+if ! dvc repro --pull --allow-missing; then
+    # a stale upstream stage also reads the video folders behind the manifests it depends on
+    echo "leaderboard: fetching all pipeline data for the stale stages" >&2
+    dvc pull --allow-missing
+    dvc repro
+fi
 if [ "${LEADERBOARD_PUSH:-0}" = 1 ]; then
     python -m tinyactions.sharing push
 fi
@@ -28,7 +36,11 @@ if git rev-parse -q --verify "$base^{commit}" >/dev/null; then
     echo "## Leaderboard: workspace vs $base"
     echo
     diff=$(dvc metrics diff "$base" --md --targets metrics/leaderboard.json)
-    echo "${diff:-No leaderboard metric differs from $base.}"
+    if [ "$(grep -c '^|' <<<"$diff")" -le 2 ]; then  # a header without rows
+        echo "No leaderboard metric differs from $base."
+    else
+        echo "$diff"
+    fi
 else
     echo "leaderboard: base revision '$base' not found (set LEADERBOARD_BASE); showing the workspace" >&2
     dvc metrics show --md --targets metrics/leaderboard.json

@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 
 from tinyactions.annotations import CLASSES, LABEL_COLUMNS
+import hashlib
+
 from tinyactions.index import (BadEntriesError, Tolerance, add_balance_copies, apply_policy, check_class_map,
-                               check_split, class_counts, cooccurrence, tail_classes)
+                               check_split, class_counts, cooccurrence, tail_classes, video_manifest)
 from tests.conftest import DATA, write_dataset
 
 
@@ -84,6 +86,19 @@ def test_unreadable_test_video_is_kept_flagged(messy):
     assert frame["id"].tolist() == ["00000", "00001"]
     assert frame["readable"].tolist() == [True, False]
     assert "missing file" in frame.iloc[1]["note"]
+
+
+def test_manifest_holds_the_bytes_of_every_readable_video_once(messy):
+    train, _ = check(messy, "train", "skip")
+    test, _ = check(messy, "test", "fail")
+    train = add_balance_copies(train, ["activity_walking"], copies=1)
+    assert train["flip"].any()  # copies share their file: listed once
+    manifest = video_manifest([train, test])
+    readable = sorted(train.loc[~train.flip, "path"].tolist() + [test.iloc[0]["path"]])
+    assert sorted(manifest) == readable and list(manifest) == sorted(manifest)
+    for rel, digest in manifest.items():
+        assert digest == hashlib.sha256((messy / rel).read_bytes()).hexdigest()
+    assert test.iloc[1]["digest"] == ""  # the missing test video has no digest and no manifest line
 
 
 def test_foreign_class_map_is_refused(tmp_path, entry):

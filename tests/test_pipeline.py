@@ -118,7 +118,10 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert ran(repo, env, {"thresholds": {"strategy": "frequency"}}) == {"evaluate"}
     # super-resolution settings rerun what reads super-resolved video, never a low-res run
     assert ran(repo, env, {"superres": {"overlap": 1}}) == {
-        "superres", "train@uniformer_sr", "dump@uniformer_sr", "teacher", "distill", "dump_student", "evaluate"}
+        "superres_fit", "superres", "train@uniformer_sr", "dump@uniformer_sr", "teacher", "distill", "dump_student",
+        "evaluate"}
+    # a setting that cannot change a super-resolved video (batching) leaves the manifest, so nothing after it runs
+    assert ran(repo, env, {"superres": {"batch": 2}}) == {"superres"}
     assert dvc(repo, env, "status", "-q").returncode == 0
 
     # a queued sweep runs from the committed state: each experiment reruns only the tail of its change
@@ -151,6 +154,13 @@ def test_dvc_repro_end_to_end(tmp_path):
     board = leaderboard(clone, env)
     assert "Running stage" not in board and "Stage 'evaluate' is cached" in board, board
     assert re.search(r"\| metrics/leaderboard.json\s+\| f1 ", board), board
+    # a change nobody ran: its stages also read the videos behind their manifests, fetched, then run
+    params["kd"]["alpha"] = 0.65
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    board = leaderboard(clone, env)
+    assert "fetching all pipeline data" in board, board
+    assert set(re.findall(r"Running stage '([^']+)'", board)) >= {"distill", "dump_student", "evaluate"}, board
+    assert dvc(clone, env, "status", "-q").returncode == 0
     # shrinking the run list: the stale score table left on disk does not leak into the leaderboard
     shrink = {"runs": {"uniformer_sr": TINY_PARAMS["runs"]["uniformer_sr"]},
               "ensemble": {"members": ["uniformer_sr@last", "ircsn_kd@best"]}}

@@ -1,7 +1,9 @@
-"""Atomic file writes: a reader (or an interrupted stage) never sees a half-written output."""
+"""Files: atomic writes (a reader, or an interrupted stage, never sees a half-written output) and
+content digests (the identity of an input in manifests, caches and fingerprints)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -42,3 +44,12 @@ def write_table(path: str | os.PathLike, frame) -> None:
             frame.to_csv(tmp, index=False, sep="\t" if path.suffix == ".tsv" else ",")
         else:
             raise ValueError(f"{path}: unsupported table format")
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -13,7 +13,6 @@ reported (``skip``); a test entry is never dropped, so the submission keeps a li
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +24,7 @@ import pandas as pd
 
 from .annotations import (ANNOTATION_FILES, CLASS_MAP_FILE, CLASSES, LABEL_COLUMNS, Entry, multi_hot,
                           read_class_map, read_entries, video_file)
+from .atomic import file_digest
 from .video import VideoDecodeError, probe
 
 POLICIES = ("fail", "skip")
@@ -49,15 +49,6 @@ class Tolerance:
 
     def pixels_ok(self, annotated: int, real: int) -> bool:
         return abs(annotated - real) <= max(self.pixels_abs, self.pixels_rel * annotated)
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes: the identity of a video in manifests and caches."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _probe(path: str) -> tuple[int, int, int, str] | str:

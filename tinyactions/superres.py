@@ -206,7 +206,9 @@ def bicubic(clip: np.ndarray, in_size: int, out_size: int) -> np.ndarray:
 def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_size: int, iterations: int,
         clip_len: int = 8, batch: int = 4, lr: float = 2e-4, seed: int = 0, progress=None) -> list[float]:
     """Fit the generator on (LR clip, HR clip) pairs with an L1 pixel loss (the GAN, perceptual and
-    cleaning losses of the original recipe are left out). Returns the loss per iteration."""
+    cleaning losses of the original recipe are left out), Adam with a cosine decay of the learning
+    rate over the iterations (a short fit ends lower than at a constant rate). Returns the loss per
+    iteration."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     in_size = out_size // SCALE
@@ -214,6 +216,7 @@ def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_si
                 for lr_clip, hr_clip in pairs]
     net.train()
     optim = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=max(iterations, 1), eta_min=lr / 100)
     losses = []
     for _ in range(iterations):
         xs, ys = [], []
@@ -233,6 +236,7 @@ def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_si
         optim.zero_grad()
         loss.backward()
         optim.step()
+        schedule.step()
         losses.append(float(loss.detach()))
         if progress:
             progress(losses[-1])

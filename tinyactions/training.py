@@ -16,17 +16,10 @@ from pathlib import Path
 
 import torch
 
+from .atomic import file_digest
 from .recipes import RunSpec, runner_config
 
 PARTIAL = ".partial"
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fingerprint(cfg: dict, inputs: list[str]) -> str:
