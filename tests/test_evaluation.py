@@ -36,7 +36,7 @@ def test_rare_classes_shrink_towards_the_prior_and_frequency_rule_is_monotone():
     labels[scores[:, 0] > 0.8, 0] = 1  # frequent: optimum near 0.8
     labels[np.argmax(scores[:, 1]), 1] = 1  # one positive: optimum near the top score
     raw = T.fit(scores, labels, T.ThresholdConfig("f1", min_positives=0))
-    shrunk = T.fit(scores, labels, T.ThresholdConfig("f1", min_positives=5))
+    shrunk = T.fit(scores, labels, T.ThresholdConfig("f1", min_positives=5, shrink_to="prior"))
     for k in range(2):
         w = labels[:, k].sum() / (labels[:, k].sum() + 5)
         assert shrunk[k] == pytest.approx(w * raw[k] + (1 - w) * 0.5)
@@ -47,6 +47,32 @@ def test_rare_classes_shrink_towards_the_prior_and_frequency_rule_is_monotone():
     assert t[0] == pytest.approx(0.6) and t[1] == pytest.approx(0.3) and t[1] < t[2] < t[0]
     with pytest.raises(ValueError):
         T.ThresholdConfig("magic")
+
+
+def test_rare_classes_shrink_towards_the_pooled_threshold_of_compressed_scores():
+    """Averaged ensemble scores sit far below 0.5: shrinking rare classes towards 0.5 silences them,
+    shrinking towards the best shared threshold keeps them."""
+    rng = np.random.default_rng(3)
+    labels = np.zeros((300, 3), int)
+    labels[:90, 0] = 1
+    labels[90:150, 1] = 1
+    labels[150:153, 2] = 1  # rare: 3 positives
+    scores = np.clip(0.05 + 0.25 * labels + rng.normal(0, 0.04, labels.shape), 0, 1)  # positives ~0.3
+    pooled = T.pooled_threshold(scores, labels)
+    grid_f1 = [M.per_class(labels, (scores >= t).astype(int)).macro_f1 for t in T.POOLED_GRID]
+    assert M.per_class(labels, (scores >= pooled).astype(int)).macro_f1 == pytest.approx(max(grid_f1))
+    assert 0.1 < pooled < 0.3
+    to_prior = T.fit(scores, labels, T.ThresholdConfig("f1", min_positives=5, shrink_to="prior"))
+    to_pooled = T.fit(scores, labels, T.ThresholdConfig("f1", min_positives=5, shrink_to="pooled"))
+    w = 3 / (3 + 5)
+    raw = T.best_f1_threshold(scores[:, 2], labels[:, 2])[0]
+    assert to_pooled[2] == pytest.approx(w * raw + (1 - w) * pooled)
+    assert T.predict(scores, to_prior)[:, 2].sum() == 0  # silenced
+    f1_prior = M.per_class(labels, T.predict(scores, to_prior)).f1[2]
+    f1_pooled = M.per_class(labels, T.predict(scores, to_pooled)).f1[2]
+    assert f1_prior == 0 and f1_pooled > 0.8
+    with pytest.raises(ValueError):
+        T.ThresholdConfig("f1", shrink_to="median")
 
 
 def test_cross_validation_is_below_in_sample_on_noise():

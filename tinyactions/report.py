@@ -45,7 +45,9 @@ def ablation_markdown(board: dict, params: dict) -> str:
               f"{_f(e['f1_postprocess_cv'])} |"]
     if "greedy_selection" in board:
         lines.append(f"| greedy member selection (beyond the seed) | – | – | – | {_f(board['greedy_selection']['f1_cv'])} |")
-    lines.append(f"\nThreshold strategy: {e['threshold_strategy']}.")
+    lines.append(f"\nThreshold strategy: {e['threshold_strategy']}. Submission rule: thresholds + "
+                 f"{len(e.get('groups_applied', []))} post-processing group(s); val F1 {_f(board.get('f1'))} "
+                 f"(cross-validated {_f(board.get('f1_cv'))}).")
     lines += ["", f"Members: {', '.join(e['members'])}.", "",
               "Post-processing groups and their cross-validated gain: " +
               ("; ".join(f"{g}: {v:+.3f}" for g, v in e["group_gain_cv"].items()) or "none") + ".", "",

@@ -6,8 +6,11 @@
 - ``frequency`` (the seed): frequent classes get higher thresholds, a monotone rule of the log train
   frequency between ``low`` and ``high``.
 
-Rare classes (fewer than ``min_positives`` validation positives) overfit an F1-optimal threshold: it is
-shrunk towards the prior threshold with weight ``positives / (positives + min_positives)``. The honest
+Rare classes (few validation positives) overfit an F1-optimal threshold: it is shrunk towards a
+shared threshold with weight ``positives / (positives + min_positives)``. The shared threshold is
+``pooled`` (the one threshold for all classes that maximises the macro F1 on the same scores: averaged
+ensemble scores are compressed towards the base rates, so 0.5 would silence rare classes) or the fixed
+``prior``. The honest
 estimate of a strategy is :func:`cross_validated_f1`: thresholds fitted on k-1 folds of val, applied to
 the held-out fold, macro F1 over the pooled predictions.
 """
@@ -20,6 +23,8 @@ import numpy as np
 from . import metrics
 
 STRATEGIES = ("fixed", "f1", "frequency")
+SHRINK_TARGETS = ("pooled", "prior")
+POOLED_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,13 @@ class ThresholdConfig:
     min_positives: int = 5
     low: float = 0.3  # frequency rule: rarest class
     high: float = 0.6  # frequency rule: most frequent class
+    shrink_to: str = "pooled"  # f1 rule: what rare classes shrink towards (pooled | prior)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"threshold strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.shrink_to not in SHRINK_TARGETS:
+            raise ValueError(f"shrink target must be one of {SHRINK_TARGETS}, got {self.shrink_to!r}")
 
 
 def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -53,6 +61,12 @@ def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     return float((s[k] + below) / 2), float(f1[k])
 
 
+def pooled_threshold(scores: np.ndarray, labels: np.ndarray, grid: np.ndarray = POOLED_GRID) -> float:
+    """The single threshold (on ``grid``) that maximises the macro F1 over all classes; ties: the lowest."""
+    f1 = [metrics.per_class(labels, (scores >= t).astype(np.int8)).macro_f1 for t in grid]
+    return float(grid[int(np.argmax(f1))])
+
+
 def fit(scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig,
         train_frequency: np.ndarray | None = None) -> np.ndarray:
     """Thresholds (classes,) for (videos, classes) validation scores and 0/1 labels."""
@@ -66,12 +80,13 @@ def fit(scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig,
         span = logf.max() - logf.min()
         rank = (logf - logf.min()) / span if span > 0 else np.zeros_like(logf)
         return config.low + (config.high - config.low) * rank
+    shared = pooled_threshold(scores, labels) if config.shrink_to == "pooled" else config.prior
     out = np.empty(n_classes)
     for k in range(n_classes):
         t, _ = best_f1_threshold(scores[:, k], labels[:, k])
         positives = int(labels[:, k].sum())
         weight = positives / (positives + config.min_positives) if config.min_positives else 1.0
-        out[k] = weight * min(t, 1.0) + (1 - weight) * config.prior
+        out[k] = weight * min(t, 1.0) + (1 - weight) * shared
     return out
 
 
