@@ -155,9 +155,13 @@ def main() -> None:
         "threshold_strategy": config.strategy,
         "groups": names, "group_gain_cv": group_gain,
     }
+    # every checkpoint of every run: the single best one chosen inside the folds is the honest baseline
+    candidates = {f"{name}@{e}": E.split_matrix(t, "val", int(e), val_ids)
+                  for name, t in tables.items() for e in sorted(t["epoch"].unique())}
+    f1, picks = cv_selection_f1(candidates, labels, config, freq, folds, seed, max_members=1)
+    leaderboard["single_best"]["f1_selected_cv"] = f1
+    leaderboard["single_best"]["selected_per_fold"] = [p[0] for p in picks]
     if P.get(p, "ensemble.greedy.enabled", bool):
-        candidates = {f"{name}@{e}": E.split_matrix(t, "val", int(e), val_ids)
-                      for name, t in tables.items() for e in sorted(t["epoch"].unique())}
         f1, picks = cv_selection_f1(candidates, labels, config, freq, folds, seed,
                                     P.get(p, "ensemble.greedy.max_members", int, minimum=1))
         leaderboard["greedy_selection"] = {"f1_cv": f1, "members_per_fold": picks}

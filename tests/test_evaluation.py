@@ -158,7 +158,7 @@ def test_ablation_table3_lays_out_single_vs_ensemble():
     from tinyactions.report import ablation_markdown
     board = {"runs": {"ircsn_lr": {"best_epoch": 3, "f1": 0.2, "f1_last_epochs": 0.19}},
              "single_best": {"run": "ircsn_lr", "f1": 0.2, "mAP": 0.41, "f1_thresholds_in_sample": 0.26,
-                             "f1_thresholds_cv": 0.22},
+                             "f1_thresholds_cv": 0.22, "f1_selected_cv": 0.21},
              "ensemble": {"members": ["ircsn_lr@3", "ircsn_lr@2"], "mAP": 0.45, "f1_at_0.5": 0.21,
                           "f1_thresholds_in_sample": 0.3, "f1_thresholds_cv": 0.25, "f1_postprocess_in_sample": 0.31,
                           "f1_postprocess_cv": 0.255, "threshold_strategy": "f1", "groups": [["a", "b"]],
@@ -167,6 +167,7 @@ def test_ablation_table3_lays_out_single_vs_ensemble():
     params = {"runs": {"ircsn_lr": {"backbone": "ircsn", "input": "lr", "loss": "bce"}}, "kd": {"student": {}}}
     text = ablation_markdown(board, params)
     assert "| single best run (ircsn_lr) | 0.410 | 0.200 | 0.260 | 0.220 |" in text
+    assert "| single best checkpoint, chosen inside the folds | – | – | – | 0.210 |" in text
     assert "| ensemble of 2 members | 0.450 | 0.210 | 0.300 | 0.250 |" in text
     assert "| + post-processing (1 groups) | – | – | 0.310 | 0.255 |" in text
     assert "| greedy member selection (beyond the seed) | – | – | – | 0.270 |" in text

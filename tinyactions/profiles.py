@@ -79,7 +79,7 @@ def validate(p: dict, check_files: bool = True) -> list[str]:
     root = P.get(p, "data.root", str)
     P.get(p, "data.bad_entries", str, choices=("fail", "skip"))
     if check_files and source == "tinyvirat":
-        for split, name in ANNOTATION_FILES.items():
+        for name in ANNOTATION_FILES.values():
             _need_file("data.root", str(Path(root) / name))
     P.get(p, "train.nproc", int, minimum=1)
     runs = list(P.get(p, "runs", dict))

@@ -39,6 +39,7 @@ def ablation_markdown(board: dict, params: dict) -> str:
     e, s = board["ensemble"], board["single_best"]
     lines += [f"| single best run ({s['run']}) | {_f(s.get('mAP'))} | {_f(s['f1'])} | "
               f"{_f(s.get('f1_thresholds_in_sample'))} | {_f(s['f1_thresholds_cv'])} |",
+              f"| single best checkpoint, chosen inside the folds | – | – | – | {_f(s.get('f1_selected_cv'))} |",
               f"| ensemble of {len(e['members'])} members | {_f(e.get('mAP'))} | {_f(e['f1_at_0.5'])} | "
               f"{_f(e['f1_thresholds_in_sample'])} | {_f(e['f1_thresholds_cv'])} |",
               f"| + post-processing ({len(e['groups'])} groups) | – | – | {_f(e['f1_postprocess_in_sample'])} | "
