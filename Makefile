@@ -13,7 +13,7 @@ setup:
 
 repro: setup
 	$(VENV)/bin/dvc repro
-	@$(VENV)/bin/dvc metrics show
+	@cat metrics/ablation.md   # the leaderboard, as tables; all metrics: dvc metrics show
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass.
 test: setup
@@ -30,4 +30,4 @@ paper: setup
 	$(if $(and $(TINYVIRAT),$(WEIGHTS)),,$(error usage: make paper TINYVIRAT=<TinyVIRAT-v2 root> WEIGHTS=<checkpoint folder> [GPUS=n]))
 	$(PY) -m tinyactions.profiles paper --data-root "$(TINYVIRAT)" --weights "$(WEIGHTS)" --gpus $(or $(GPUS),1)
 	$(VENV)/bin/dvc repro
-	@$(VENV)/bin/dvc metrics show
+	@cat metrics/ablation.md
