@@ -33,6 +33,19 @@ def run_names(p: dict) -> list[str]:
     return names + [P.get(p, "kd.student.name", str)]
 
 
+def ensemble_members(p: dict) -> tuple[list[E.Member], list[float] | None]:
+    """ensemble.members (each naming a run of this pipeline) and ensemble.weights (null or one per member)."""
+    runs = set(run_names(p))
+    members = [E.Member.parse(m) for m in P.get(p, "ensemble.members", list)]
+    for m in members:
+        if m.run not in runs:
+            raise P.ParamError(f"ensemble.members: {m} names no run of this pipeline")
+    weights = P.get(p, "ensemble.weights", (list, type(None)))
+    if weights is not None and len(weights) != len(members):
+        raise P.ParamError(f"ensemble.weights: {len(weights)} weights for {len(members)} members")
+    return members, weights
+
+
 def threshold_config(p: dict) -> T.ThresholdConfig:
     return T.ThresholdConfig(strategy=P.get(p, "thresholds.strategy", str, choices=T.STRATEGIES),
                              prior=P.get(p, "thresholds.prior", float, minimum=0.0, maximum=1.0),
@@ -99,11 +112,7 @@ def main() -> None:
                                      "f1_by_epoch": {str(k): v for k, v in f1_by_epoch.items()}}
     best_run = max(leaderboard["runs"], key=lambda k: leaderboard["runs"][k]["f1"])
 
-    members = [E.Member.parse(m) for m in P.get(p, "ensemble.members", list)]
-    for m in members:
-        if m.run not in tables:
-            raise P.ParamError(f"ensemble.members: {m} names no run of this pipeline")
-    weights = P.get(p, "ensemble.weights", (list, type(None)))
+    members, weights = ensemble_members(p)
     best_by = P.get(p, "ensemble.best_by", str, choices=E.BEST_BY)
     resolved = [(m, E.resolve(m, tables[m.run], val_ids, labels, best_by)) for m in members]
     val_members = [E.split_matrix(tables[m.run], "val", e, val_ids) for m, e in resolved]

@@ -38,10 +38,19 @@ def load_pairs(index: pd.DataFrame, lr_root: Path, count: int, seed: int) -> lis
     return [(read_video(lr_root / r.path), read_video(HR_ROOT / r.path)) for r in rows.itertuples()]
 
 
+def weights_source(p: dict) -> str:
+    """superres.weights: 'fit' (only on the generated demo, which has clean renders) or a checkpoint path."""
+    weights = P.get(p, "superres.weights", str)
+    if weights == "fit" and P.get(p, "data.source", str) != "synth":
+        raise P.ParamError("superres.weights: 'fit' needs the generated demo's HR renders (data.source: synth); "
+                           "give the path of an official RealBasicVSR checkpoint for real data")
+    return weights
+
+
 def main() -> None:
     log = P.setup_logging("superres_fit")
     p = P.load()
-    weights = P.get(p, "superres.weights", str)
+    weights = weights_source(p)
     size = P.get(p, "superres.size", int, minimum=S.SCALE)
     if size % S.SCALE:
         raise P.ParamError(f"superres.size: {size} is not a multiple of {S.SCALE}")
@@ -58,9 +67,6 @@ def main() -> None:
         write_json(METRICS, {"weights": weights, "fitted": False})
         log.info("using %s", weights)
         return
-    if P.get(p, "data.source", str) != "synth":
-        raise P.ParamError("superres.weights: 'fit' needs the generated demo's HR renders (data.source: synth); "
-                           "give the path of an official RealBasicVSR checkpoint for real data")
     fit = {k: P.get(p, f"superres.fit.{k}", kind, minimum=m) for k, kind, m in (
         ("clips", int, 1), ("iterations", int, 0), ("clip_len", int, 2), ("batch", int, 1), ("lr", float, 0.0),
         ("eval_clips", int, 1), ("seed", int, 0))}

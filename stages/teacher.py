@@ -29,11 +29,18 @@ def best_epoch(run: str) -> int:
     return int(log.loc[log["f1"].idxmax(), "step"])
 
 
-def teacher_choice(p: dict):
+def teacher_spec(p: dict):
+    """The teacher run's spec; it must be trained on super-resolved input."""
     name = P.get(p, "kd.teacher", str)
     spec = run_spec(p, name)
     if spec.input != "sr":
         raise P.ParamError(f"kd.teacher: {name} is trained on {spec.input} input; the teacher must be an sr run")
+    return spec
+
+
+def teacher_choice(p: dict):
+    spec = teacher_spec(p)
+    name = spec.name
     choice = P.get(p, "kd.teacher_epoch", (str, int))
     if choice == "best":
         epoch = best_epoch(name)

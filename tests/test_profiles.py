@@ -89,7 +89,7 @@ def test_missing_file_is_named_by_its_key(paper_setup, missing, key):
 def test_demo_params_are_valid_and_fit_needs_the_demo():
     p = P.load(ROOT / "params.yaml")
     assert validate(p, check_files=False) == list(p["runs"])
-    with pytest.raises(P.ParamError, match="^superres.weights: fit needs"):
+    with pytest.raises(P.ParamError, match="^superres.weights: 'fit' needs"):
         validate(merge(p, {"data": {"source": "tinyvirat"}}), check_files=False)
     with pytest.raises(P.ParamError, match="^kd.teacher: "):
         validate(merge(p, {"kd": {"teacher": "ircsn_lr"}}), check_files=False)

@@ -70,10 +70,10 @@ def validate(p: dict, check_files: bool = True) -> list[str]:
     stages will open. Returns the training runs; raises ParamError naming the first bad key."""
     # stages own their parsing; importing them here keeps one definition of every rule
     from stages.distill import student_spec
-    from stages.evaluate import threshold_config
-    from stages.superres_fit import generator_spec
+    from stages.evaluate import ensemble_members, threshold_config
+    from stages.superres_fit import generator_spec, weights_source
+    from stages.teacher import teacher_spec
     from stages.train import run_spec
-    from tinyactions.ensemble import Member
 
     source = P.get(p, "data.source", str, choices=("synth", "tinyvirat"))
     root = P.get(p, "data.root", str)
@@ -87,25 +87,14 @@ def validate(p: dict, check_files: bool = True) -> list[str]:
         spec = run_spec(p, name)
         if check_files:
             _need_file(f"train.pretrained.{spec.backbone}", spec.pretrained)
-    student = student_spec(p)
-    teacher = P.get(p, "kd.teacher", str)
-    if teacher not in runs or run_spec(p, teacher).input != "sr":
-        raise P.ParamError(f"kd.teacher: {teacher!r} must be one of the sr runs in runs")
+    student_spec(p)
+    teacher_spec(p)
     generator_spec(p)
-    weights = P.get(p, "superres.weights", str)
-    if weights == "fit":
-        if source != "synth":
-            raise P.ParamError("superres.weights: fit needs the demo's clean renders; give an official checkpoint")
-    elif check_files:
+    weights = weights_source(p)
+    if weights != "fit" and check_files:
         _need_file("superres.weights", weights)
     threshold_config(p)
-    members = [Member.parse(m) for m in P.get(p, "ensemble.members", list)]
-    for m in members:
-        if m.run not in runs and m.run != student.name:
-            raise P.ParamError(f"ensemble.members: {m} names no run of this pipeline")
-    weights_list = P.get(p, "ensemble.weights", (list, type(None)))
-    if weights_list is not None and len(weights_list) != len(members):
-        raise P.ParamError(f"ensemble.weights: {len(weights_list)} weights for {len(members)} members")
+    ensemble_members(p)
     return runs
 
 
