@@ -1,7 +1,8 @@
 """Stage superres_fit: the RealBasicVSR generator the superres stage uses, in the official format.
 
-superres.weights = fit: fit mmagic's RealBasicVSRNet on the generated demo's HR/LR training pairs and
-report PSNR/SSIM of SR vs bicubic upscaling on held-out (val) pairs in metrics/superres.json.
+superres.weights = fit: fit mmagic's RealBasicVSRNet on the generated demo's HR/LR training pairs, starting
+from its own bilinear upsampling (no pretrained weights exist here), and report PSNR/SSIM of SR vs bicubic
+upscaling on held-out (val) pairs in metrics/superres.json.
 superres.weights = <path>: validate an official checkpoint (generator_ema.* weights) and copy it.
 Output: models/superres/generator.pth.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
 from tinyactions import params as P
@@ -55,6 +57,7 @@ def main() -> None:
     if size % S.SCALE:
         raise P.ParamError(f"superres.size: {size} is not a multiple of {S.SCALE}")
     spec = generator_spec(p)
+    torch.manual_seed(P.get(p, "superres.fit.seed", int, minimum=0))
     net = S.build_generator(spec)
     if weights != "fit":
         try:
@@ -78,7 +81,7 @@ def main() -> None:
         def step(loss):
             bar.set_postfix(l1=f"{loss:.4f}")
             bar.update(1)
-        losses = S.fit(net, train_pairs, size, fit["iterations"], clip_len=fit["clip_len"], batch=fit["batch"],
+        losses = S.fit(S.start_from_upsampling(net), train_pairs, size, fit["iterations"], clip_len=fit["clip_len"], batch=fit["batch"],
                        lr=fit["lr"], seed=fit["seed"], progress=step)
     S.save_official(net, OUT, {"source": "fit", "generator": asdict(spec), "fit": fit})
 

@@ -111,7 +111,9 @@ class Upscaler:
         if out_size % SCALE:
             raise ValueError(f"superres.size must be a multiple of {SCALE}, got {out_size}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.net = net.to(self.device).eval()
+        # channels_last: oneDNN/cuDNN convolutions run without layout reorders (same output within
+        # rounding; measured on 2 CPU cores: 1.17x frames/s of the demo generator)
+        self.net = net.to(self.device, memory_format=torch.channels_last).eval()
         self.out_size, self.in_size = out_size, out_size // SCALE
         self.window, self.overlap, self.batch = window, overlap, batch
 
@@ -203,42 +205,71 @@ def bicubic(clip: np.ndarray, in_size: int, out_size: int) -> np.ndarray:
     return resize_frames(resize_frames(clip, in_size), out_size)
 
 
+def start_from_upsampling(net: torch.nn.Module) -> torch.nn.Module:
+    """Initialise a generator without pretrained weights so that its output starts as its own bilinear
+    upsampling of the input: zero the last layer of the cleaning module (no residue), of every SPyNet
+    level (zero flow: mmagic freezes SPyNet inside RealBasicVSRNet, so without its pretrained weights
+    the fitted generator propagates features unaligned rather than along random flows) and of the
+    reconstruction (``conv_last``). From a random start a short fit spends its iterations removing noise;
+    from this one it beats bicubic upscaling within a few hundred iterations."""
+    last_layers = [net.image_cleaning[-1], net.basicvsr.conv_last]
+    last_layers += [level.basic_module[-1].conv for level in net.basicvsr.spynet.basic_module]
+    with torch.no_grad():
+        for layer in last_layers:
+            layer.weight.zero_()
+            layer.bias.zero_()
+    return net
+
+
+def _detached(module, inputs):
+    return tuple(t.detach() for t in inputs)
+
+
 def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_size: int, iterations: int,
         clip_len: int = 8, batch: int = 4, lr: float = 2e-4, seed: int = 0, progress=None) -> list[float]:
     """Fit the generator on (LR clip, HR clip) pairs with an L1 pixel loss (the GAN, perceptual and
     cleaning losses of the original recipe are left out), Adam with a cosine decay of the learning
     rate over the iterations (a short fit ends lower than at a constant rate). Returns the loss per
-    iteration."""
+    iteration.
+
+    Speed (the fit runs on the demo's CPU budget): channels_last memory layout, and SPyNet, which mmagic
+    keeps frozen, sees detached frames, so no backward pass runs through it (the cleaning module then
+    learns through the reconstruction only, not through the flow). Measured on 2 cores: 0.40 vs 0.56 s
+    per step of 16 frames."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     in_size = out_size // SCALE
     prepared = [(resize_frames(lr_clip, in_size), resize_frames(hr_clip, out_size, cv2.INTER_AREA))
                 for lr_clip, hr_clip in pairs]
-    net.train()
-    optim = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
+    net.to(memory_format=torch.channels_last).train()
+    no_flow_gradient = net.basicvsr.spynet.register_forward_pre_hook(_detached)
+    optim = torch.optim.Adam([w for w in net.parameters() if w.requires_grad], lr=lr, betas=(0.9, 0.99))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=max(iterations, 1), eta_min=lr / 100)
     losses = []
-    for _ in range(iterations):
-        xs, ys = [], []
-        for k in rng.integers(0, len(prepared), batch):
-            lr_clip, hr_clip = prepared[k]
-            n = len(lr_clip)
-            idx = (int(rng.integers(0, max(n - clip_len, 0) + 1)) + np.arange(clip_len)) % n
-            flip = rng.random() < 0.5
-            x, y = lr_clip[idx], hr_clip[idx]
-            if flip:
-                x, y = x[:, :, ::-1], y[:, :, ::-1]
-            xs.append(np.ascontiguousarray(x))
-            ys.append(np.ascontiguousarray(y))
-        x = torch.from_numpy(np.stack(xs)).permute(0, 1, 4, 2, 3).float() / 255
-        y = torch.from_numpy(np.stack(ys)).permute(0, 1, 4, 2, 3).float() / 255
-        loss = torch.nn.functional.l1_loss(net(x), y)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-        schedule.step()
-        losses.append(float(loss.detach()))
-        if progress:
-            progress(losses[-1])
+    try:
+        for _ in range(iterations):
+            xs, ys = [], []
+            for k in rng.integers(0, len(prepared), batch):
+                lr_clip, hr_clip = prepared[k]
+                n = len(lr_clip)
+                idx = (int(rng.integers(0, max(n - clip_len, 0) + 1)) + np.arange(clip_len)) % n
+                flip = rng.random() < 0.5
+                x, y = lr_clip[idx], hr_clip[idx]
+                if flip:
+                    x, y = x[:, :, ::-1], y[:, :, ::-1]
+                xs.append(np.ascontiguousarray(x))
+                ys.append(np.ascontiguousarray(y))
+            x = torch.from_numpy(np.stack(xs)).permute(0, 1, 4, 2, 3).float() / 255
+            y = torch.from_numpy(np.stack(ys)).permute(0, 1, 4, 2, 3).float() / 255
+            loss = torch.nn.functional.l1_loss(net(x), y)
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            if progress:
+                progress(losses[-1])
+    finally:
+        no_flow_gradient.remove()
     net.eval()
     return losses
