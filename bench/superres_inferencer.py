@@ -2,10 +2,11 @@
 VideoRestorationInferencer (what MMagicInferencer('real_basicvsr') runs), same clips, same weights, one run.
 
     bash scripts/setup-bench.sh && .venv-bench/bin/python bench/superres_inferencer.py [--clips 48]
+    .venv-bench/bin/python bench/superres_inferencer.py --generator official --clips 12   # 64 ch, 20+20, 224 px
 
 Clips: TinyVIRAT-like mix (20-80 px content, 6-64 frames) written at the generator's input size, so
-neither side resizes. Weights: the demo generator with random initialisation, saved in the official
-format and loaded by both. Each side runs in its own process (peak RSS per side); frames/s end to end
+neither side resizes. Weights: the demo generator (or, with --generator official, the official size at
+224 px out) with random initialisation, saved in the official format and loaded by both. Each side runs in its own process (peak RSS per side); frames/s end to end
 (decode + network + encode). Outputs are compared on the network output (uint8) for whole clips.
 """
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+GENERATORS = {"demo": ({"mid_channels": 16, "propagation_blocks": 2, "cleaning_blocks": 2}, 112),
+              "official": ({"mid_channels": 64, "propagation_blocks": 20, "cleaning_blocks": 20}, 224)}
 CONFIG = "mmagic/.mim/configs/real_basicvsr/realbasicvsr_c64b20-1x30x8_8xb1-lr5e-5-150k_reds.py"
 
 
@@ -84,6 +87,7 @@ def equality(clip: str, weights: str, spec: dict, out_size: int) -> int:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=48)
+    ap.add_argument("--generator", choices=sorted(GENERATORS), default="demo")
     ap.add_argument("--side")
     ap.add_argument("--job")
     args = ap.parse_args()
@@ -94,7 +98,7 @@ def main():
         return
     from tinyactions import superres as S
     from tinyactions.video import write_video
-    spec, size = {"mid_channels": 16, "propagation_blocks": 2, "cleaning_blocks": 2}, 112
+    spec, size = GENERATORS[args.generator]
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         clips = []
@@ -116,6 +120,7 @@ def main():
             assert out.returncode == 0, out.stderr[-3000:]
             results[side] = json.loads(out.stdout.strip().splitlines()[-1])
         diff = equality(clips[0], f"{tmp}/w.pth", spec, size)
+    print(f"generator {args.generator} {spec}, {size} px out, {args.clips} clips")
     for side, r in results.items():
         print(f"  {side:12s} {r['frames_per_s']:7.1f} frames/s  peak RSS {r['peak_rss_mb']:7.0f} MB")
     print(f"ratio tinyactions / mmagic inferencer: {results['tinyactions']['frames_per_s'] / results['mmagic']['frames_per_s']:.2f}x")
