@@ -2,7 +2,8 @@
 
 superres.weights = fit: fit mmagic's RealBasicVSRNet on the generated demo's HR/LR training pairs, starting
 from its own bilinear upsampling (no pretrained weights exist here), and report PSNR/SSIM of SR vs bicubic
-upscaling on held-out (val) pairs in metrics/superres.json.
+upscaling on held-out (val) pairs in metrics/superres.json (per clip: metrics/superres_clips.csv; the
+fit's loss per step: metrics/superres_fit.tsv).
 superres.weights = <path>: validate an official checkpoint (generator_ema.* weights) and copy it.
 Output: models/superres/generator.pth.
 """
@@ -20,11 +21,13 @@ from tqdm import tqdm
 
 from tinyactions import params as P
 from tinyactions import superres as S
-from tinyactions.atomic import write_json
+from tinyactions.atomic import write_json, write_table
 from tinyactions.video import read_video
 
 OUT = Path("models/superres/generator.pth")
 METRICS = Path("metrics/superres.json")
+CLIPS = Path("metrics/superres_clips.csv")  # per held-out clip: SR vs bicubic (a plot)
+LOSS = Path("metrics/superres_fit.tsv")  # the fit's L1 per step (a plot)
 HR_ROOT = Path("data/raw/tinyvirat-synth-hr")
 
 
@@ -34,10 +37,15 @@ def generator_spec(p: dict) -> S.GeneratorSpec:
                            cleaning_blocks=P.get(p, "superres.generator.cleaning_blocks", int, minimum=1))
 
 
-def load_pairs(index: pd.DataFrame, lr_root: Path, count: int, seed: int) -> list:
+def sample_clips(split: str, count: int, seed: int) -> list[str]:
+    """Relative paths of ``count`` readable original (not flipped) clips of a split."""
+    index = pd.read_parquet(f"data/prepared/{split}.parquet")
     rows = index[~index["flip"] & index["readable"]]
-    rows = rows.sample(n=min(count, len(rows)), random_state=seed)
-    return [(read_video(lr_root / r.path), read_video(HR_ROOT / r.path)) for r in rows.itertuples()]
+    return rows.sample(n=min(count, len(rows)), random_state=seed)["path"].tolist()
+
+
+def load_pairs(paths: list[str], lr_root: Path) -> list:
+    return [(read_video(lr_root / rel), read_video(HR_ROOT / rel)) for rel in paths]
 
 
 def weights_source(p: dict) -> str:
@@ -68,13 +76,15 @@ def main() -> None:
             raise P.ParamError(f"superres.generator: does not match the checkpoint {weights}: {e}") from None
         S.save_official(net, OUT, {"source": weights, "generator": asdict(spec)})
         write_json(METRICS, {"weights": weights, "fitted": False})
+        write_table(CLIPS, pd.DataFrame(columns=S.COMPARISON_COLUMNS))  # no clean renders to compare with
+        write_table(LOSS, pd.DataFrame(columns=["step", "l1"]))
         log.info("using %s", weights)
         return
     fit = {k: P.get(p, f"superres.fit.{k}", kind, minimum=m) for k, kind, m in (
         ("clips", int, 1), ("iterations", int, 0), ("clip_len", int, 2), ("batch", int, 1), ("lr", float, 0.0),
         ("eval_clips", int, 1), ("seed", int, 0))}
     lr_root = Path(P.get(p, "data.root", str))
-    train_pairs = load_pairs(pd.read_parquet("data/prepared/train.parquet"), lr_root, fit["clips"], fit["seed"])
+    train_pairs = load_pairs(sample_clips("train", fit["clips"], fit["seed"]), lr_root)
     log.info("fitting on %d clip pairs, %d iterations", len(train_pairs), fit["iterations"])
     start = time.time()
     with tqdm(total=fit["iterations"], desc="fit", unit="it") as bar:
@@ -85,23 +95,22 @@ def main() -> None:
                        lr=fit["lr"], seed=fit["seed"], progress=step)
     S.save_official(net, OUT, {"source": "fit", "generator": asdict(spec), "fit": fit})
 
-    eval_pairs = load_pairs(pd.read_parquet("data/prepared/val.parquet"), lr_root, fit["eval_clips"], fit["seed"])
+    write_table(LOSS, pd.DataFrame({"step": np.arange(1, len(losses) + 1), "l1": losses}))
+
+    eval_clips = sample_clips("val", fit["eval_clips"], fit["seed"])
     upscaler = S.Upscaler(net, size, window=P.get(p, "superres.window", int, minimum=3),
                           overlap=P.get(p, "superres.overlap", int, minimum=0))
-    sr = upscaler.upscale([lr for lr, _ in eval_pairs])
-    scores = {"sr": {"psnr": [], "ssim": []}, "bicubic": {"psnr": [], "ssim": []}}
-    for (lr, hr), out in zip(eval_pairs, sr):
-        target = S.resize_frames(hr, size, S.cv2.INTER_AREA)
-        base = S.bicubic(lr, size // S.SCALE, size)
-        for name, pred in (("sr", out), ("bicubic", base)):
-            scores[name]["psnr"].append(S.psnr(pred, target))
-            scores[name]["ssim"].append(S.ssim(pred, target))
-    summary = {name: {k: float(np.mean(v)) for k, v in d.items()} for name, d in scores.items()}
-    summary.update(weights="fit", fitted=True, eval_clips=len(eval_pairs), fit_seconds=round(time.time() - start, 1),
+    table = S.compare_with_bicubic(upscaler, load_pairs(eval_clips, lr_root), eval_clips)
+    write_table(CLIPS, table)
+    summary = {name: {k: float(table[f"{k}_{name}"].mean()) for k in ("psnr", "ssim")} for name in ("sr", "bicubic")}
+    summary.update(weights="fit", fitted=True, eval_clips=len(table),
+                   clips_sr_better=int((table["psnr_sr"] > table["psnr_bicubic"]).sum()),
+                   fit_seconds=round(time.time() - start, 1),
                    final_l1=float(np.mean(losses[-10:])) if losses else None)
     write_json(METRICS, summary)
-    log.info("val PSNR: SR %.2f dB vs bicubic %.2f dB; SSIM %.4f vs %.4f", summary["sr"]["psnr"],
-             summary["bicubic"]["psnr"], summary["sr"]["ssim"], summary["bicubic"]["ssim"])
+    log.info("val PSNR: SR %.2f dB vs bicubic %.2f dB (SR better on %d of %d clips); SSIM %.4f vs %.4f",
+             summary["sr"]["psnr"], summary["bicubic"]["psnr"], summary["clips_sr_better"], len(table),
+             summary["sr"]["ssim"], summary["bicubic"]["ssim"])
 
 
 if __name__ == "__main__":

@@ -85,8 +85,15 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert train["sample_id"].is_unique and train.loc[train.flip, "sample_id"].str.endswith(":flip").all()
     assert len(pd.read_parquet(repo / "data/prepared/test.parquet")) == 8
     assert json.loads((repo / "metrics/data.json").read_text())["videos"]["val"] == 12
-    assert json.loads((repo / "metrics/superres.json").read_text())["fitted"] is True
+    fit_report = json.loads((repo / "metrics/superres.json").read_text())
+    assert fit_report["fitted"] is True
     val = pd.read_parquet(repo / "data/prepared/val.parquet")
+    per_clip = pd.read_csv(repo / "metrics/superres_clips.csv")
+    assert len(per_clip) == fit_report["eval_clips"] == 2 and set(per_clip["clip"]) <= set(val["path"])
+    assert per_clip["psnr_sr"].mean() == pytest.approx(fit_report["sr"]["psnr"])
+    assert fit_report["clips_sr_better"] == (per_clip["psnr_sr"] > per_clip["psnr_bicubic"]).sum()
+    fit_loss = pd.read_csv(repo / "metrics/superres_fit.tsv", sep="\t")
+    assert fit_loss["step"].tolist() == [1, 2, 3] and (fit_loss["l1"] > 0).all()
     for rel in val["path"]:
         assert (repo / "data/superres" / rel).is_file()
     for run, epochs in (("ircsn_lr", 2), ("uniformer_sr", 1)):

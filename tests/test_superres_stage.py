@@ -56,3 +56,33 @@ def test_shards_cache_and_assembly(tmp_path):
     frames = read_video(repo / "data/superres" / outputs[0])
     assert frames.shape[1:] == (32, 32, 3) and len(frames) == 10
     assert "0 to upscale" in run(repo), "a rerun is all cache hits"
+
+
+def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path):
+    """superres.weights = a path: the stage validates and copies the official checkpoint, writes the
+    declared outputs (no comparison: real data has no clean renders), and a missing path names the key."""
+    spec = {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1}
+    S.save_official(S.start_from_upsampling(S.build_generator(S.GeneratorSpec(**spec))), tmp_path / "g.pth", {})
+    params = {"data": {"source": "tinyvirat", "root": str(tmp_path)},
+              "superres": {"weights": str(tmp_path / "g.pth"), "size": 32, "generator": spec, "fit": {"seed": 0}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "stages.superres_fit"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    copied = S.build_generator(S.GeneratorSpec(**spec))
+    S.load_official(copied, tmp_path / "models/superres/generator.pth")
+    original = S.build_generator(S.GeneratorSpec(**spec))
+    S.load_official(original, tmp_path / "g.pth")
+    assert S.weights_digest(copied) == S.weights_digest(original)
+    import json
+    import pandas as pd
+    assert json.loads((tmp_path / "metrics/superres.json").read_text())["fitted"] is False
+    assert list(pd.read_csv(tmp_path / "metrics/superres_clips.csv").columns) == S.COMPARISON_COLUMNS
+    assert len(pd.read_csv(tmp_path / "metrics/superres_fit.tsv", sep="\t")) == 0
+
+    params["superres"]["weights"] = str(tmp_path / "missing.pth")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = subprocess.run([sys.executable, "-m", "stages.superres_fit"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode != 0 and "superres.weights" in out.stderr and "missing.pth" in out.stderr
