@@ -91,8 +91,8 @@ def main() -> None:
         def step(loss):
             bar.set_postfix(l1=f"{loss:.4f}")
             bar.update(1)
-        losses = S.fit(S.start_from_upsampling(net), train_pairs, size, fit["iterations"], clip_len=fit["clip_len"], batch=fit["batch"],
-                       lr=fit["lr"], seed=fit["seed"], progress=step)
+        losses = S.fit(S.start_from_upsampling(net), train_pairs, size, fit["iterations"], clip_len=fit["clip_len"],
+                       batch=fit["batch"], lr=fit["lr"], seed=fit["seed"], progress=step)
     S.save_official(net, OUT, {"source": "fit", "generator": asdict(spec), "fit": fit})
 
     write_table(LOSS, pd.DataFrame({"step": np.arange(1, len(losses) + 1), "l1": losses}))
