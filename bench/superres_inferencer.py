@@ -6,8 +6,9 @@ VideoRestorationInferencer (what MMagicInferencer('real_basicvsr') runs), same c
 
 Clips: TinyVIRAT-like mix (20-80 px content, 6-64 frames) written at the generator's input size, so
 neither side resizes. Weights: the demo generator (or, with --generator official, the official size at
-224 px out) with random initialisation, saved in the official format and loaded by both. Each side runs in its own process (peak RSS per side); frames/s end to end
-(decode + network + encode). Outputs are compared on the network output (uint8) for whole clips.
+224 px out) with random initialisation, saved in the official format and loaded by both. Each side runs
+in its own process (peak RSS per side); frames/s end to end (decode + network + encode). Outputs are
+compared on the network output (uint8) for whole clips.
 """
 from __future__ import annotations
 

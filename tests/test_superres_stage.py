@@ -1,4 +1,5 @@
 """The superres stage: shards fill a shared cache, the union is the whole set, reruns hit the cache."""
+import json
 import os
 import re
 import shutil
@@ -6,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -32,7 +34,6 @@ def test_shards_cache_and_assembly(tmp_path):
     shutil.copy(prepared["train"], repo / "data/prepared/train.parquet")
     shutil.copy(prepared["val"], repo / "data/prepared/val.parquet")
     # the test split: one readable video, one unreadable (flagged by prepare, skipped here)
-    import pandas as pd
     test = pd.read_parquet(prepared["val"]).head(2).copy()
     test["split"], test["readable"] = "test", [True, False]
     test.to_parquet(repo / "data/prepared/test.parquet", index=False)
@@ -75,8 +76,6 @@ def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path)
     original = S.build_generator(S.GeneratorSpec(**spec))
     S.load_official(original, tmp_path / "g.pth")
     assert S.weights_digest(copied) == S.weights_digest(original)
-    import json
-    import pandas as pd
     assert json.loads((tmp_path / "metrics/superres.json").read_text())["fitted"] is False
     assert list(pd.read_csv(tmp_path / "metrics/superres_clips.csv").columns) == S.COMPARISON_COLUMNS
     assert len(pd.read_csv(tmp_path / "metrics/superres_fit.tsv", sep="\t")) == 0
