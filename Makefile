@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # stages run `python -m stages.x`: the venv's python must come first on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro test leaderboard paper
+.PHONY: setup repro test smoke-paper leaderboard paper
 setup:
 	@bash scripts/setup.sh
 
@@ -19,6 +19,10 @@ repro: setup
 test: setup
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The paper configuration end to end at paper sizes on a generated TinyVIRAT-v2-format root (tests/test_paper_smoke.py)
+smoke-paper: setup
+	@$(PY) -m pytest -m paper -s -p no:cacheprovider tests/test_paper_smoke.py
 
 # CI: regenerate the leaderboard from the DVC remote (see scripts/leaderboard.sh); not part of .ci/run
 leaderboard: setup

@@ -34,18 +34,17 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--backbone", default="ircsn", choices=("ircsn", "uniformer"))
     args = ap.parse_args()
-    spec = RunSpec(name="bench", backbone=args.backbone, input="lr", loss="bce", lr=1e-3, epochs=args.epochs,
-                   workers=1)
+    spec = RunSpec(name="bench", backbone=args.backbone, input="lr", loss="bce", lr=1e-3, epochs=args.epochs)
     train, val, root = "data/prepared/train.parquet", "data/prepared/val.parquet", "data/raw/tinyvirat-synth"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         ours = subprocess.run([sys.executable, "-c", (
             "from pathlib import Path\nfrom tinyactions.recipes import RunSpec\nfrom tinyactions.training import train\n"
             f"train(RunSpec(**{spec.__dict__!r}), Path({tmp!r}) / 'models', Path({tmp!r}) / 'metrics', "
-            f"{train!r}, {val!r}, {root!r})\n")], cwd=ROOT, env=env, capture_output=True, text=True)
+            f"{train!r}, {val!r}, {root!r}, workers=1)\n")], cwd=ROOT, env=env, capture_output=True, text=True)
         assert ours.returncode == 0, ours.stderr[-2000:]
         from mmengine.config import Config
-        cfg = runner_config(spec, f"{tmp}/peer", train, val, root, f"{tmp}/peer-live")
+        cfg = runner_config(spec, f"{tmp}/peer", train, val, root, f"{tmp}/peer-live", workers=1)
         Config(cfg).dump(f"{tmp}/peer_cfg.py")
         tool = Path(sys.executable).parent.parent / "lib/python3.11/site-packages/mmaction/.mim/tools/train.py"
         peer = subprocess.run([sys.executable, str(tool), f"{tmp}/peer_cfg.py", "--work-dir", f"{tmp}/peer"],

@@ -7,9 +7,14 @@
 #   mmcv 2.1.0                  built from its source release (no wheel exists for torch 2.14) once per
 #                               machine and cached under $TINYACTIONS_CACHE (default ~/.cache/tinyactions)
 #
-# A rerun whose inputs did not change returns at once (stamp file .venv/.setup-stamp). On a machine with
-# CUDA (nvcc on PATH and a visible GPU, or FORCE_CUDA=1) mmcv is built with its GPU ops; the cached wheel is
-# keyed by that choice. MAX_JOBS bounds the compile parallelism (default: number of cores).
+# A rerun whose inputs did not change returns at once (stamp file .venv/.setup-stamp). mmcv's GPU ops are
+# built only where they can build: a visible GPU and an nvcc whose CUDA release is the one torch was built
+# with (or FORCE_CUDA=1); otherwise its CPU ops, with one line saying why. Nothing in the pipeline runs an
+# mmcv op (RealBasicVSR, ir-CSN and UniFormer are plain torch layers); `import mmagic.models` only needs
+# mmcv.ops compiled (BasicVSR++, EDVR, TDAN import deformable convolutions), so CPU ops lose nothing.
+# The cached wheel is keyed by that choice. MAX_JOBS bounds the compile parallelism (default: cores).
+#
+#   scripts/setup.sh --ops    print the choice (cpu | cuda) and its reason, then exit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +32,27 @@ pip_in() {
   { "$py" -m pip --disable-pip-version-check "$@" 2>&1; } | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 }
 
+# cpu | cuda for mmcv's compiled ops, and why (one line); $1: a python with torch
+choose_ops() {
+  local py=$1 torch_cuda nvcc_cuda
+  if [[ ${FORCE_CUDA:-} == 1 ]]; then echo "cuda FORCE_CUDA=1"; return; fi
+  torch_cuda=$("$py" -c 'import torch; print(torch.version.cuda or "")')
+  if ! command -v nvcc >/dev/null; then echo "cpu no nvcc on PATH"; return; fi
+  nvcc_cuda=$(nvcc --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')
+  if [[ -z $torch_cuda ]]; then echo "cpu torch is a CPU-only build"; return; fi
+  if [[ $nvcc_cuda != "$torch_cuda" ]]; then
+    echo "cpu the CUDA toolkit (nvcc $nvcc_cuda) differs from torch's CUDA $torch_cuda: building mmcv's CPU ops (the pipeline runs none of its ops)"
+    return
+  fi
+  if ! "$py" -c 'import torch,sys; sys.exit(not torch.cuda.is_available())'; then echo "cpu no visible GPU"; return; fi
+  echo "cuda nvcc $nvcc_cuda matches torch's CUDA $torch_cuda"
+}
+
+if [[ ${1:-} == --ops ]]; then
+  choose_ops "${VPY:-$VENV/bin/python}"
+  exit 0
+fi
+
 if [[ -f $STAMP && "$(cat "$STAMP")" == "$want" ]]; then
   log ".venv is up to date ($want)"
   exit 0
@@ -40,11 +66,9 @@ pip_in "$VPY" install -q -r requirements/runtime.txt -c requirements/lock.txt
 
 torch_version=$("$VPY" -c 'import torch; print(torch.__version__.split("+")[0])')
 py_tag=$("$VPY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-if [[ ${FORCE_CUDA:-} == 1 ]] || { command -v nvcc >/dev/null && "$VPY" -c 'import torch,sys; sys.exit(not torch.cuda.is_available())'; }; then
-  ops=cuda; force_cuda=1
-else
-  ops=cpu; force_cuda=0
-fi
+read -r ops why <<<"$(choose_ops "$VPY")"
+log "mmcv ops: $ops ($why)"
+if [[ $ops == cuda ]]; then force_cuda=1; else force_cuda=0; fi
 wheel_dir=$CACHE/wheels/mmcv-$MMCV_VERSION-torch$torch_version-$py_tag-$ops
 
 build_mmcv() {

@@ -39,7 +39,8 @@ def main() -> None:
                                   f"--nproc_per_node={nproc}", "-m", "stages.distill"])
     from tinyactions.training import train
     train(spec, MODELS, METRICS, str(PREPARED / "train.parquet"), str(PREPARED / "val.parquet"),
-          video_root(p, "lr"), teacher_file=str(TEACHER))
+          video_root(p, "lr"), teacher_file=str(TEACHER),
+          workers=P.get(p, "execution.loader_workers", int, minimum=0))
     log.info("done: %s (alpha %.2f)", MODELS / spec.name, spec.kd_alpha)
 
 

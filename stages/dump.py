@@ -30,7 +30,7 @@ def main() -> None:
     from stages.distill import student_spec
     spec = student_spec(p) if name == P.get(p, "kd.student.name", str, default=None) else run_spec(p, name)
     views = P.get(p, "dump.views", int, minimum=1)
-    chunk = P.get(p, "dump.chunk", int, minimum=1)
+    chunk = P.get(p, "execution.score_chunk", int, minimum=1)
     checkpoints = {e: MODELS / name / f"epoch_{e}.pth" for e in range(1, spec.epochs + 1)}
     missing = [str(c) for c in checkpoints.values() if not c.is_file()]
     if missing:

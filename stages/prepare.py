@@ -30,7 +30,7 @@ def main() -> None:
     p = P.load()
     root = Path(P.get(p, "data.root", str))
     policy = P.get(p, "data.bad_entries", str, choices=("fail", "skip"))
-    workers = P.get(p, "data.workers", int, minimum=0) or default_workers()
+    workers = P.get(p, "execution.data_workers", int, minimum=0) or default_workers()
     tolerance = Tolerance(frames_abs=P.get(p, "data.dim_tolerance.frames", int, minimum=0),
                           pixels_abs=P.get(p, "data.dim_tolerance.pixels", int, minimum=0),
                           frames_rel=P.get(p, "data.dim_tolerance.relative", float, minimum=0.0),

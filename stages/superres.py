@@ -76,7 +76,7 @@ def main() -> None:
     upscaler = S.Upscaler(net, P.get(p, "superres.size", int, minimum=S.SCALE),
                           window=P.get(p, "superres.window", int, minimum=3),
                           overlap=P.get(p, "superres.overlap", int, minimum=0),
-                          batch=P.get(p, "superres.batch", int, minimum=1))
+                          batch=P.get(p, "execution.superres_batch", int, minimum=1))
     settings, weights = upscaler.settings(), S.weights_digest(net)
 
     paths = videos()

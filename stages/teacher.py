@@ -59,7 +59,7 @@ def main() -> None:
     log.info("teacher %s epoch %d scores %d training samples on SR video", spec.name, epoch, len(index))
     with tqdm(total=len(index), unit="clip", desc="teacher") as bar:
         table = score_split(spec, {epoch: MODELS / spec.name / f"epoch_{epoch}.pth"}, index, "data/superres", "train",
-                            progress=bar.update)
+                            chunk=P.get(p, "execution.score_chunk", int, minimum=1), progress=bar.update)
     write_table(OUT, table)
 
 

@@ -36,7 +36,6 @@ def run_spec(p: dict, name: str) -> RunSpec:
         preset=P.get(p, "train.preset", str, choices=PRESETS),
         input_size=P.get(p, "train.input_size", int, minimum=16),
         batch_size=P.get(p, "train.batch_size", int, minimum=1),
-        workers=P.get(p, "train.workers", int, minimum=0),
         seed=P.get(p, "train.seed", int),
         warmup_epochs=P.get(p, "train.warmup_epochs", int, minimum=0),
         restart_period=P.get(p, "train.restart_period", int, minimum=1),
@@ -76,7 +75,7 @@ def main() -> None:
         os.execv(sys.executable, cmd)
     from tinyactions.training import train
     train(spec, MODELS, METRICS, str(PREPARED / "train.parquet"), str(PREPARED / "val.parquet"),
-          video_root(p, spec.input))
+          video_root(p, spec.input), workers=P.get(p, "execution.loader_workers", int, minimum=0))
     log.info("done: %s", MODELS / name)
 
 

@@ -11,7 +11,7 @@ from tinyactions.training import distributed_env, train
 
 out, train_index, val_index, root = sys.argv[1:5]
 spec = RunSpec(name="tiny", backbone="ircsn", input="lr", loss="bce", lr=3e-3, epochs=2, input_size=24,
-               batch_size=2, workers=0, segments=4, warmup_epochs=1, restart_period=2)
+               batch_size=2, segments=4, warmup_epochs=1, restart_period=2)
 runner = train(spec, Path(out) / "models", Path(out) / "metrics", train_index, val_index, root)
 rank, world = distributed_env()
 model = runner.model.module if hasattr(runner.model, "module") else runner.model

@@ -82,3 +82,33 @@ def test_dvc_runs_from_the_environment():
     out = subprocess.run([sys.executable, "-m", "dvc", "version"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "DVC version: 3." in out.stdout
+
+
+@pytest.mark.parametrize("nvcc_release, force, expected", [
+    (None, "", r"^cpu no nvcc on PATH$"),
+    ("11.8", "", r"^cpu the CUDA toolkit \(nvcc 11\.8\) differs from torch's CUDA {torch}: building mmcv's CPU ops"),
+    ("{torch}", "", r"^cpu no visible GPU$"),
+    ("11.8", "1", r"^cuda FORCE_CUDA=1$"),
+])
+def test_setup_builds_cuda_ops_only_with_a_matching_toolkit(tmp_path, nvcc_release, force, expected):
+    """scripts/setup.sh --ops: CUDA ops need a visible GPU and an nvcc of torch's own CUDA release;
+    otherwise CPU ops, with the reason in one line."""
+    import re
+    from pathlib import Path
+    if torch.version.cuda is None:
+        pytest.skip("torch is a CPU-only build: setup never considers CUDA ops")
+    expected = expected.replace("{torch}", re.escape(torch.version.cuda))
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    if nvcc_release is not None:
+        release = nvcc_release.replace("{torch}", torch.version.cuda)
+        (stub / "nvcc").write_text(f"#!/bin/sh\necho 'Cuda compilation tools, release {release}, V{release}.1'\n")
+        (stub / "nvcc").chmod(0o755)
+    env = {"PATH": f"{stub}:/usr/bin:/bin", "HOME": str(tmp_path), "VPY": sys.executable, "FORCE_CUDA": force,
+           "CUDA_VISIBLE_DEVICES": ""}
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["bash", str(root / "scripts/setup.sh"), "--ops"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1 and re.match(expected, lines[0]), lines

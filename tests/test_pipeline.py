@@ -1,8 +1,6 @@
 """End to end: `dvc repro` of the whole pipeline on a tiny generated dataset in a temporary git repo."""
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -12,17 +10,18 @@ import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.dvcrepo import commit, deep_update, dvc, make_repo
+
 TINY_PARAMS = {
     "synth": {"videos": {"train": 40, "val": 12, "test": 8}, "hr_size": 48,
               "lr_size": {"min": 10, "max": 40, "median": 20}, "frames": {"min": 6, "max": 40, "median": 16},
               "sources": {"virat": 2, "meva": 1}},
-    "data": {"workers": 1},
-    "train": {"input_size": 32, "workers": 0},
+    "execution": {"data_workers": 1, "loader_workers": 0, "score_chunk": 32, "superres_batch": 4},
+    "train": {"input_size": 32},
     "runs": {"ircsn_lr": {"backbone": "ircsn", "input": "lr", "loss": "bce", "lr": 0.003, "epochs": 2},
              "uniformer_sr": {"backbone": "uniformer", "input": "sr", "loss": "bce", "lr": 0.003, "epochs": 1}},
     "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
-                 "window": 16, "overlap": 2, "batch": 4,
+                 "window": 16, "overlap": 2,
                  "fit": {"clips": 4, "iterations": 3, "clip_len": 4, "batch": 2, "lr": 0.001, "eval_clips": 2,
                          "seed": 0}},
     "kd": {"teacher": "uniformer_sr", "teacher_epoch": "best", "alpha": 0.5,
@@ -32,43 +31,6 @@ TINY_PARAMS = {
     "thresholds": {"folds": 3},
     "postprocess": {"min_expected": 1},
 }
-
-
-def deep_update(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_update(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
-def make_repo(path: Path, overrides: dict) -> dict:
-    """Copy the pipeline's tracked files into a fresh git + DVC repo with tiny params."""
-    path.mkdir(parents=True)
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
-        shutil.copy(ROOT / name, path / name)
-    for package in ("stages", "tinyactions", "scripts"):
-        shutil.copytree(ROOT / package, path / package, ignore=shutil.ignore_patterns("__pycache__"))
-    params = deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides)
-    if "runs" in overrides:  # the run list is replaced, not merged
-        params["runs"] = overrides["runs"]
-    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "GIT_"))}
-    env.update(HOME=str(path.parent / "home"), GIT_CONFIG_NOSYSTEM="1", DVC_NO_ANALYTICS="1",
-               DVC_SITE_CACHE_DIR=str(path.parent / "dvc-site"),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
-    (path.parent / "home").mkdir(exist_ok=True)
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "config", "user.email", "t@example.invalid"],
-                ["git", "config", "user.name", "test"], [sys.executable, "-m", "dvc", "init", "-q"],
-                ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
-        subprocess.run(cmd, cwd=path, env=env, check=True, capture_output=True)
-    return env
-
-
-def dvc(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=1800)
 
 
 @pytest.mark.slow
@@ -127,8 +89,9 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert ran(repo, env, {"superres": {"overlap": 1}}) == {
         "superres_fit", "superres", "train@uniformer_sr", "dump@uniformer_sr", "teacher", "distill", "dump_student",
         "evaluate"}
-    # a setting that cannot change a super-resolved video (batching) leaves the manifest, so nothing after it runs
-    assert ran(repo, env, {"superres": {"batch": 2}}) == {"superres"}
+    # execution settings (how stages run, never what they compute) rerun nothing after a finished run
+    assert ran(repo, env, {"execution": {"loader_workers": 1, "score_chunk": 3, "superres_batch": 2,
+                                         "data_workers": 2}}) == set()
     assert dvc(repo, env, "status", "-q").returncode == 0
 
     # a queued sweep runs from the committed state: each experiment reruns only the tail of its change
@@ -187,11 +150,6 @@ def leaderboard(repo: Path, env: dict) -> str:
     out = subprocess.run(["bash", "scripts/leaderboard.sh"], cwd=repo, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out.stdout + out.stderr
-
-
-def commit(repo: Path, env: dict, message: str) -> None:
-    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", message]):
-        subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True)
 
 
 def wait_for_queue(repo: Path, env: dict, expected: int, timeout: float = 900) -> dict:

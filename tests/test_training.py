@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_spec(**kw) -> RunSpec:
     base = dict(name="tiny", backbone="ircsn", input="lr", loss="bce", lr=3e-3, epochs=3, input_size=24,
-                batch_size=4, workers=0, segments=4, warmup_epochs=1, restart_period=2)
+                batch_size=4, segments=4, warmup_epochs=1, restart_period=2)
     return RunSpec(**{**base, **kw})
 
 
@@ -56,24 +56,26 @@ def test_runner_config_schedules_warmup_then_restarts():
     assert cfg["default_hooks"]["checkpoint"]["interval"] == 1 and cfg["default_hooks"]["checkpoint"]["max_keep_ckpts"] == -1
 
 
-def run_stage_script(workdir: Path, prepared: dict, spec_kwargs: dict, models: Path) -> subprocess.Popen:
+def run_stage_script(workdir: Path, prepared: dict, spec_kwargs: dict, models: Path, workers: int) -> subprocess.Popen:
     code = (
         "import sys; from pathlib import Path\n"
         "from tinyactions.recipes import RunSpec\nfrom tinyactions.training import train\n"
         f"spec = RunSpec(**{spec_kwargs!r})\n"
         f"train(spec, Path({str(models)!r}), Path({str(models / 'metrics')!r}), {prepared['train']!r}, "
-        f"{prepared['val']!r}, {prepared['root']!r})\n")
+        f"{prepared['val']!r}, {prepared['root']!r}, workers={workers})\n")
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 
 
 @pytest.mark.slow
 def test_every_epoch_is_kept_and_a_killed_run_resumes_to_the_same_weights(tmp_path):
+    """... also when the rerun executes differently: a data-worker count changed after the kill resumes
+    the partial run (not epoch 0) and still ends with the uninterrupted run's weights."""
     prepared = make_prepared(tmp_path / "data")
     kwargs = dict(name="tiny", backbone="ircsn", input="lr", loss="bce", lr=3e-3, epochs=3, input_size=24,
-                  batch_size=4, workers=1, segments=4, warmup_epochs=1, restart_period=2)
+                  batch_size=4, segments=4, warmup_epochs=1, restart_period=2)
     # uninterrupted
-    full = run_stage_script(tmp_path, prepared, kwargs, tmp_path / "a")
+    full = run_stage_script(tmp_path, prepared, kwargs, tmp_path / "a", workers=1)
     out, _ = full.communicate(timeout=600)
     assert full.returncode == 0, out[-3000:]
     final = tmp_path / "a" / "tiny"
@@ -86,7 +88,7 @@ def test_every_epoch_is_kept_and_a_killed_run_resumes_to_the_same_weights(tmp_pa
     assert [line.split("\t")[0] for line in metrics[1:]] == ["1", "2", "3"]
 
     # killed once a complete epoch is saved, then rerun: resumes from the last complete epoch
-    killed = run_stage_script(tmp_path, prepared, kwargs, tmp_path / "b")
+    killed = run_stage_script(tmp_path, prepared, kwargs, tmp_path / "b", workers=1)
     partial = tmp_path / "b" / ".partial"
     deadline = time.time() + 300
     while not list(partial.glob("tiny-*/last_checkpoint")) and time.time() < deadline and killed.poll() is None:
@@ -94,10 +96,11 @@ def test_every_epoch_is_kept_and_a_killed_run_resumes_to_the_same_weights(tmp_pa
     killed.send_signal(signal.SIGKILL)
     killed.communicate()
     assert not (tmp_path / "b" / "tiny").exists(), "a killed run must not publish"
-    resumed = run_stage_script(tmp_path, prepared, kwargs, tmp_path / "b")
+    done = int(next(partial.glob("tiny-*/last_checkpoint")).read_text().strip().split("epoch_")[-1][:-4])
+    resumed = run_stage_script(tmp_path, prepared, kwargs, tmp_path / "b", workers=0)
     out, _ = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, out[-3000:]
-    assert "resumed epoch: " in out.lower(), out[-2000:]
+    assert f"resumed epoch: {done}" in out.lower(), out[-2000:]
     a = torch.load(final / "epoch_3.pth", map_location="cpu", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "b" / "tiny" / "epoch_3.pth", map_location="cpu", weights_only=False)["state_dict"]
     assert a.keys() == b.keys()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from .annotations import NUM_CLASSES
 
 PRESETS = ("paper", "demo")
+WORKER_START_METHOD = "forkserver"
+WORKER_PRELOAD = ["tinyactions.components"]  # what a data worker needs: imported once by the forkserver
 BACKBONE_NAMES = ("ircsn", "uniformer")
 LOSSES = ("bce", "asl", "kd")
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
@@ -45,7 +47,6 @@ class RunSpec:
     preset: str = "demo"
     input_size: int = 48
     batch_size: int = 8
-    workers: int = 1
     seed: int = 0
     warmup_epochs: int = 1
     restart_period: int = 4
@@ -88,11 +89,15 @@ def pipeline(spec: RunSpec, test_mode: bool, views: int = 1) -> list[dict]:
 
 
 def dataloader(spec: RunSpec, ann_file: str, video_root: str, train: bool, teacher_file: str | None = None,
-               views: int = 1) -> dict:
+               views: int = 1, workers: int = 0) -> dict:
     return dict(
         batch_size=spec.batch_size,
-        num_workers=spec.workers,
+        num_workers=workers,
         persistent_workers=False,  # workers must see the dataset's epoch (see ExactResumeHook)
+        # Workers start from the forkserver (a small process that imported the data code once), not by
+        # forking the trainer: a forked worker inherits the trainer's whole heap (5.5 GB per worker at
+        # paper size) and is forked anew every epoch.
+        **({"multiprocessing_context": WORKER_START_METHOD} if workers else {}),
         drop_last=train,  # a last batch of one clip breaks BatchNorm once features pool to 1x1x1
         sampler=dict(type="DefaultSampler", shuffle=train),
         dataset=dict(type="TinyVideoDataset", ann_file=ann_file, video_root=video_root, test_mode=not train,
@@ -102,8 +107,9 @@ def dataloader(spec: RunSpec, ann_file: str, video_root: str, train: bool, teach
 
 
 def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str, video_root: str,
-                  live_dir: str, teacher_file: str | None = None, launcher: str = "none") -> dict:
-    """A complete mmengine Runner config for one run."""
+                  live_dir: str, teacher_file: str | None = None, launcher: str = "none", workers: int = 0) -> dict:
+    """A complete mmengine Runner config for one run. ``workers`` (data-loading processes) is an execution
+    setting: it changes how fast a run goes, never its result."""
     warmup = min(spec.warmup_epochs, spec.epochs)
     schedulers = []
     if warmup > 0:
@@ -121,8 +127,9 @@ def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str
         custom_imports=dict(imports=["tinyactions.components"], allow_failed_imports=False),
         model=model_config(spec),
         work_dir=work_dir,
-        train_dataloader=dataloader(spec, train_index, video_root, train=True, teacher_file=teacher_file),
-        val_dataloader=dataloader(spec, val_index, video_root, train=False),
+        train_dataloader=dataloader(spec, train_index, video_root, train=True, teacher_file=teacher_file,
+                                    workers=workers),
+        val_dataloader=dataloader(spec, val_index, video_root, train=False, workers=workers),
         val_evaluator=dict(type="MultiLabelF1Metric"),
         train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=spec.epochs, val_interval=1),
         val_cfg=dict(type="ValLoop"),

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .atomic import file_digest
-from .recipes import RunSpec, runner_config
+from .recipes import WORKER_PRELOAD, RunSpec, runner_config
 
 PARTIAL = ".partial"
 
@@ -49,9 +49,10 @@ def init_distributed() -> str:
 
 
 def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, val_index: str, video_root: str,
-          teacher_file: str | None = None):
+          teacher_file: str | None = None, workers: int = 0):
     """Train ``spec`` to completion (resuming a matching partial run). Returns the mmengine Runner;
-    the checkpoints are in ``models_dir/<run>``."""
+    the checkpoints are in ``models_dir/<run>``. ``workers`` data-loading processes per training process
+    change the speed, never the result, nor which partial run is resumed."""
     from mmengine.config import Config
     from mmengine.runner import Runner
 
@@ -60,8 +61,10 @@ def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, 
     launcher = init_distributed()
     rank, world = distributed_env()
     partial_root = models_dir / PARTIAL
+    # the run's identity: its result settings (execution settings such as workers left at their
+    # defaults), the process count (the global batch is batch_size x processes) and its inputs' bytes
     probe = runner_config(spec, "", train_index, val_index, video_root, "", teacher_file)
-    key = fingerprint({k: v for k, v in probe.items() if k not in ("work_dir", "launcher")},
+    key = fingerprint({**{k: v for k, v in probe.items() if k not in ("work_dir", "launcher")}, "processes": world},
                       [train_index, val_index, teacher_file or "", spec.pretrained or ""])
     work_dir = partial_root / f"{spec.name}-{key}"
     if rank == 0:
@@ -74,7 +77,9 @@ def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, 
     resume = (work_dir / "last_checkpoint").is_file()
     live_dir = work_dir / "live"
     cfg = runner_config(spec, str(work_dir), train_index, val_index, video_root, str(live_dir), teacher_file,
-                        launcher=launcher)
+                        launcher=launcher, workers=workers)
+    if workers:
+        torch.multiprocessing.set_forkserver_preload(WORKER_PRELOAD)
     cfg["resume"] = resume
     if launcher == "pytorch" and not torch.cuda.is_available():
         # mmengine passes device_ids unconditionally; a CPU (gloo) DDP needs none

@@ -1,0 +1,161 @@
+"""The paper configuration end to end at paper sizes (`make smoke-paper`; CI runs it after the tests).
+
+`dvc repro` of profiles/paper.yaml exactly as `make paper` applies it: ir-CSN-152 and UniFormer-B at
+224 px, the official 64/20/20 RealBasicVSR to 224 px, data.source tinyvirat, two training processes
+under torchrun (gloo) with data-loading workers. The data is a tiny TinyVIRAT-v2-format root generated
+here; the Kinetics-400 and RealBasicVSR checkpoints are written in their published layouts from the
+model-zoo configs in the installed wheels (random weights). Only counts shrink (SMOKE): clips, epochs,
+the per-process batch, and ensemble members that exist after 2 epochs.
+
+Set SMOKE_DIR to keep the run's folder (repo, data, weights, dvc log, memory report) for inspection.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+import yaml
+
+from tests.dvcrepo import commit, deep_update, dvc, make_repo
+from tinyactions.memory import GIB, TreeWatch
+
+pytestmark = pytest.mark.paper
+
+CLIPS = {"train": 6, "val": 6, "test": 3}  # 6 train clips: one step of 2 x 2 clips per epoch
+EPOCHS = 2
+SMOKE = {  # the only departures from profiles/paper.yaml: counts, so that 2 CPU cores finish in minutes
+    "train": {"batch_size": 2},
+    "kd": {"student": {"epochs": EPOCHS}},
+    "execution": {"loader_workers": 1, "score_chunk": 8, "superres_batch": 1},
+    "ensemble": {"members": ["uniformer_lr@best", "uniformer_sr@best", "uniformer_sr@last", "ircsn_lr@best",
+                             "ircsn_lr@last", "ircsn_lr@1", "ircsn_lr@2", "ircsn_sr@best", "ircsn_sr@last",
+                             "ircsn_sr@1", "ircsn_kd@best", "ircsn_kd@last"]},
+    "thresholds": {"folds": 3},
+}
+GPUS = 2  # training processes (torchrun, gloo on the CPU)
+# Peak RSS bounds (GiB) per process role: what a 24 GiB, 2-core machine holds with two training ranks.
+# Measured on 2026-11-30: UniFormer-B rank 7.9, data worker 0.54, forkserver 0.85, dump stage 2.5.
+BOUNDS_GIB = {"rank": 9.0, "worker": 1.0, "forkserver": 1.0, "stage": 4.0}
+TREE_GIB = 21.0  # every process alive at one time, together (sampled; shared pages counted in each)
+
+
+def generate_root(root: Path, scratch: Path) -> None:
+    """A TinyVIRAT-v2 tree: real layout and schema, clips of 10-128 px and 6-24 frames."""
+    from tinyactions.synth import SynthConfig, generate
+    generate(SynthConfig(seed=1, videos=CLIPS, hr_size=128, lr_size_min=10, lr_size_max=128, lr_size_median=48,
+                         frames_min=6, frames_max=24, frames_median=12, virat_sources=3, meva_sources=1),
+             root, scratch)
+
+
+def smoke_params(repo: Path, env: dict, root: Path, weights: Path) -> dict:
+    """Apply the paper profile as `make paper` does (after writing the checkpoints it names), then SMOKE."""
+    from tinyactions import zoo
+    from tinyactions.profiles import load_profile
+    profile = load_profile("paper", {"data_root": str(root), "weights": str(weights), "gpus": GPUS},
+                           yaml.safe_load((repo / "params.yaml").read_text()), repo / "profiles")
+    for name, path in (("ircsn", profile["train"]["pretrained"]["ircsn"]),
+                       ("uniformer", profile["train"]["pretrained"]["uniformer"]),
+                       ("realbasicvsr", profile["superres"]["weights"])):
+        zoo.write_checkpoint(name, path, seed=1234)
+    applied = subprocess.run([sys.executable, "-m", "tinyactions.profiles", "paper", "--data-root", str(root),
+                              "--weights", str(weights), "--gpus", str(GPUS)], cwd=repo, env=env,
+                             capture_output=True, text=True)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    params = deep_update(yaml.safe_load((repo / "params.yaml").read_text()), SMOKE)
+    for run in params["runs"].values():
+        run["epochs"] = EPOCHS
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit(repo, env, "paper profile, smoke sizes")
+    return params
+
+
+def backbone_distance(trained: dict, published: dict) -> dict[str, float]:
+    """Per backbone parameter tensor: |trained - published| / max(|published|, 1) (running stats left out;
+    the floor keeps zero-initialised biases comparable)."""
+    out = {}
+    for key, value in published.items():
+        if not key.startswith("backbone.") or key.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            continue
+        assert key in trained and trained[key].shape == value.shape, f"{key}: not in the trained model as published"
+        out[key] = float((trained[key].float() - value.float()).norm() / max(float(value.float().norm()), 1.0))
+    return out
+
+
+def test_paper_configuration_runs_end_to_end(tmp_path):
+    work = Path(os.environ.get("SMOKE_DIR") or tmp_path)
+    work.mkdir(parents=True, exist_ok=True)
+    root, weights, repo = work / "TinyVIRAT_V2", work / "weights", work / "repo"
+    generate_root(root, work / "hr-unused")
+    env = make_repo(repo, {})
+    params = smoke_params(repo, env, root, weights)
+
+    stages = set(dvc(repo, env, "stage", "list", "--name-only").stdout.split())
+    log_path = work / "dvc-repro.log"
+    start = time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, text=True)
+        with TreeWatch(proc.pid) as watch:
+            rc = proc.wait(timeout=3600)
+    wall = time.monotonic() - start
+    out = log_path.read_text()
+    report = {"wall_seconds": round(wall, 1), "stages": watch.by_stage(), "processes": watch.records()}
+    (work / "smoke-paper.json").write_text(json.dumps(report, indent=1))
+    print_report(report, watch)
+    assert rc == 0, out[-5000:]
+
+    # every stage of the pipeline ran
+    assert set(re.findall(r"Running stage '([^']+)'", out)) == stages, out[-3000:]
+
+    # the published Kinetics-400 backbones were taken: after one epoch at lr <= 1e-4 every backbone tensor
+    # is still the published one up to a small step (a fresh initialisation would be ~1.4 away)
+    for run, backbone in (("ircsn_lr", "ircsn"), ("uniformer_lr", "uniformer")):
+        published = torch.load(params["train"]["pretrained"][backbone], map_location="cpu")["state_dict"]
+        trained = torch.load(repo / "models" / run / "epoch_1.pth", map_location="cpu",
+                             weights_only=False)["state_dict"]
+        distance = backbone_distance(trained, published)
+        assert len(distance) > 100 and max(distance.values()) < 0.1, sorted(distance.items(), key=lambda kv: -kv[1])[:5]
+        assert published["cls_head.fc_cls.weight"].shape[0] == 400 and trained["cls_head.fc_cls.weight"].shape[0] == 26
+
+    # super-resolution: the official checkpoint's generator_ema weights, every video 224 x 224, every frame
+    generator = torch.load(repo / "models/superres/generator.pth", map_location="cpu")["state_dict"]
+    official = torch.load(params["superres"]["weights"], map_location="cpu")["state_dict"]
+    key = "generator_ema.conv_last.weight"
+    assert torch.equal(generator[key], official[key]) and not torch.equal(official[key], official["generator." + key[14:]])
+    manifest = json.loads((repo / "data/manifests/sr.json").read_text())
+    assert len(manifest) == sum(CLIPS.values())
+    for rel in manifest:
+        sr, lr = (cv2.VideoCapture(str(path)) for path in (repo / "data/superres" / rel, root / "videos" / rel))
+        size = (sr.get(cv2.CAP_PROP_FRAME_WIDTH), sr.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        assert size == (224, 224), (rel, size)
+        assert sr.get(cv2.CAP_PROP_FRAME_COUNT) == lr.get(cv2.CAP_PROP_FRAME_COUNT), rel
+
+    # answer.txt: one line per test id, in id order, 26 binary decisions each
+    test_ids = [e["id"] for e in json.loads((root / "tiny_test_v2_public.json").read_text())]
+    lines = (repo / "submission/answer.txt").read_text().splitlines()
+    assert [line.split()[0] for line in lines] == sorted(test_ids)
+    assert all(len(line.split()) == 27 and set(line.split()[1:]) <= {"0", "1"} for line in lines)
+
+    # memory: every process under its role's bound; data workers exist and are small
+    roles = {p.role for p in watch.procs.values()}
+    assert {"rank", "worker", "forkserver"} <= roles, roles
+    for role, bound in BOUNDS_GIB.items():
+        assert watch.peak(role) < bound * GIB, f"{role}: peak RSS {watch.peak(role) / GIB:.2f} GiB >= {bound}"
+    assert watch.peak_total < TREE_GIB * GIB, f"whole tree: {watch.peak_total / GIB:.2f} GiB"
+
+
+def print_report(report: dict, watch: TreeWatch) -> None:
+    print(f"\npaper smoke run: {report['wall_seconds']:.0f} s; peak RSS of the whole tree "
+          f"{watch.peak_total / GIB:.2f} GiB")
+    print(f"{'stage':28s} {'seconds':>8s}  peak RSS (GiB) per process role")
+    for stage, s in report["stages"].items():
+        roles = ", ".join(f"{role} {gib:.2f}" for role, gib in sorted(s["peak_gib"].items()))
+        print(f"{stage:28s} {s['seconds']:8.1f}  {roles}")
