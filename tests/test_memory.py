@@ -1,7 +1,9 @@
 """TreeWatch sees every process of a tree with its role and peak RSS; a forkserver child does not carry
 its parent's heap while a forked child does (why data workers start from the forkserver)."""
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +40,43 @@ def test_child_roles_and_peaks(tmp_path, method):
     else:
         assert "forkserver" in roles and worker < 200 * MIB  # a fresh interpreter + its own 60 MiB
     assert watch.peak_total >= parent.peak_rss
+
+
+TRAINER = """
+import os, signal, sys, time
+import torch
+from tinyactions.workers import START_METHOD, prepare_forkserver
+
+class Slow(torch.utils.data.Dataset):
+    def __len__(self):
+        return 100
+    def __getitem__(self, i):
+        time.sleep(0.2)
+        return i
+
+if __name__ == "__main__":
+    prepare_forkserver()
+    loader = torch.utils.data.DataLoader(Slow(), num_workers=1, multiprocessing_context=START_METHOD)
+    for i, _ in enumerate(loader):
+        if i == 3:
+            print("killing myself", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_data_workers_do_not_outlive_a_killed_trainer(tmp_path):
+    """SIGKILL (the OOM killer) gives the trainer no chance to stop its workers: the forkserver dies with it
+    and the worker follows, so nothing lingers holding memory or the trainer's output pipe."""
+    import psutil
+    script = tmp_path / "trainer.py"
+    script.write_text(TRAINER)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    seen = set()
+    with TreeWatch(proc.pid, interval=0.05) as watch:
+        out, _ = proc.communicate(timeout=60)  # returns only once every holder of the pipe is gone
+        seen = {pid for pid, p in watch.procs.items() if p.role in ("forkserver", "worker")}
+    assert "killing myself" in out and proc.returncode == -9
+    assert {watch.procs[pid].role for pid in seen} == {"forkserver", "worker"}
+    assert not [pid for pid in seen if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]

@@ -128,12 +128,12 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     # super-resolution: the official checkpoint's generator_ema weights, every video 224 x 224, every frame
     generator = torch.load(repo / "models/superres/generator.pth", map_location="cpu")["state_dict"]
     official = torch.load(params["superres"]["weights"], map_location="cpu")["state_dict"]
-    key = "generator_ema.conv_last.weight"
-    assert torch.equal(generator[key], official[key]) and not torch.equal(official[key], official["generator." + key[14:]])
+    ema, plain = "generator_ema.basicvsr.conv_last.weight", "generator.basicvsr.conv_last.weight"
+    assert torch.equal(generator[ema], official[ema]) and not torch.equal(official[ema], official[plain])
     manifest = json.loads((repo / "data/manifests/sr.json").read_text())
     assert len(manifest) == sum(CLIPS.values())
     for rel in manifest:
-        sr, lr = (cv2.VideoCapture(str(path)) for path in (repo / "data/superres" / rel, root / "videos" / rel))
+        sr, lr = (cv2.VideoCapture(str(path)) for path in (repo / "data/superres" / rel, root / rel))
         size = (sr.get(cv2.CAP_PROP_FRAME_WIDTH), sr.get(cv2.CAP_PROP_FRAME_HEIGHT))
         assert size == (224, 224), (rel, size)
         assert sr.get(cv2.CAP_PROP_FRAME_COUNT) == lr.get(cv2.CAP_PROP_FRAME_COUNT), rel

@@ -39,7 +39,8 @@ def test_shards_cache_and_assembly(tmp_path):
     test.to_parquet(repo / "data/prepared/test.parquet", index=False)
     params = {"data": {"root": prepared["root"]},
               "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
-                           "window": 8, "overlap": 2, "batch": 2}}
+                           "window": 8, "overlap": 2},
+              "execution": {"superres_batch": 2}}
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     net = S.build_generator(S.GeneratorSpec(8, 1, 1))
     S.save_official(net, repo / "models/superres/generator.pth", {})

@@ -90,7 +90,7 @@ class TreeWatch:
             return None
         known = self.procs.get(proc.pid)
         if known is not None:
-            if known.cmdline != cmdline:  # exec'd in place (a training stage becomes torchrun)
+            if cmdline and known.cmdline != cmdline:  # exec'd in place (a training stage becomes torchrun)
                 known.cmdline, known.role = cmdline, _role(cmdline, parent)
             return known
         stage = _stage_of(cmdline) or (parent.stage if parent is not None else "")

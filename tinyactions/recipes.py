@@ -11,11 +11,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from . import workers as data_workers
 from .annotations import NUM_CLASSES
 
 PRESETS = ("paper", "demo")
-WORKER_START_METHOD = "forkserver"
-WORKER_PRELOAD = ["tinyactions.components"]  # what a data worker needs: imported once by the forkserver
 BACKBONE_NAMES = ("ircsn", "uniformer")
 LOSSES = ("bce", "asl", "kd")
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
@@ -94,10 +93,8 @@ def dataloader(spec: RunSpec, ann_file: str, video_root: str, train: bool, teach
         batch_size=spec.batch_size,
         num_workers=workers,
         persistent_workers=False,  # workers must see the dataset's epoch (see ExactResumeHook)
-        # Workers start from the forkserver (a small process that imported the data code once), not by
-        # forking the trainer: a forked worker inherits the trainer's whole heap (5.5 GB per worker at
-        # paper size) and is forked anew every epoch.
-        **({"multiprocessing_context": WORKER_START_METHOD} if workers else {}),
+        # workers start from a forkserver, never forked from the trainer (see tinyactions.workers)
+        **({"multiprocessing_context": data_workers.START_METHOD} if workers else {}),
         drop_last=train,  # a last batch of one clip breaks BatchNorm once features pool to 1x1x1
         sampler=dict(type="DefaultSampler", shuffle=train),
         dataset=dict(type="TinyVideoDataset", ann_file=ann_file, video_root=video_root, test_mode=not train,

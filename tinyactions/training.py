@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from .atomic import file_digest
-from .recipes import WORKER_PRELOAD, RunSpec, runner_config
+from .recipes import RunSpec, runner_config
+from .workers import prepare_forkserver
 
 PARTIAL = ".partial"
 
@@ -79,7 +80,7 @@ def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, 
     cfg = runner_config(spec, str(work_dir), train_index, val_index, video_root, str(live_dir), teacher_file,
                         launcher=launcher, workers=workers)
     if workers:
-        torch.multiprocessing.set_forkserver_preload(WORKER_PRELOAD)
+        prepare_forkserver()
     cfg["resume"] = resume
     if launcher == "pytorch" and not torch.cuda.is_available():
         # mmengine passes device_ids unconditionally; a CPU (gloo) DDP needs none
