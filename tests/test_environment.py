@@ -104,10 +104,13 @@ def test_setup_builds_cuda_ops_only_with_a_matching_toolkit(tmp_path, nvcc_relea
         release = nvcc_release.replace("{torch}", torch.version.cuda)
         (stub / "nvcc").write_text(f"#!/bin/sh\necho 'Cuda compilation tools, release {release}, V{release}.1'\n")
         (stub / "nvcc").chmod(0o755)
-    env = {"PATH": f"{stub}:/usr/bin:/bin", "HOME": str(tmp_path), "VPY": sys.executable, "FORCE_CUDA": force,
+    import shutil
+    for tool in ("bash", "cat", "cut", "dirname", "sed", "sha256sum"):  # what setup.sh --ops runs, and no nvcc
+        (stub / tool).symlink_to(shutil.which(tool))
+    env = {"PATH": str(stub), "HOME": str(tmp_path), "VPY": sys.executable, "FORCE_CUDA": force,
            "CUDA_VISIBLE_DEVICES": ""}
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(["bash", str(root / "scripts/setup.sh"), "--ops"], env=env, capture_output=True,
+    out = subprocess.run([str(stub / "bash"), str(root / "scripts/setup.sh"), "--ops"], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

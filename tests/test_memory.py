@@ -79,4 +79,9 @@ def test_data_workers_do_not_outlive_a_killed_trainer(tmp_path):
         seen = {pid for pid, p in watch.procs.items() if p.role in ("forkserver", "worker")}
     assert "killing myself" in out and proc.returncode == -9
     assert {watch.procs[pid].role for pid in seen} == {"forkserver", "worker"}
-    assert not [pid for pid in seen if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+    assert not [pid for pid in seen if alive(pid)]

@@ -107,3 +107,12 @@ def test_merge_and_fill():
         fill("{nope}/x", {"gpus": 1})
     with pytest.raises(P.ParamError, match="profile 'tiny': no profiles/tiny.yaml"):
         load_profile("tiny", {}, {}, Path("profiles"))
+
+
+def test_execution_settings_are_checked_up_front():
+    p = P.load(ROOT / "params.yaml")
+    with pytest.raises(P.ParamError, match="^execution.loader_workers: -1 is below the minimum 0"):
+        validate(merge(p, {"execution": {"loader_workers": -1}}), check_files=False)
+    with pytest.raises(P.ParamError, match="^execution.score_chunk: missing"):
+        validate({**p, "execution": {k: v for k, v in p["execution"].items() if k != "score_chunk"}},
+                 check_files=False)

@@ -91,7 +91,7 @@ class TreeWatch:
         known = self.procs.get(proc.pid)
         if known is not None:
             if cmdline and known.cmdline != cmdline:  # exec'd in place (a training stage becomes torchrun)
-                known.cmdline, known.role = cmdline, _role(cmdline, parent)
+                known.cmdline, known.role, known.peak_rss = cmdline, _role(cmdline, parent), 0
             return known
         stage = _stage_of(cmdline) or (parent.stage if parent is not None else "")
         entry = Proc(proc.pid, stage, _role(cmdline, parent), cmdline=cmdline, first_seen=now)

@@ -82,6 +82,8 @@ def validate(p: dict, check_files: bool = True) -> list[str]:
         for name in ANNOTATION_FILES.values():
             _need_file("data.root", str(Path(root) / name))
     P.get(p, "train.nproc", int, minimum=1)
+    for key, minimum in (("data_workers", 0), ("loader_workers", 0), ("score_chunk", 1), ("superres_batch", 1)):
+        P.get(p, f"execution.{key}", int, minimum=minimum)  # read by the stages; checked here before any runs
     runs = list(P.get(p, "runs", dict))
     for name in runs:
         spec = run_spec(p, name)
