@@ -42,6 +42,48 @@ def test_child_roles_and_peaks(tmp_path, method):
     assert watch.peak_total >= parent.peak_rss
 
 
+CLONES = """
+import os, sys
+heap = bytearray(300 * 1024 * 1024)  # the parent's heap, which each copy maps until it execs
+copies = []
+for name in ("runner", "worker"):
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.read(go_r, 1)  # a copy of the parent until the test has sampled it
+        if name == "runner":
+            os.execv("/bin/true", ["true"])  # runs a program that ends before the next sample
+        os._exit(0)
+    copies.append((pid, go_w))
+for pid, go_w in copies:
+    print("sample", flush=True)
+    sys.stdin.readline()
+    os.write(go_w, b"x")
+    os.waitpid(pid, 0)
+"""
+
+
+def test_a_copy_seen_once_before_it_execs_is_not_a_worker(tmp_path):
+    """A rank that runs a program is copied first: caught then, the copy has the rank's command line and
+    RSS. Seen in one sample it is role ``exec``; a copy seen in several samples is a forked data worker."""
+    script = tmp_path / "clones.py"
+    script.write_text(CLONES)
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    watch = TreeWatch(proc.pid)
+    for _ in range(2):
+        assert proc.stdout.readline() == "sample\n"
+        watch.sample()  # first: both copies; then: the worker copy only (the runner has exec'd and ended)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+    assert proc.wait(timeout=30) == 0
+    watch.settle()
+    copies = sorted((p for p in watch.procs.values() if p.pid != proc.pid), key=lambda p: p.pid)
+    assert [(p.role, p.samples) for p in copies] == [("exec", 1), ("worker", 2)]
+    assert all(c.peak_rss > 300 * MIB for c in copies)
+    assert watch.peak("worker") == copies[1].peak_rss
+
+
 TRAINER = """
 import os, signal, sys, time
 import torch

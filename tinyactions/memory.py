@@ -6,6 +6,11 @@ configuration fits a machine is a question about every one of them, so ``TreeWat
 the whole tree in a background thread and keeps, per process, its peak, when it was seen, the stage it
 belongs to (the ``python -m stages.<name> [arg]`` command above it) and its role (stage, launcher, rank,
 forkserver, data worker).
+
+A process that runs a program (``subprocess``, a compiler probe) is first a copy of its parent, with the
+parent's command line and, in RSS, the parent's pages, until it execs. Caught in that instant it would
+look like a forked data worker as large as its parent; a copy seen in one sample only is therefore role
+``exec``, not ``worker`` (data workers live for an epoch and are sampled many times).
 """
 from __future__ import annotations
 
@@ -23,10 +28,12 @@ _STAGE = re.compile(r"-m stages\.(\w+)(?: (\S+))?")
 @dataclass
 class Proc:
     pid: int
+    ppid: int
     stage: str  # "train ircsn_lr", "superres", ... ("" outside any stage)
-    role: str  # stage | launcher | rank | forkserver | worker | other
+    role: str  # stage | launcher | rank | forkserver | worker | exec | other
     cmdline: str = ""
     peak_rss: int = 0
+    samples: int = 0
     first_seen: float = 0.0
     last_seen: float = 0.0
 
@@ -76,6 +83,14 @@ class TreeWatch:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self.settle()
+
+    def settle(self) -> None:
+        """Roles that only the whole run can tell: a copy of its parent seen once was about to exec."""
+        for p in self.procs.values():
+            parent = self.procs.get(p.ppid)
+            if p.role == "worker" and p.samples == 1 and parent is not None and p.cmdline == parent.cmdline:
+                p.role = "exec"
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -84,17 +99,17 @@ class TreeWatch:
 
     def _register(self, proc: psutil.Process, now: float) -> Proc | None:
         try:
-            cmdline = " ".join(proc.cmdline())
-            parent = self.procs.get(proc.ppid())
+            cmdline, ppid = " ".join(proc.cmdline()), proc.ppid()
+            parent = self.procs.get(ppid)
         except psutil.Error:
             return None
         known = self.procs.get(proc.pid)
         if known is not None:
             if cmdline and known.cmdline != cmdline:  # exec'd in place (a training stage becomes torchrun)
-                known.cmdline, known.role, known.peak_rss = cmdline, _role(cmdline, parent), 0
+                known.cmdline, known.role, known.peak_rss, known.samples = cmdline, _role(cmdline, parent), 0, 0
             return known
         stage = _stage_of(cmdline) or (parent.stage if parent is not None else "")
-        entry = Proc(proc.pid, stage, _role(cmdline, parent), cmdline=cmdline, first_seen=now)
+        entry = Proc(proc.pid, ppid, stage, _role(cmdline, parent), cmdline=cmdline, first_seen=now)
         self.procs[proc.pid] = entry
         return entry
 
@@ -115,6 +130,7 @@ class TreeWatch:
             if entry is not None:
                 entry.peak_rss = max(entry.peak_rss, rss)
                 entry.last_seen = now
+                entry.samples += 1
         self.peak_total = max(self.peak_total, total)
 
     def by_stage(self) -> dict[str, dict]:
