@@ -11,6 +11,16 @@ from tinyactions.annotations import CLASSES
 from tinyactions.video import write_video
 
 DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_spec(**changes):
+    """A run's recipe as the shipped params.yaml resolves it (ircsn_lr), with ``changes``: tests take
+    every default from params.yaml, like the pipeline."""
+    import dataclasses
+
+    from tinyactions import settings
+    return dataclasses.replace(settings.load(ROOT / "params.yaml").run_spec("ircsn_lr"), **changes)
 
 
 def smooth_clip(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -3,14 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from tinyactions.annotations import SCORE_COLUMNS
 from tinyactions.dataset import TinyVideoDataset
 from tinyactions.losses import DistillationLoss
-from tinyactions.params import ParamError
 from tests.conftest import make_prepared
-from tests.test_training import ROOT
 
 
 def teacher_table(index: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -57,17 +54,3 @@ def test_missing_teacher_scores_are_an_error_naming_samples(tmp_path):
     with pytest.raises(KeyError, match="no teacher scores for 1 samples"):
         TinyVideoDataset(prepared["train"], pipeline=[], video_root=prepared["root"],
                          teacher_file=str(tmp_path / "t.parquet"))
-
-
-def test_student_spec_validates_alpha_and_name():
-    from stages.distill import student_spec
-    p = yaml.safe_load((ROOT / "params.yaml").read_text())
-    spec = student_spec(p)
-    assert spec.loss == "kd" and spec.input == "lr" and spec.kd_alpha == p["kd"]["alpha"]
-    p["kd"]["alpha"] = 1.5
-    with pytest.raises(ParamError, match="kd.alpha"):
-        student_spec(p)
-    p["kd"]["alpha"] = 0.5
-    p["kd"]["student"]["name"] = "ircsn_lr"
-    with pytest.raises(ParamError, match="kd.student.name"):
-        student_spec(p)

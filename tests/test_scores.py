@@ -5,16 +5,16 @@ import torch
 
 from tinyactions import dataset
 from tinyactions.components import build_model
-from tinyactions.recipes import RunSpec, model_config
+from tinyactions.recipes import model_config
 from tinyactions.scores import SCORE_COLUMNS, score_split
-from tests.conftest import make_prepared
+from tests.conftest import make_prepared, run_spec
 
 
 def test_dump_rows_are_complete_unique_and_decoded_once(tmp_path, monkeypatch):
     prepared = make_prepared(tmp_path / "data", n_train=2, n_val=5)
     index = pd.read_parquet(prepared["val"])
     index.loc[4, "readable"] = False  # as prepare flags an unreadable test video
-    spec = RunSpec(name="r", backbone="ircsn", input="lr", loss="bce", lr=1e-3, epochs=2, input_size=24, segments=4)
+    spec = run_spec(name="r", lr=1e-3, epochs=2, input_size=24, segments=4)
     checkpoints = {}
     for epoch in (1, 2):
         torch.manual_seed(epoch)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tinyactions.recipes import RunSpec, model_config, runner_config
-from tests.conftest import make_prepared
+from tests.conftest import make_prepared, run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_spec(**kw) -> RunSpec:
     base = dict(name="tiny", backbone="ircsn", input="lr", loss="bce", lr=3e-3, epochs=3, input_size=24,
                 batch_size=4, segments=4, warmup_epochs=1, restart_period=2)
-    return RunSpec(**{**base, **kw})
+    return run_spec(**{**base, **kw})
 
 
 @pytest.mark.parametrize("backbone", ["ircsn", "uniformer"])
@@ -59,8 +59,8 @@ def test_runner_config_schedules_warmup_then_restarts():
 def run_stage_script(workdir: Path, prepared: dict, spec_kwargs: dict, models: Path, workers: int) -> subprocess.Popen:
     code = (
         "import sys; from pathlib import Path\n"
-        "from tinyactions.recipes import RunSpec\nfrom tinyactions.training import train\n"
-        f"spec = RunSpec(**{spec_kwargs!r})\n"
+        "from tests.conftest import run_spec\nfrom tinyactions.training import train\n"
+        f"spec = run_spec(**{spec_kwargs!r})\n"
         f"train(spec, Path({str(models)!r}), Path({str(models / 'metrics')!r}), {prepared['train']!r}, "
         f"{prepared['val']!r}, {prepared['root']!r}, workers={workers})\n")
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -108,20 +108,16 @@ def test_every_epoch_is_kept_and_a_killed_run_resumes_to_the_same_weights(tmp_pa
         assert torch.equal(a[key], b[key]), key
 
 
-def test_stage_rejects_unknown_runs_and_bad_values():
-    from stages.train import run_spec
-    from tinyactions.params import ParamError
-    import yaml
-    p = yaml.safe_load((ROOT / "params.yaml").read_text())
-    with pytest.raises(ParamError, match="runs.nope: no such run"):
-        run_spec(p, "nope")
-    p["runs"]["ircsn_lr"]["backbone"] = "resnet"
-    with pytest.raises(ParamError, match="runs.ircsn_lr.backbone"):
-        run_spec(p, "ircsn_lr")
-    p["runs"]["ircsn_lr"]["backbone"] = "ircsn"
-    p["train"]["batch_size"] = 0
-    with pytest.raises(ParamError, match="train.batch_size"):
-        run_spec(p, "ircsn_lr")
+def test_global_batch_is_split_over_processes_with_accumulation():
+    """The global batch is a result: the same clips per update whatever the process count."""
+    from tinyactions.recipes import split_batch
+    assert split_batch(8, 1) == (8, 1) and split_batch(8, 2) == (4, 1) and split_batch(8, 2, 2) == (2, 2)
+    with pytest.raises(ValueError, match="train.batch_size 8 is not 3 processes"):
+        split_batch(8, 3)
+    cfg = runner_config(tiny_spec(batch_size=8), "w", "t", "v", "r", "l", processes=2, batch_per_process=2)
+    assert cfg["train_dataloader"]["batch_size"] == 2 and cfg["optim_wrapper"]["accumulative_counts"] == 2
+    single = runner_config(tiny_spec(batch_size=8), "w", "t", "v", "r", "l")
+    assert single["train_dataloader"]["batch_size"] == 8 and "accumulative_counts" not in single["optim_wrapper"]
 
 
 @pytest.mark.slow

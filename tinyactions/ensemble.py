@@ -7,33 +7,12 @@ on video ids, never on row order.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from . import metrics, thresholds
-from .scores import SCORE_COLUMNS
-
-MEMBER = re.compile(r"^(?P<run>[A-Za-z0-9_.-]+)@(?P<epoch>best|last|\d+)$")
-
-
-@dataclass(frozen=True)
-class Member:
-    run: str
-    epoch: str  # as written: an integer, best or last
-
-    @classmethod
-    def parse(cls, text: str) -> "Member":
-        m = MEMBER.match(str(text))
-        if not m:
-            raise ValueError(f"ensemble member {text!r} is not run@epoch (epoch: a number, best or last)")
-        return cls(m["run"], m["epoch"])
-
-    def __str__(self) -> str:
-        return f"{self.run}@{self.epoch}"
-
+from .annotations import SCORE_COLUMNS
+from .settings import BEST_BY, Member
 
 def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) -> np.ndarray:
     """(len(ids), 26) scores of one epoch on one split, in the order of ``ids``; NaN for unreadable."""
@@ -44,25 +23,19 @@ def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) ->
     return rows.loc[ids, list(SCORE_COLUMNS)].to_numpy(np.float64)
 
 
-def epoch_f1(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray) -> dict[int, float]:
-    """Validation macro F1 at 0.5 of every dumped epoch."""
+def per_epoch(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, by: str) -> dict[int, float]:
+    """Validation score of every dumped epoch: ``mAP`` (over classes with positives) or ``f1`` (macro F1
+    at 0.5)."""
+    if by not in BEST_BY:
+        raise ValueError(f"best_by must be one of {BEST_BY}, got {by!r}")
     out = {}
     for epoch in sorted(table["epoch"].unique()):
         scores = np.nan_to_num(split_matrix(table, "val", int(epoch), val_ids))
-        out[int(epoch)] = metrics.per_class(val_labels, (scores >= 0.5).astype(int)).macro_f1
+        if by == "mAP":
+            out[int(epoch)] = float(np.nanmean(metrics.average_precision(val_labels, scores)))
+        else:
+            out[int(epoch)] = metrics.per_class(val_labels, (scores >= 0.5).astype(int)).macro_f1
     return out
-
-
-def epoch_map(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray) -> dict[int, float]:
-    """Validation mAP (over classes with positives) of every dumped epoch."""
-    out = {}
-    for epoch in sorted(table["epoch"].unique()):
-        scores = np.nan_to_num(split_matrix(table, "val", int(epoch), val_ids))
-        out[int(epoch)] = float(np.nanmean(metrics.average_precision(val_labels, scores)))
-    return out
-
-
-BEST_BY = ("mAP", "f1")
 
 
 def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray,
@@ -71,9 +44,7 @@ def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels:
     if member.epoch == "last":
         return epochs[-1]
     if member.epoch == "best":
-        if best_by not in BEST_BY:
-            raise ValueError(f"best_by must be one of {BEST_BY}, got {best_by!r}")
-        score = (epoch_map if best_by == "mAP" else epoch_f1)(table, val_ids, val_labels)
+        score = per_epoch(table, val_ids, val_labels, best_by)
         return max(score, key=lambda e: (score[e], e))
     epoch = int(member.epoch)
     if epoch not in epochs:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .annotations import CLASSES
+from .settings import validate_groups  # noqa: F401  (the groups rule, checked with the settings)
 
 
 def derive_groups(cooccurrence: pd.DataFrame, videos: int, min_expected: float = 3.0) -> list[list[str]]:
@@ -37,24 +37,6 @@ def derive_groups(cooccurrence: pd.DataFrame, videos: int, min_expected: float =
             groups.append(group)
             used.update(group)
     return groups
-
-
-def validate_groups(groups: list[list[str]]) -> list[list[int]]:
-    """Class indexes of each group; unknown names and overlapping groups are errors."""
-    index = {c: i for i, c in enumerate(CLASSES)}
-    seen: set[str] = set()
-    out = []
-    for g in groups:
-        unknown = [c for c in g if c not in index]
-        if unknown:
-            raise ValueError(f"postprocess group {g}: unknown classes {unknown}")
-        if seen & set(g):
-            raise ValueError(f"postprocess group {g} overlaps another group on {sorted(seen & set(g))}")
-        if len(g) < 2:
-            raise ValueError(f"postprocess group {g} needs at least two classes")
-        seen.update(g)
-        out.append([index[c] for c in g])
-    return out
 
 
 def apply(predicted: np.ndarray, scores: np.ndarray, groups: list[list[int]]) -> np.ndarray:

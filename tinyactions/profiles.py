@@ -15,9 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from . import params as P
+from . import settings
 from .annotations import ANNOTATION_FILES
 from .atomic import write_text
+from .paths import PARAMS
+from .settings import SettingsError
 
 PROFILES = Path("profiles")
 REPLACED = ("runs",)  # sections a profile replaces whole instead of merging key by key
@@ -47,7 +49,7 @@ def fill(value, values: dict):
         try:
             return value.format_map(values)
         except KeyError as e:
-            raise P.ParamError(f"profile placeholder {e} has no value (given: {', '.join(values)})") from None
+            raise SettingsError(f"profile placeholder {e} has no value (given: {', '.join(values)})") from None
     return value
 
 
@@ -55,49 +57,30 @@ def load_profile(name: str, values: dict, base: dict, profiles: Path = PROFILES)
     path = profiles / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in profiles.glob("*.yaml"))) or "none"
-        raise P.ParamError(f"profile {name!r}: no {path} (profiles: {known})")
+        raise SettingsError(f"profile {name!r}: no {path} (profiles: {known})")
     overlay = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return merge(base, fill(overlay, values))
 
 
 def _need_file(key: str, path: str | None) -> None:
     if path is not None and not Path(path).is_file():
-        raise P.ParamError(f"{key}: {path} does not exist")
+        raise SettingsError(f"{key}: {path} does not exist")
 
 
 def validate(p: dict, check_files: bool = True) -> list[str]:
-    """Run every stage's parameter parsing on ``p`` (without running a stage) and check the files the
-    stages will open. Returns the training runs; raises ParamError naming the first bad key."""
-    # stages own their parsing; importing them here keeps one definition of every rule
-    from stages.distill import student_spec
-    from stages.evaluate import ensemble_members, threshold_config
-    from stages.superres_fit import generator_spec, weights_source
-    from stages.teacher import teacher_spec
-    from stages.train import run_spec
-
-    source = P.get(p, "data.source", str, choices=("synth", "tinyvirat"))
-    root = P.get(p, "data.root", str)
-    P.get(p, "data.bad_entries", str, choices=("fail", "skip"))
-    if check_files and source == "tinyvirat":
-        for name in ANNOTATION_FILES.values():
-            _need_file("data.root", str(Path(root) / name))
-    P.get(p, "train.nproc", int, minimum=1)
-    for key, minimum in (("data_workers", 0), ("loader_workers", 0), ("score_chunk", 1), ("superres_batch", 1)):
-        P.get(p, f"execution.{key}", int, minimum=minimum)  # read by the stages; checked here before any runs
-    runs = list(P.get(p, "runs", dict))
-    for name in runs:
-        spec = run_spec(p, name)
-        if check_files:
+    """Validate ``p`` exactly as every `dvc repro` does (``tinyactions.settings``) and check the files the
+    stages will open. Returns the trained runs; raises SettingsError naming the first bad key."""
+    s = settings.parse(p)
+    if check_files:
+        if s.data.source == "tinyvirat":
+            for name in ANNOTATION_FILES.values():
+                _need_file("data.root", str(Path(s.data.root) / name))
+        for name in s.run_names():
+            spec = s.run_spec(name)
             _need_file(f"train.pretrained.{spec.backbone}", spec.pretrained)
-    student_spec(p)
-    teacher_spec(p)
-    generator_spec(p)
-    weights = weights_source(p)
-    if weights != "fit" and check_files:
-        _need_file("superres.weights", weights)
-    threshold_config(p)
-    ensemble_members(p)
-    return runs
+        if s.superres.weights != "fit":
+            _need_file("superres.weights", s.superres.weights)
+    return s.run_names()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,10 +89,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data-root", required=True, help="the TinyVIRAT-v2 root (holds tiny_train_v2.json)")
     ap.add_argument("--weights", required=True, help="folder with the checkpoints the profile names")
     ap.add_argument("--gpus", type=int, default=1, help="training processes per machine (default 1)")
-    ap.add_argument("--params", default=str(P.PARAMS_FILE), help="the params file to read and write")
+    ap.add_argument("--params", default=str(PARAMS), help="the params file to read and write")
     ap.add_argument("--check", action="store_true", help="validate only; do not write")
     args = ap.parse_args(argv)
-    base = P.load(args.params)
+    try:
+        base = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise SettingsError(f"{args.params}: {' '.join(str(e).split())}") from None
     values = {"data_root": str(Path(args.data_root)), "weights": str(Path(args.weights)), "gpus": args.gpus}
     merged = load_profile(args.profile, values, base)
     runs = validate(merged)
@@ -125,5 +111,5 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     try:
         main()
-    except P.ParamError as e:
+    except SettingsError as e:
         sys.exit(f"profiles: {e}")

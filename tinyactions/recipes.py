@@ -9,14 +9,11 @@ sampling, balance copies from the prepared index, optional Kinetics-400 initiali
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 
 from . import workers as data_workers
 from .annotations import NUM_CLASSES
+from .settings import RunSpec
 
-PRESETS = ("paper", "demo")
-BACKBONE_NAMES = ("ircsn", "uniformer")
-LOSSES = ("bce", "asl", "kd")
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 UNIFORMER_NORM = dict(mean=[114.75, 114.75, 114.75], std=[57.375, 57.375, 57.375])  # its K400 weights
 
@@ -33,31 +30,15 @@ BACKBONES = {
 }
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One named training run (``runs.<name>`` in params.yaml) with the shared ``train`` settings."""
-
-    name: str
-    backbone: str
-    input: str  # lr | sr
-    loss: str  # bce | asl | kd
-    lr: float
-    epochs: int
-    preset: str = "demo"
-    input_size: int = 48
-    batch_size: int = 8
-    seed: int = 0
-    warmup_epochs: int = 1
-    restart_period: int = 4
-    weight_decay: float = 0.05
-    sampling: str = "uniform"
-    balance: bool = True  # train on the flipped balance copies of the index
-    segments: int = 16
-    dense_interval: int = 2
-    pretrained: str | None = None
-    kd_alpha: float = 0.5
-    asl: dict = field(default_factory=lambda: {"gamma_neg": 4.0, "gamma_pos": 1.0, "clip": 0.05,
-                                               "reduction": "mean"})
+def split_batch(global_batch: int, processes: int, per_process: int | None = None) -> tuple[int, int]:
+    """(clips per process and step, steps accumulated per update) so that every update sees
+    ``global_batch`` clips whatever the process count: the result does not depend on the hardware."""
+    per_process = per_process or global_batch // processes
+    accumulate, rest = divmod(global_batch, per_process * processes)
+    if rest or not accumulate:
+        raise ValueError(f"train.batch_size {global_batch} is not {processes} processes x {per_process} clips "
+                         f"x a whole number of accumulated steps")
+    return per_process, accumulate
 
 
 def model_config(spec: RunSpec) -> dict:
@@ -88,9 +69,10 @@ def pipeline(spec: RunSpec, test_mode: bool, views: int = 1) -> list[dict]:
 
 
 def dataloader(spec: RunSpec, ann_file: str, video_root: str, train: bool, teacher_file: str | None = None,
-               views: int = 1, workers: int = 0) -> dict:
+               views: int = 1, workers: int = 0, batch_size: int | None = None) -> dict:
+    """``batch_size``: clips per process and step (default: the run's global batch, for one process)."""
     return dict(
-        batch_size=spec.batch_size,
+        batch_size=batch_size or spec.batch_size,
         num_workers=workers,
         persistent_workers=False,  # workers must see the dataset's epoch (see ExactResumeHook)
         # workers start from a forkserver, never forked from the trainer (see tinyactions.workers)
@@ -104,9 +86,11 @@ def dataloader(spec: RunSpec, ann_file: str, video_root: str, train: bool, teach
 
 
 def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str, video_root: str,
-                  live_dir: str, teacher_file: str | None = None, launcher: str = "none", workers: int = 0) -> dict:
-    """A complete mmengine Runner config for one run. ``workers`` (data-loading processes) is an execution
-    setting: it changes how fast a run goes, never its result."""
+                  live_dir: str, teacher_file: str | None = None, launcher: str = "none", workers: int = 0,
+                  processes: int = 1, batch_per_process: int | None = None) -> dict:
+    """A complete mmengine Runner config for one run. ``workers`` (data-loading processes), ``processes``
+    and ``batch_per_process`` are execution settings: the global batch stays ``spec.batch_size``."""
+    batch, accumulate = split_batch(spec.batch_size, processes, batch_per_process)
     warmup = min(spec.warmup_epochs, spec.epochs)
     schedulers = []
     if warmup > 0:
@@ -125,13 +109,14 @@ def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str
         model=model_config(spec),
         work_dir=work_dir,
         train_dataloader=dataloader(spec, train_index, video_root, train=True, teacher_file=teacher_file,
-                                    workers=workers),
-        val_dataloader=dataloader(spec, val_index, video_root, train=False, workers=workers),
+                                    workers=workers, batch_size=batch),
+        val_dataloader=dataloader(spec, val_index, video_root, train=False, workers=workers, batch_size=batch),
         val_evaluator=dict(type="MultiLabelF1Metric"),
         train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=spec.epochs, val_interval=1),
         val_cfg=dict(type="ValLoop"),
         optim_wrapper=dict(optimizer=dict(type="AdamW", lr=spec.lr, weight_decay=spec.weight_decay),
-                           clip_grad=dict(max_norm=40, norm_type=2)),
+                           clip_grad=dict(max_norm=40, norm_type=2),
+                           **({"accumulative_counts": accumulate} if accumulate > 1 else {})),
         param_scheduler=schedulers,
         default_hooks=dict(
             runtime_info=dict(type="RuntimeInfoHook"),

@@ -1,34 +1,32 @@
 """metrics/ablation.md: this run's numbers laid out like the seed's Tables 1-3."""
 from __future__ import annotations
 
+from .settings import RunSpec
+
 
 def _f(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
-def ablation_markdown(board: dict, params: dict) -> str:
-    runs = params.get("runs", {})
-    student = params.get("kd", {}).get("student", {})
-    specs = {**runs, student.get("name", "student"): {**student, "input": "lr", "loss": "kd"}}
-    sampling_default = params.get("train", {}).get("sampling", {}).get("mode", "uniform")
+def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
+    """``board``: the leaderboard; ``specs``: the recipe of every run it lists."""
     lines = ["# Ablation (validation macro F1; this pipeline's data)", "",
              "Paper numbers are on real TinyVIRAT-v2 with Kinetics-400 initialisation; these are the numbers of",
              "the data this pipeline ran on (the generated demo by default). F1 at threshold 0.5 unless noted.", "",
              "## Table 1: sampling and data balance", "",
              "| run | backbone | input | sampling | balance | best epoch | F1 best | F1 mean of last 3 |", "|---|---|---|---|---|---|---|---|"]
     for name, row in board["runs"].items():
-        spec = specs.get(name, {})
-        lines.append(f"| {name} | {spec.get('backbone', '?')} | {spec.get('input', '?')} | "
-                     f"{spec.get('sampling', sampling_default)} | {spec.get('balance', True)} | {row['best_epoch']} | "
-                     f"{_f(row['f1'])} | {_f(row['f1_last_epochs'])} |")
+        spec = specs[name]
+        lines.append(f"| {name} | {spec.backbone} | {spec.input} | {spec.sampling} | {spec.balance} | "
+                     f"{row['best_epoch']} | {_f(row['f1'])} | {_f(row['f1_last_epochs'])} |")
     lines += ["", "Paper (ir-CSN): without / uniform / uniform + balance = 0.403 / 0.442 / 0.469.", "",
               "## Table 2: super-resolution and distillation (ir-CSN)", "",
               "| input | run | F1 best | F1 mean of last 3 |", "|---|---|---|---|"]
     for label, kind in (("LR", ("lr", "bce")), ("SR", ("sr", "bce")), ("SR + KD", ("lr", "kd"))):
         for name, row in board["runs"].items():
-            spec = specs.get(name, {})
-            if spec.get("backbone") == "ircsn" and (spec.get("input"), spec.get("loss")) == kind \
-                    and spec.get("sampling", sampling_default) == "uniform" and spec.get("balance", True):
+            spec = specs[name]
+            if spec.backbone == "ircsn" and (spec.input, spec.loss) == kind and spec.sampling == "uniform" \
+                    and spec.balance:
                 lines.append(f"| {label} | {name} | {_f(row['f1'])} | {_f(row['f1_last_epochs'])} |")
     lines += ["", "Paper: ir-CSN 0.469, ir-CSN (SR) 0.484, ir-CSN (SR + KD) 0.492.", "",
               "## Table 3: ensemble, thresholds, post-processing", "",

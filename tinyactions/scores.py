@@ -7,6 +7,7 @@ with ``readable = false`` and NaN scores: never a silent gap, so the submission 
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +16,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import paths
 from .annotations import CLASSES, SCORE_COLUMNS
+from .atomic import write_table
 from .recipes import RunSpec, model_config, pipeline
 
-KEY_COLUMNS = ("run", "epoch", "split", "id", "sample_id", "readable")
-
+log = logging.getLogger(__name__)
 
 def load_epoch(model: torch.nn.Module, path: str | os.PathLike) -> None:
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
@@ -79,3 +81,46 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
             table = pd.concat([table, missing], ignore_index=True)
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
+
+
+def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int,
+             progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Path:
+    """The dump stage's job: every saved epoch of a run scored on val and test, one table in
+    ``data/scores/<run>.parquet``. ``progress(description, total)`` gives a per-video callback."""
+    checkpoints = {e: paths.MODELS / spec.name / f"epoch_{e}.pth" for e in range(1, spec.epochs + 1)}
+    missing = [str(c) for c in checkpoints.values() if not c.is_file()]
+    if missing:
+        raise FileNotFoundError(f"runs.{spec.name}.epochs: checkpoints missing: {', '.join(missing)}")
+    tables = []
+    for split in ("val", "test"):
+        index = pd.read_parquet(paths.index(split))
+        tick = progress(f"{split} x {len(checkpoints)} epochs", int(index["readable"].sum())) if progress else None
+        tables.append(score_split(spec, checkpoints, index, video_root, split, views=views, chunk=chunk,
+                                  progress=tick))
+    table = pd.concat(tables, ignore_index=True)
+    out = paths.SCORES / f"{spec.name}.parquet"
+    write_table(out, table)
+    log.info("%d rows (%d epochs x val+test) -> %s", len(table), len(checkpoints), out)
+    return out
+
+
+def logged_best_epoch(run: str) -> int:
+    """The epoch with the highest validation F1 in the run's training log."""
+    path = paths.epoch_log(run, "f1")
+    if not path.is_file():
+        raise FileNotFoundError(f"kd.teacher_epoch: best needs {path} (train@{run} first)")
+    logged = pd.read_csv(path, sep="\t")
+    return int(logged.loc[logged["f1"].idxmax(), "step"])
+
+
+def score_teacher(spec: RunSpec, epoch: int | str, chunk: int, progress: Callable[[int], None] | None = None) -> int:
+    """The teacher stage's job: the teacher run (``epoch``: a number or ``best``) scores the super-resolved
+    version of every training sample (balance copies on the flipped clip) into
+    ``data/scores/teacher.parquet``, keyed by sample_id. Returns the epoch used."""
+    epoch = logged_best_epoch(spec.name) if epoch == "best" else int(epoch)
+    index = pd.read_parquet(paths.index("train"))
+    log.info("teacher %s epoch %d scores %d training samples on SR video", spec.name, epoch, len(index))
+    table = score_split(spec, {epoch: paths.MODELS / spec.name / f"epoch_{epoch}.pth"}, index, str(paths.SUPERRES),
+                        "train", chunk=chunk, progress=progress)
+    write_table(paths.TEACHER_SCORES, table)
+    return epoch

@@ -1,5 +1,5 @@
-"""RealBasicVSR through mmagic: weights in the official format, windowed and batched inference, a
-per-video cache, fitting on generated HR/LR pairs, and PSNR/SSIM.
+"""RealBasicVSR through mmagic: weights in the official format, windowed and batched inference, and
+the dataset's upscaling through a per-video cache (fitting and quality: ``tinyactions.superres_fit``).
 
 Inference: every clip is resized (bicubic) to ``in_size`` x ``in_size`` (= out_size / 4; non-square clips
 are stretched to a square, as the recognisers resize to squares anyway) and upscaled x4. Long clips
@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +24,13 @@ import cv2
 import numpy as np
 import torch
 
-SCALE = 4
+from . import paths
+from .annotations import SPLITS
+from .atomic import file_digest, write_json
+from .sr_geometry import SCALE, plan_windows
+
+log = logging.getLogger(__name__)
+CHUNK = 16  # clips decoded ahead and upscaled together
 
 
 @dataclass(frozen=True)
@@ -83,25 +92,6 @@ def resize_frames(frames: np.ndarray, size: int, interpolation=cv2.INTER_CUBIC) 
     if frames.shape[1:3] == (size, size):
         return frames
     return np.stack([cv2.resize(f, (size, size), interpolation=interpolation) for f in frames])
-
-
-def plan_windows(length: int, window: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """(start, end, keep_from, keep_to) per window: frames [start, end) go through the network and
-    frames [keep_from, keep_to) of the clip are taken from it. Kept spans tile the clip exactly."""
-    if window <= 2 * overlap:
-        raise ValueError(f"window ({window}) must exceed twice the overlap ({overlap})")
-    if length <= window:
-        return [(0, length, 0, length)]
-    step = window - 2 * overlap
-    plans, keep_from = [], 0
-    while keep_from < length:
-        keep_to = min(keep_from + step, length)
-        start = max(0, keep_from - overlap)
-        end = min(length, start + window)
-        start = max(0, end - window)
-        plans.append((start, end, keep_from, keep_to))
-        keep_from = keep_to
-    return plans
 
 
 class Upscaler:
@@ -175,120 +165,51 @@ def process(jobs: list[tuple[str, str]], upscaler: "Upscaler", chunk: int = 16, 
 
 def cache_key(video: str | os.PathLike, settings: dict, weights: str) -> str:
     """Identity of one SR output: the input file's bytes, the SR settings, the weights."""
-    h = hashlib.sha256()
-    with open(video, "rb") as f:
-        h.update(f.read())
-    h.update(json.dumps({"settings": settings, "weights": weights}, sort_keys=True).encode())
-    return h.hexdigest()
+    blob = json.dumps({"video": file_digest(video), "settings": settings, "weights": weights}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+def cached(key: str) -> Path:
+    """Where the per-video cache keeps the output of ``key``."""
+    return paths.SUPERRES_CACHE / key[:2] / f"{key}.mp4"
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5) over frames and channels."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    values = []
-    for fa, fb in zip(a.reshape(-1, *a.shape[-3:]), b.reshape(-1, *b.shape[-3:])):
-        for ch in range(fa.shape[-1]):
-            x, y = fa[..., ch].astype(np.float64), fb[..., ch].astype(np.float64)
-            blur = lambda m: cv2.GaussianBlur(m, (11, 11), 1.5)  # noqa: E731
-            mx, my = blur(x), blur(y)
-            sxx, syy, sxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
-            values.append(np.mean(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (sxx + syy + c2))))
-    return float(np.mean(values))
-
-
-def bicubic(clip: np.ndarray, in_size: int, out_size: int) -> np.ndarray:
-    """The baseline SR is compared with: the same square input, upscaled bicubically."""
-    return resize_frames(resize_frames(clip, in_size), out_size)
-
-
-def start_from_upsampling(net: torch.nn.Module) -> torch.nn.Module:
-    """Initialise a generator without pretrained weights so that its output starts as its own bilinear
-    upsampling of the input: zero the last layer of the cleaning module (no residue), of every SPyNet
-    level (zero flow: mmagic freezes SPyNet inside RealBasicVSRNet, so without its pretrained weights
-    the fitted generator propagates features unaligned rather than along random flows) and of the
-    reconstruction (``conv_last``). From a random start a short fit spends its iterations removing noise;
-    from this one it beats bicubic upscaling within a few hundred iterations."""
-    last_layers = [net.image_cleaning[-1], net.basicvsr.conv_last]
-    last_layers += [level.basic_module[-1].conv for level in net.basicvsr.spynet.basic_module]
-    with torch.no_grad():
-        for layer in last_layers:
-            layer.weight.zero_()
-            layer.bias.zero_()
-    return net
-
-
-def _detached(module, inputs):
-    return tuple(t.detach() for t in inputs)
-
-
-COMPARISON_COLUMNS = ["clip", "lr_px", "frames", "psnr_sr", "psnr_bicubic", "ssim_sr", "ssim_bicubic"]
-
-
-def compare_with_bicubic(upscaler: "Upscaler", pairs: list[tuple[np.ndarray, np.ndarray]],
-                         names: list[str]) -> "pd.DataFrame":
-    """One row per (LR clip, HR clip) pair: PSNR/SSIM of the generator's output and of bicubic upscaling
-    of the same square input, both against the clean render at the output size."""
+def dataset_videos() -> list[str]:
+    """Relative paths of every readable video of every split (balance copies share their video)."""
     import pandas as pd
-    rows = []
-    for name, (lr_clip, hr_clip), out in zip(names, pairs, upscaler.upscale([lr for lr, _ in pairs])):
-        target = resize_frames(hr_clip, upscaler.out_size, cv2.INTER_AREA)
-        base = bicubic(lr_clip, upscaler.in_size, upscaler.out_size)
-        rows.append({"clip": name, "lr_px": lr_clip.shape[1], "frames": len(lr_clip),
-                     "psnr_sr": psnr(out, target), "psnr_bicubic": psnr(base, target),
-                     "ssim_sr": ssim(out, target), "ssim_bicubic": ssim(base, target)})
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    found = []
+    for split in SPLITS:
+        index = pd.read_parquet(paths.index(split))
+        found += index.loc[index["readable"] & ~index["flip"], "path"].tolist()
+    return sorted(set(found))
 
 
-def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_size: int, iterations: int,
-        clip_len: int = 8, batch: int = 4, lr: float = 2e-4, seed: int = 0, progress=None) -> list[float]:
-    """Fit the generator on (LR clip, HR clip) pairs with an L1 pixel loss (the GAN, perceptual and
-    cleaning losses of the original recipe are left out), Adam with a cosine decay of the learning
-    rate over the iterations (a short fit ends lower than at a constant rate). Returns the loss per
-    iteration.
-
-    Speed (the fit runs on the demo's CPU budget): channels_last memory layout, and SPyNet, which mmagic
-    keeps frozen, sees detached frames, so no backward pass runs through it (the cleaning module then
-    learns through the reconstruction only, not through the flow). Measured on 2 cores: 0.40 vs 0.56 s
-    per step of 16 frames."""
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    in_size = out_size // SCALE
-    prepared = [(resize_frames(lr_clip, in_size), resize_frames(hr_clip, out_size, cv2.INTER_AREA))
-                for lr_clip, hr_clip in pairs]
-    net.to(memory_format=torch.channels_last).train()
-    no_flow_gradient = net.basicvsr.spynet.register_forward_pre_hook(_detached)
-    optim = torch.optim.Adam([w for w in net.parameters() if w.requires_grad], lr=lr, betas=(0.9, 0.99))
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=max(iterations, 1), eta_min=lr / 100)
-    losses = []
-    try:
-        for _ in range(iterations):
-            xs, ys = [], []
-            for k in rng.integers(0, len(prepared), batch):
-                lr_clip, hr_clip = prepared[k]
-                n = len(lr_clip)
-                idx = (int(rng.integers(0, max(n - clip_len, 0) + 1)) + np.arange(clip_len)) % n
-                flip = rng.random() < 0.5
-                x, y = lr_clip[idx], hr_clip[idx]
-                if flip:
-                    x, y = x[:, :, ::-1], y[:, :, ::-1]
-                xs.append(np.ascontiguousarray(x))
-                ys.append(np.ascontiguousarray(y))
-            x = torch.from_numpy(np.stack(xs)).permute(0, 1, 4, 2, 3).float() / 255
-            y = torch.from_numpy(np.stack(ys)).permute(0, 1, 4, 2, 3).float() / 255
-            loss = torch.nn.functional.l1_loss(net(x), y)
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-            schedule.step()
-            losses.append(float(loss.detach()))
-            if progress:
-                progress(losses[-1])
-    finally:
-        no_flow_gradient.remove()
-    net.eval()
-    return losses
+def upscale_dataset(root: str | os.PathLike, upscaler: Upscaler, shard: int = 0, shards: int = 1,
+                    progress_total: Callable[[int], Callable[[int], None]] | None = None) -> int:
+    """The superres stage's job: upscale every video of the prepared index that the per-video cache lacks
+    (only every ``shards``-th from ``shard`` when sharded). Unsharded, then assemble ``data/superres``
+    from the cache (hard links) and write ``data/manifests/sr.json`` (path -> cache key: what runs on
+    super-resolved input depend on). Returns the number of videos upscaled now."""
+    root = Path(root)
+    videos = dataset_videos()
+    mine = videos[shard::shards]
+    weights = weights_digest(upscaler.net)
+    keys = {rel: cache_key(root / rel, upscaler.settings(), weights) for rel in mine}
+    todo = [rel for rel in mine if not cached(keys[rel]).is_file()]
+    log.info("%d videos (shard %d/%d: %d), %d cached, %d to upscale", len(videos), shard, shards, len(mine),
+             len(mine) - len(todo), len(todo))
+    process([(str(root / rel), str(cached(keys[rel]))) for rel in todo], upscaler, CHUNK,
+            progress_total(len(todo)) if progress_total else None)
+    if shards > 1:
+        return len(todo)
+    shutil.rmtree(paths.SUPERRES, ignore_errors=True)
+    for rel in videos:
+        target = paths.SUPERRES / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(cached(keys[rel]), target)
+        except OSError:
+            shutil.copyfile(cached(keys[rel]), target)
+    write_json(paths.SR_MANIFEST, {rel: keys[rel] for rel in videos})
+    log.info("wrote %d videos to %s", len(videos), paths.SUPERRES)
+    return len(todo)

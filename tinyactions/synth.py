@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .annotations import ANNOTATION_FILES, CLASS_MAP_FILE, CLASSES
+from .atomic import write_json, write_text
 from .video import write_video
 
 # Groups of labels the story never combines: they feed post-processing tests and the demo's
@@ -36,25 +38,24 @@ EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (
     ("Opening", "Closing"),
     ("Push", "Pull"),
 )
-# Labels whose meaning a horizontal flip mirrors (a flipped left turn is a right turn).
-MIRRORED_LABELS = {"vehicle_turning_left": "vehicle_turning_right",
-                   "vehicle_turning_right": "vehicle_turning_left"}
+FPS = 30.0  # TinyVIRAT's clips are 30 frames/s
 
 
 @dataclass(frozen=True)
 class SynthConfig:
-    seed: int = 0
-    videos: dict = field(default_factory=lambda: {"train": 480, "val": 160, "test": 160})
-    hr_size: int = 112
-    lr_size_min: int = 10
-    lr_size_max: int = 128
-    lr_size_median: int = 40
-    frames_min: int = 6
-    frames_max: int = 150
-    frames_median: int = 48
-    virat_sources: int = 10
-    meva_sources: int = 4
-    fps: float = 30.0
+    """The ``synth`` section of params.yaml (which holds its values)."""
+
+    seed: int
+    videos: dict
+    hr_size: int
+    lr_size_min: int
+    lr_size_max: int
+    lr_size_median: int
+    frames_min: int
+    frames_max: int
+    frames_median: int
+    virat_sources: int
+    meva_sources: int
 
 
 # ----------------------------------------------------------------------------------- label story
@@ -351,8 +352,8 @@ def generate(cfg: SynthConfig, lr_root: Path, hr_root: Path, progress=None) -> d
             lr = degrade(hr, lr_size, clip_rng)
             vid = f"{i:06d}" if split == "train" else f"{i:05d}"
             rel = f"{vid}.mp4" if split == "test" else f"{source}/{vid}.mp4"
-            write_video(lr_root / "videos" / split / rel, lr, cfg.fps)
-            write_video(hr_root / "videos" / split / rel, hr, cfg.fps)
+            write_video(lr_root / "videos" / split / rel, lr, FPS)
+            write_video(hr_root / "videos" / split / rel, hr, FPS)
             entry = {"id": vid, "video_id": vid if split == "test" else source, "path": rel,
                      "dim": [frames, lr_size, lr_size]}
             if is_meva and split != "test":
@@ -368,4 +369,18 @@ def generate(cfg: SynthConfig, lr_root: Path, hr_root: Path, progress=None) -> d
             json.dump(entries, f)
         summary["videos"][split] = count
         summary["labels"][split] = label_counts
+    return summary
+
+
+def write_demo(cfg: SynthConfig | None, lr_root: Path, hr_root: Path, progress=None) -> dict | None:
+    """The synth stage's job: replace ``lr_root``/``hr_root`` with a fresh demo dataset, or, with no config
+    (a real dataset is used), with a note saying why nothing was generated. Returns the summary."""
+    for root in (lr_root, hr_root):
+        shutil.rmtree(root, ignore_errors=True)
+    if cfg is None:
+        for root in (lr_root, hr_root):
+            write_text(root / "NOT_GENERATED.txt", "data.source is not synth: the demo dataset was not generated.\n")
+        return None
+    summary = generate(cfg, lr_root, hr_root, progress)
+    write_json(hr_root / "summary.json", summary)
     return summary

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
+from .settings import SHRINK_TARGETS, STRATEGIES
 
-STRATEGIES = ("fixed", "f1", "frequency")
-SHRINK_TARGETS = ("pooled", "prior")
 POOLED_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
 
 

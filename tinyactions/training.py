@@ -50,10 +50,11 @@ def init_distributed() -> str:
 
 
 def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, val_index: str, video_root: str,
-          teacher_file: str | None = None, workers: int = 0):
+          teacher_file: str | None = None, workers: int = 0, batch_per_process: int | None = None):
     """Train ``spec`` to completion (resuming a matching partial run). Returns the mmengine Runner;
     the checkpoints are in ``models_dir/<run>``. ``workers`` data-loading processes per training process
-    change the speed, never the result, nor which partial run is resumed."""
+    change the speed, never the result, nor which partial run is resumed; the global batch is
+    ``spec.batch_size`` over the processes (``batch_per_process`` clips each, gradients accumulated)."""
     from mmengine.config import Config
     from mmengine.runner import Runner
 
@@ -63,8 +64,9 @@ def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, 
     rank, world = distributed_env()
     partial_root = models_dir / PARTIAL
     # the run's identity: its result settings (execution settings such as workers left at their
-    # defaults), the process count (the global batch is batch_size x processes) and its inputs' bytes
-    probe = runner_config(spec, "", train_index, val_index, video_root, "", teacher_file)
+    # defaults), how the batch is split over processes and its inputs' bytes
+    probe = runner_config(spec, "", train_index, val_index, video_root, "", teacher_file, processes=world,
+                          batch_per_process=batch_per_process)
     key = fingerprint({**{k: v for k, v in probe.items() if k not in ("work_dir", "launcher")}, "processes": world},
                       [train_index, val_index, teacher_file or "", spec.pretrained or ""])
     work_dir = partial_root / f"{spec.name}-{key}"
@@ -78,7 +80,7 @@ def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, 
     resume = (work_dir / "last_checkpoint").is_file()
     live_dir = work_dir / "live"
     cfg = runner_config(spec, str(work_dir), train_index, val_index, video_root, str(live_dir), teacher_file,
-                        launcher=launcher, workers=workers)
+                        launcher=launcher, workers=workers, processes=world, batch_per_process=batch_per_process)
     if workers:
         prepare_forkserver()
     cfg["resume"] = resume

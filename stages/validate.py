@@ -1,0 +1,18 @@
+"""Stage validate: check the whole params.yaml before any stage works.
+
+It depends on params.yaml as a file, so every change (a typo included) reruns it first; it writes the
+same marker every time, so a valid change reruns only what reads the changed keys. The root stages
+(synth, prepare) depend on the marker: nothing runs after an invalid change.
+"""
+from tinyactions import paths, settings, stage
+from tinyactions.atomic import write_text
+
+
+def main() -> None:
+    s = settings.load()
+    write_text(paths.VALIDATED, "params.yaml is valid\n")
+    stage.logger("validate").info("params.yaml: valid (%d runs: %s)", len(s.run_names()), ", ".join(s.run_names()))
+
+
+if __name__ == "__main__":
+    stage.run("validate", main)

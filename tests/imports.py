@@ -1,0 +1,48 @@
+"""The project modules a module imports, transitively (function-level imports included: they run too)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("tinyactions", "stages")
+
+
+def _module_file(name: str) -> Path | None:
+    path = ROOT / Path(*name.split("."))
+    if path.with_suffix(".py").is_file():
+        return path.with_suffix(".py")
+    return None
+
+
+def direct_imports(path: Path) -> set[str]:
+    """Dotted names of the project modules ``path`` imports."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] in PACKAGES and _module_file(name):
+                found.add(name)
+    return found
+
+
+def closure(module: str) -> list[str]:
+    """Repository-relative files of ``module`` and every project module it imports, transitively."""
+    todo, seen = [module], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += direct_imports(_module_file(name))
+    return sorted(str(_module_file(n).relative_to(ROOT)) for n in seen)

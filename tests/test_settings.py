@@ -1,0 +1,101 @@
+"""params.yaml is read in one place: the whole file is checked at once, and each mistake is one line that
+names its dotted key (and the nearest valid key for a typo)."""
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tinyactions import settings
+from tinyactions.settings import SettingsError
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def error(change) -> str:
+    p = copy.deepcopy(BASE)
+    change(p)
+    with pytest.raises(SettingsError) as e:
+        settings.parse(p)
+    return str(e.value)
+
+
+def test_the_shipped_params_and_every_run_resolve():
+    s = settings.load(ROOT / "params.yaml")
+    assert s.run_names() == [*BASE["runs"], BASE["kd"]["student"]["name"]]
+    student = s.run_spec(BASE["kd"]["student"]["name"])
+    assert (student.loss, student.input, student.kd_alpha) == ("kd", "lr", BASE["kd"]["alpha"])
+    run = s.run_spec("ircsn_lr")
+    assert run.kd_alpha is None and run.batch_size == BASE["train"]["batch_size"]
+    assert run.sampling == BASE["train"]["sampling"]["mode"] and run.balance is BASE["train"]["balance"]
+    with pytest.raises(SettingsError, match=r"^runs.nope: no such run \(runs: ircsn_lr, "):
+        s.run_spec("nope")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p: p["kd"].update(alhpa=0.3), "kd.alhpa: unknown key (did you mean kd.alpha?)"),
+    (lambda p: p["runs"]["ircsn_lr"].update(epoch=3), "runs.ircsn_lr.epoch: unknown key (did you mean runs.ircsn_lr.epochs?)"),
+    (lambda p: p.update(trian={}), "trian: unknown key (did you mean train?)"),
+    (lambda p: p["train"].pop("seed"), "train.seed: missing from params.yaml"),
+    (lambda p: p["superres"].update(window=8, overlap=4), "superres.window: window (8) must exceed twice the overlap (4)"),
+    (lambda p: p["ensemble"]["members"].append("nope@best"),
+     "ensemble.members: nope@best names no run of this pipeline (runs: ircsn_lr, uniformer_lr, ircsn_sr, uniformer_sr, ircsn_kd)"),
+    (lambda p: p["ensemble"]["members"].append("ircsn_lr@9"), "ensemble.members: ircsn_lr@9: ircsn_lr has epochs 1..6"),
+    (lambda p: p["ensemble"].update(weights=[1, 2]), "ensemble.weights: 2 weights for 12 members"),
+    (lambda p: p["kd"].update(teacher="ircsn_lr"),
+     "kd.teacher: ircsn_lr is trained on lr input; the teacher must be an sr run"),
+    (lambda p: p["kd"].update(alpha=1.5), "kd.alpha: input should be less than or equal to 1, got 1.5"),
+    (lambda p: p["kd"]["student"].update(name="ircsn_lr"),
+     "kd.student.name: ircsn_lr is also a run in runs; pick another name"),
+    (lambda p: p["kd"].update(teacher_epoch="bst"),
+     "kd.teacher_epoch: input should be 'best' or input should be a valid integer, got 'bst'"),
+    (lambda p: p["thresholds"].update(strategy="f2"),
+     "thresholds.strategy: input should be 'fixed', 'f1' or 'frequency', got 'f2'"),
+    (lambda p: p["execution"].update(loader_workers=-1),
+     "execution.loader_workers: input should be greater than or equal to 0, got -1"),
+    (lambda p: p["runs"]["ircsn_lr"].update(lr="1e-4"), "runs.ircsn_lr.lr: input should be a valid number, got '1e-4' "
+     "(YAML reads a number without a dot, such as 1e-4, as text: write 1.0e-4)"),
+    (lambda p: (p["train"].update(batch_size=7), p["execution"].update(nproc=2)),
+     "train.batch_size: 7 (global) is not divisible by execution.nproc 2; set execution.batch_per_process to "
+     "accumulate gradients"),
+    (lambda p: p["data"].update(source="tinyvirat"), "superres.weights: 'fit' needs the generated demo's HR renders"),
+    (lambda p: p["postprocess"].update(groups=[["Push", "Nope"]]),
+     "postprocess.groups: postprocess group ['Push', 'Nope']: unknown classes ['Nope']"),
+    (lambda p: p["balance"]["mirrored_labels"].update(x="y"),
+     "balance.mirrored_labels.x: 'x': 'y' names a class outside the class map"),
+    (lambda p: p["synth"]["lr_size"].update(max=200), "synth.lr_size.max: 200 exceeds synth.hr_size 112"),
+])
+def test_each_mistake_is_one_line_naming_its_key(change, message):
+    text = error(change)
+    assert text.startswith(message) and "\n" not in text, text
+
+
+def test_validate_stage_fails_on_a_typo_before_any_work(tmp_path):
+    """`python -m stages.validate` (the first stage of every `dvc repro`): exit 1 with the one line, no
+    traceback, and no marker written; a valid file writes the same marker every time."""
+    p = copy.deepcopy(BASE)
+    p["kd"]["alhpa"] = 0.3
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-m", "stages.validate"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True)
+    assert run.returncode == 1 and run.stderr.strip() == "validate: kd.alhpa: unknown key (did you mean kd.alpha?)"
+    assert not (tmp_path / "data").exists()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(BASE))
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-m", "stages.validate"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True)
+        assert run.returncode == 0, run.stderr
+        assert (tmp_path / "data/params-validated.txt").read_text() == "params.yaml is valid\n"
+
+
+def test_unreadable_params_file_is_one_line(tmp_path):
+    (tmp_path / "params.yaml").write_text("train: [unclosed\n")
+    with pytest.raises(SettingsError, match=r"^.*params.yaml: not valid YAML: ") as e:
+        settings.load(tmp_path / "params.yaml")
+    assert "\n" not in str(e.value)
+    with pytest.raises(SettingsError, match="parameter file not found"):
+        settings.load(tmp_path / "missing.yaml")

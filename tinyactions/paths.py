@@ -1,0 +1,37 @@
+"""Where every stage reads and writes, relative to the repository root: the one spelling of each path
+(dvc.yaml names the same paths as the stages' deps and outs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+VALIDATED = Path("data/params-validated.txt")  # validate's constant marker: every root stage depends on it
+SYNTH_LR = Path("data/raw/tinyvirat-synth")  # the generated demo in the TinyVIRAT-v2 layout
+SYNTH_HR = Path("data/raw/tinyvirat-synth-hr")  # its clean renders (the generator fit's targets)
+PREPARED = Path("data/prepared")  # train/val/test.parquet, stats.json, cooccurrence.csv, problems.csv
+LR_MANIFEST = Path("data/manifests/lr.json")
+SR_MANIFEST = Path("data/manifests/sr.json")
+SUPERRES = Path("data/superres")  # every readable video at superres.size, same relative paths
+SUPERRES_CACHE = Path("data/.superres-cache")  # per-video cache, outside DVC's outputs
+GENERATOR = Path("models/superres/generator.pth")
+MODELS = Path("models")  # models/<run>/epoch_<n>.pth
+SCORES = Path("data/scores")  # data/scores/<run>.parquet
+TEACHER_SCORES = SCORES / "teacher.parquet"
+METRICS = Path("metrics")
+TRAIN_METRICS = METRICS / "train"  # metrics/train/<run>/ (dvclive)
+ANSWER = Path("submission/answer.txt")
+
+
+def index(split: str) -> Path:
+    """The prepared index of a split."""
+    return PREPARED / f"{split}.parquet"
+
+
+def video_root(input_kind: str, data_root: str) -> str:
+    """Where a run on ``lr`` or ``sr`` input reads its videos."""
+    return str(SUPERRES) if input_kind == "sr" else data_root
+
+
+def epoch_log(run: str, metric: str) -> Path:
+    """A run's per-epoch validation metric as logged by dvclive during training."""
+    return TRAIN_METRICS / run / "plots/metrics/val" / f"{metric}.tsv"

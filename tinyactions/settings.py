@@ -1,0 +1,482 @@
+"""The one reader of params.yaml: typed, validated settings for every stage.
+
+Every key is declared here with its type, range or choices; the values (the defaults included) live in
+params.yaml only. ``load()`` checks the whole file at once, so a typo, a value out of range or a rule
+across sections (the teacher must be an SR run, members must name runs, ...) fails before any stage
+works, with one line that starts with the dotted key: ``kd.alhpa: unknown key (did you mean kd.alpha?)``.
+
+Two kinds of settings: results (every section but ``execution``; dvc.yaml lists each stage's keys, so a
+change reruns what it affects) and ``execution`` (workers, chunk sizes, process count: how a stage runs,
+never what it computes; no stage lists it, so a change reruns nothing).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .annotations import CLASSES
+from .paths import PARAMS, video_root
+from .sr_geometry import SCALE, plan_windows
+
+# the choices of params.yaml, one definition each (the library imports them from here)
+PRESETS = ("paper", "demo")  # backbone sizes: the seed's, or shrunk for 2 CPU cores
+BACKBONE_NAMES = ("ircsn", "uniformer")
+STRATEGIES = ("fixed", "f1", "frequency")  # per-class threshold rules
+SHRINK_TARGETS = ("pooled", "prior")
+BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
+MEMBER = re.compile(r"^(?P<run>[A-Za-z0-9_.-]+)@(?P<epoch>best|last|\d+)$")
+
+
+class SettingsError(ValueError):
+    """A missing, unknown or invalid parameter; the message is one line starting with its dotted key."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """An ensemble member ``run@epoch``: epoch an integer, ``best`` or ``last``."""
+
+    run: str
+    epoch: str  # as written
+
+    @classmethod
+    def parse(cls, text: str) -> "Member":
+        m = MEMBER.match(str(text))
+        if not m:
+            raise ValueError(f"ensemble member {text!r} is not run@epoch (epoch: a number, best or last)")
+        return cls(m["run"], m["epoch"])
+
+    def __str__(self) -> str:
+        return f"{self.run}@{self.epoch}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One named training run: ``runs.<name>`` (or the KD student) with the shared ``train`` settings, as
+    ``tinyactions.settings`` resolves them from params.yaml (which holds every default)."""
+
+    name: str
+    backbone: str
+    input: str  # lr | sr
+    loss: str  # bce | asl | kd
+    lr: float
+    epochs: int
+    preset: str
+    input_size: int
+    batch_size: int  # global: over all training processes
+    seed: int
+    warmup_epochs: int
+    restart_period: int
+    weight_decay: float
+    sampling: str
+    balance: bool  # train on the flipped balance copies of the index
+    segments: int
+    dense_interval: int
+    pretrained: str | None
+    kd_alpha: float | None  # the student's alpha (loss kd); None for other runs
+    asl: dict
+
+
+def validate_groups(groups: list[list[str]]) -> list[list[int]]:
+    """Class indexes of each group; unknown names and overlapping groups are errors."""
+    index = {c: i for i, c in enumerate(CLASSES)}
+    seen: set[str] = set()
+    out = []
+    for g in groups:
+        unknown = [c for c in g if c not in index]
+        if unknown:
+            raise ValueError(f"postprocess group {g}: unknown classes {unknown}")
+        if seen & set(g):
+            raise ValueError(f"postprocess group {g} overlaps another group on {sorted(seen & set(g))}")
+        if len(g) < 2:
+            raise ValueError(f"postprocess group {g} needs at least two classes")
+        seen.update(g)
+        out.append([index[c] for c in g])
+    return out
+
+
+
+
+Count = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Rate = Annotated[float, Field(ge=0.0)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DimTolerance(Section):
+    frames: Count
+    pixels: Count
+    relative: Rate
+
+
+class Data(Section):
+    source: Literal["synth", "tinyvirat"]
+    root: str
+    bad_entries: Literal["fail", "skip"]
+    dim_tolerance: DimTolerance
+
+
+class SplitCounts(Section):
+    train: Positive
+    val: Positive
+    test: Positive
+
+
+class Span(Section):
+    min: Positive
+    max: Positive
+    median: Positive
+
+
+class Sources(Section):
+    virat: Positive
+    meva: Count
+
+
+class Synth(Section):
+    seed: Count
+    videos: SplitCounts
+    hr_size: Annotated[int, Field(ge=32, le=512)]
+    lr_size: Span
+    frames: Span
+    sources: Sources
+
+
+class Balance(Section):
+    enabled: bool
+    tail_max_share: Share
+    tail_classes: list[str] | None
+    copies: Count
+    mirrored_labels: dict[str, str]
+
+
+class Sampling(Section):
+    mode: Literal["uniform", "dense"]
+    segments: Positive
+    dense_interval: Positive
+
+
+class Asl(Section):
+    gamma_neg: Rate
+    gamma_pos: Rate
+    clip: Share
+    reduction: Literal["sum", "mean"]
+
+
+class Pretrained(Section):
+    ircsn: str | None
+    uniformer: str | None
+
+
+class Train(Section):
+    preset: Literal[PRESETS]
+    input_size: Annotated[int, Field(ge=16)]
+    batch_size: Positive  # global: over every training process
+    seed: Count
+    warmup_epochs: Count
+    restart_period: Positive
+    weight_decay: Rate
+    balance: bool
+    sampling: Sampling
+    asl: Asl
+    pretrained: Pretrained
+
+
+class Execution(Section):
+    nproc: Positive
+    batch_per_process: Positive | None
+    data_workers: Count
+    loader_workers: Count
+    score_chunk: Positive
+    superres_batch: Positive
+
+
+class Run(Section):
+    backbone: Literal[BACKBONE_NAMES]
+    input: Literal["lr", "sr"]
+    loss: Literal["bce", "asl"]
+    lr: Rate
+    epochs: Positive
+    sampling: Literal["uniform", "dense"] | None = None  # None: train.sampling.mode
+    balance: bool | None = None  # None: train.balance
+
+
+class Generator(Section):
+    mid_channels: Positive
+    propagation_blocks: Positive
+    cleaning_blocks: Positive
+
+
+class Fit(Section):
+    clips: Positive
+    iterations: Count
+    clip_len: Annotated[int, Field(ge=2)]
+    batch: Positive
+    lr: Rate
+    eval_clips: Positive
+    seed: Count
+
+
+class Superres(Section):
+    weights: str  # fit | the path of an official checkpoint
+    size: Annotated[int, Field(ge=SCALE)]
+    generator: Generator
+    window: Annotated[int, Field(ge=3)]
+    overlap: Count
+    fit: Fit
+
+
+class Dump(Section):
+    views: Positive
+
+
+class Student(Section):
+    name: str
+    backbone: Literal[BACKBONE_NAMES]
+    lr: Rate
+    epochs: Positive
+
+
+class Kd(Section):
+    teacher: str
+    teacher_epoch: Literal["best"] | Positive
+    alpha: Share
+    student: Student
+
+
+class Thresholds(Section):
+    strategy: Literal[STRATEGIES]
+    prior: Share
+    shrink_to: Literal[SHRINK_TARGETS]
+    min_positives: Count
+    low: Share
+    high: Share
+    folds: Annotated[int, Field(ge=2)]
+    seed: Count
+
+
+class Greedy(Section):
+    enabled: bool
+    max_members: Positive
+
+
+class Ensemble(Section):
+    members: list[str]
+    weights: list[Rate] | None
+    best_by: Literal[BEST_BY]
+    greedy: Greedy
+
+
+class Postprocess(Section):
+    groups: Literal["derive", "none"] | list[list[str]]
+    min_expected: Rate
+    apply: bool | Literal["auto"]
+
+
+class Settings(Section):
+    data: Data
+    synth: Synth
+    balance: Balance
+    train: Train
+    execution: Execution
+    runs: dict[str, Run]
+    superres: Superres
+    dump: Dump
+    kd: Kd
+    thresholds: Thresholds
+    ensemble: Ensemble
+    postprocess: Postprocess
+
+    def run_names(self) -> list[str]:
+        """Every trained run: ``runs`` and the distilled student."""
+        return [*self.runs, self.kd.student.name]
+
+    def run_spec(self, name: str) -> RunSpec:
+        """The full recipe of run ``name`` (a run of ``runs`` or the student) with the shared ``train`` keys."""
+        t = self.train
+        if name == self.kd.student.name:
+            s = self.kd.student
+            run = Run(backbone=s.backbone, input="lr", loss="bce", lr=s.lr, epochs=s.epochs)
+            loss = "kd"
+        elif name in self.runs:
+            run, loss = self.runs[name], self.runs[name].loss
+        else:
+            raise SettingsError(f"runs.{name}: no such run (runs: {', '.join(self.run_names())})")
+        return RunSpec(
+            name=name, backbone=run.backbone, input=run.input, loss=loss, lr=run.lr, epochs=run.epochs,
+            preset=t.preset, input_size=t.input_size, batch_size=t.batch_size, seed=t.seed,
+            warmup_epochs=t.warmup_epochs, restart_period=t.restart_period, weight_decay=t.weight_decay,
+            sampling=run.sampling or t.sampling.mode, balance=t.balance if run.balance is None else run.balance,
+            segments=t.sampling.segments, dense_interval=t.sampling.dense_interval,
+            pretrained=getattr(t.pretrained, run.backbone), kd_alpha=self.kd.alpha if loss == "kd" else None,
+            asl=t.asl.model_dump())
+
+    def video_root(self, input_kind: str) -> str:
+        return video_root(input_kind, self.data.root)
+
+    def members(self) -> list[Member]:
+        return [Member.parse(m) for m in self.ensemble.members]
+
+
+
+def _check(s: Settings) -> None:
+    """Rules across keys and sections (types and ranges are the models')."""
+    def fail(key: str, message: str):
+        raise SettingsError(f"{key}: {message}")
+
+    for name, span in (("lr_size", s.synth.lr_size), ("frames", s.synth.frames)):
+        if not span.min <= span.median <= span.max:
+            fail(f"synth.{name}", f"need min <= median <= max, got {span.min}, {span.median}, {span.max}")
+    if s.synth.lr_size.max > s.synth.hr_size:
+        fail("synth.lr_size.max", f"{s.synth.lr_size.max} exceeds synth.hr_size {s.synth.hr_size}")
+    for name in s.balance.tail_classes or []:
+        if name not in CLASSES:
+            fail("balance.tail_classes", f"{name!r} is not a class of the class map")
+    for a, b in s.balance.mirrored_labels.items():
+        if a not in CLASSES or b not in CLASSES:
+            fail(f"balance.mirrored_labels.{a}", f"{a!r}: {b!r} names a class outside the class map")
+    if s.execution.batch_per_process is None:
+        if s.train.batch_size % s.execution.nproc:
+            fail("train.batch_size", f"{s.train.batch_size} (global) is not divisible by execution.nproc "
+                 f"{s.execution.nproc}; set execution.batch_per_process to accumulate gradients")
+    elif s.train.batch_size % (s.execution.nproc * s.execution.batch_per_process):
+        fail("execution.batch_per_process", f"{s.execution.batch_per_process} x execution.nproc "
+             f"{s.execution.nproc} does not divide train.batch_size {s.train.batch_size}")
+    if s.superres.weights == "fit" and s.data.source != "synth":
+        fail("superres.weights", "'fit' needs the generated demo's HR renders (data.source: synth); give the "
+             "path of an official RealBasicVSR checkpoint for real data")
+    if s.superres.size % SCALE:
+        fail("superres.size", f"{s.superres.size} is not a multiple of {SCALE}")
+    try:
+        plan_windows(s.superres.window + 1, s.superres.window, s.superres.overlap)
+    except ValueError as e:
+        fail("superres.window", str(e))
+    if not s.runs:
+        fail("runs", "no runs")
+    for name in s.run_names():
+        try:
+            Member.parse(f"{name}@best")
+        except ValueError:
+            fail(f"runs.{name}", "a run name is letters, digits, '_', '.' or '-'")
+    if s.kd.student.name in s.runs:
+        fail("kd.student.name", f"{s.kd.student.name} is also a run in runs; pick another name")
+    teacher = s.runs.get(s.kd.teacher)
+    if teacher is None:
+        fail("kd.teacher", f"{s.kd.teacher} is not a run (runs: {', '.join(s.runs)})")
+    if teacher.input != "sr":
+        fail("kd.teacher", f"{s.kd.teacher} is trained on {teacher.input} input; the teacher must be an sr run")
+    if isinstance(s.kd.teacher_epoch, int) and s.kd.teacher_epoch > teacher.epochs:
+        fail("kd.teacher_epoch", f"{s.kd.teacher_epoch} is beyond the {teacher.epochs} epochs of {s.kd.teacher}")
+    epochs = {name: s.run_spec(name).epochs for name in s.run_names()}
+    for text in s.ensemble.members:
+        try:
+            member = Member.parse(text)
+        except ValueError as e:
+            fail("ensemble.members", str(e))
+        if member.run not in epochs:
+            fail("ensemble.members", f"{member} names no run of this pipeline (runs: {', '.join(epochs)})")
+        if member.epoch.isdigit() and not 1 <= int(member.epoch) <= epochs[member.run]:
+            fail("ensemble.members", f"{member}: {member.run} has epochs 1..{epochs[member.run]}")
+    if s.ensemble.weights is not None and len(s.ensemble.weights) != len(s.ensemble.members):
+        fail("ensemble.weights", f"{len(s.ensemble.weights)} weights for {len(s.ensemble.members)} members")
+    if isinstance(s.postprocess.groups, list):
+        try:
+            validate_groups(s.postprocess.groups)
+        except ValueError as e:
+            fail("postprocess.groups", str(e))
+    if s.thresholds.low > s.thresholds.high:
+        fail("thresholds.low", f"{s.thresholds.low} is above thresholds.high {s.thresholds.high}")
+
+
+def _walk(node, part):
+    """The type one step below ``node`` (a model class, dict or list type) at ``part``, or None."""
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(part) if isinstance(part, str) else None
+        node = field.annotation if field is not None else None
+    elif get_origin(node) in (dict, list):
+        node = get_args(node)[-1]
+    else:
+        return None
+    while get_origin(node) is Annotated:
+        node = get_args(node)[0]
+    if get_origin(node) is Union or type(node).__name__ == "UnionType":
+        inner = [a for a in get_args(node) if get_origin(a) in (dict, list)
+                 or (isinstance(a, type) and issubclass(a, BaseModel))]
+        node = inner[0] if inner else node
+    return node
+
+
+def _dotted(loc: tuple) -> tuple[str, object]:
+    """The dotted key of a pydantic error location (union-branch tags dropped) and the type it ends in."""
+    node, key = Settings, ""
+    for part in loc:
+        below = _walk(node, part)
+        if below is None and not (isinstance(node, type) and issubclass(node, BaseModel)):
+            break  # a union branch tag such as "int" or "literal['best']"
+        key = f"{key}[{part}]" if isinstance(part, int) else f"{key}.{part}" if key else str(part)
+        node = below
+    return key, node
+
+
+def _message(error: dict) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent, model = _dotted(loc[:-1])
+        valid = list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+        near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        key = f"{parent}.{loc[-1]}" if parent else str(loc[-1])
+        hint = f" (did you mean {parent + '.' if parent else ''}{near[0]}?)" if near else \
+            f" (valid: {', '.join(valid)})" if valid else ""
+        return f"{key}: unknown key{hint}"
+    key, _ = _dotted(loc)
+    if error["type"] == "missing":
+        return f"{key}: missing from params.yaml"
+    message, value = error["msg"], error["input"]
+    hint = ""
+    if isinstance(value, str):
+        try:
+            float(value)
+            hint = " (YAML reads a number without a dot, such as 1e-4, as text: write 1.0e-4)"
+        except ValueError:
+            pass
+    return f"{key}: {message[0].lower()}{message[1:]}, got {value!r}{hint}"
+
+
+def parse(data: object, source: str = str(PARAMS)) -> Settings:
+    """Settings from the parsed YAML of params.yaml; raises SettingsError naming the first bad key."""
+    if not isinstance(data, dict):
+        raise SettingsError(f"{source}: expected a mapping at the top level")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        first_key = _dotted(tuple(errors[0]["loc"]))[0]
+        same = [err for err in errors if _dotted(tuple(err["loc"]))[0] == first_key]
+        if len(same) > 1 and all(err["type"] not in ("missing", "extra_forbidden") for err in same):
+            # a union (e.g. 'best' or an epoch number): one line with what each branch accepts
+            raise SettingsError(f"{first_key}: " + " or ".join(
+                err["msg"][0].lower() + err["msg"][1:] for err in same) + f", got {same[0]['input']!r}") from None
+        raise SettingsError(_message(errors[0])) from None
+    _check(settings)
+    return settings
+
+
+def load(path: str | Path = PARAMS) -> Settings:
+    """The validated settings of ``path`` (params.yaml of the working directory by default)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: parameter file not found (run from the repository root)") from None
+    except yaml.YAMLError as e:
+        raise SettingsError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+    return parse(data, str(path))
