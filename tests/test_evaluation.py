@@ -164,8 +164,8 @@ def test_ablation_table3_lays_out_single_vs_ensemble():
                           "f1_postprocess_cv": 0.255, "threshold_strategy": "f1", "groups": [["a", "b"]],
                           "group_gain_cv": {"a | b": 0.005}},
              "greedy_selection": {"f1_cv": 0.27}}
-    params = {"runs": {"ircsn_lr": {"backbone": "ircsn", "input": "lr", "loss": "bce"}}, "kd": {"student": {}}}
-    text = ablation_markdown(board, params)
+    from tests.conftest import run_spec
+    text = ablation_markdown(board, {"ircsn_lr": run_spec()})
     assert "| single best run (ircsn_lr) | 0.410 | 0.200 | 0.260 | 0.220 |" in text
     assert "| single best checkpoint, chosen inside the folds | – | – | – | 0.210 |" in text
     assert "| ensemble of 2 members | 0.450 | 0.210 | 0.300 | 0.250 |" in text

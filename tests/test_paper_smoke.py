@@ -5,7 +5,7 @@
 under torchrun (gloo) with data-loading workers. The data is a tiny TinyVIRAT-v2-format root generated
 here; the Kinetics-400 and RealBasicVSR checkpoints are written in their published layouts from the
 model-zoo configs in the installed wheels (random weights). Only counts shrink (SMOKE): clips, epochs,
-the per-process batch, threshold folds, and ensemble members that exist after 2 epochs; execution sets
+the global batch, threshold folds, and ensemble members that exist after 2 epochs; execution sets
 one data worker per process so that workers exist and are measured.
 
 Set SMOKE_DIR to keep the run's folder (repo, data, weights, dvc log, memory report) for inspection.
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.paper
 CLIPS = {"train": 6, "val": 6, "test": 3}  # 6 train clips: one step of 2 x 2 clips per epoch
 EPOCHS = 2
 SMOKE = {  # the only departures from profiles/paper.yaml: counts, so that 2 CPU cores finish in minutes
-    "train": {"batch_size": 2},
+    "train": {"batch_size": 4},  # global: 2 clips on each of the 2 processes
     "kd": {"student": {"epochs": EPOCHS}},
     "execution": {"loader_workers": 1, "score_chunk": 8, "superres_batch": 1},
     "ensemble": {"members": ["uniformer_lr@best", "uniformer_sr@best", "uniformer_sr@last", "ircsn_lr@best",

@@ -12,10 +12,17 @@ import pytest
 import yaml
 
 from tinyactions import superres as S
+from tinyactions import superres_fit as F
 from tinyactions.video import read_video
 from tests.conftest import make_prepared
+from tests.dvcrepo import deep_update
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def full_params(changes: dict) -> dict:
+    """The shipped params.yaml with ``changes``: stages validate the whole file."""
+    return deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()), changes)
 
 
 def run(repo, *args):
@@ -41,7 +48,7 @@ def test_shards_cache_and_assembly(tmp_path):
               "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
                            "window": 8, "overlap": 2},
               "execution": {"superres_batch": 2}}
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    (repo / "params.yaml").write_text(yaml.safe_dump(full_params(params)))
     net = S.build_generator(S.GeneratorSpec(8, 1, 1))
     S.save_official(net, repo / "models/superres/generator.pth", {})
 
@@ -64,9 +71,9 @@ def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path)
     """superres.weights = a path: the stage validates and copies the official checkpoint, writes the
     declared outputs (no comparison: real data has no clean renders), and a missing path names the key."""
     spec = {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1}
-    S.save_official(S.start_from_upsampling(S.build_generator(S.GeneratorSpec(**spec))), tmp_path / "g.pth", {})
-    params = {"data": {"source": "tinyvirat", "root": str(tmp_path)},
-              "superres": {"weights": str(tmp_path / "g.pth"), "size": 32, "generator": spec, "fit": {"seed": 0}}}
+    S.save_official(F.start_from_upsampling(S.build_generator(S.GeneratorSpec(**spec))), tmp_path / "g.pth", {})
+    params = full_params({"data": {"source": "tinyvirat", "root": str(tmp_path)},
+                          "superres": {"weights": str(tmp_path / "g.pth"), "size": 32, "generator": spec}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "stages.superres_fit"], cwd=tmp_path, env=env, capture_output=True,
@@ -78,7 +85,7 @@ def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path)
     S.load_official(original, tmp_path / "g.pth")
     assert S.weights_digest(copied) == S.weights_digest(original)
     assert json.loads((tmp_path / "metrics/superres.json").read_text())["fitted"] is False
-    assert list(pd.read_csv(tmp_path / "metrics/superres_clips.csv").columns) == S.COMPARISON_COLUMNS
+    assert list(pd.read_csv(tmp_path / "metrics/superres_clips.csv").columns) == F.COMPARISON_COLUMNS
     assert len(pd.read_csv(tmp_path / "metrics/superres_fit.tsv", sep="\t")) == 0
 
     params["superres"]["weights"] = str(tmp_path / "missing.pth")
