@@ -1,4 +1,5 @@
 """End to end: `dvc repro` of the whole pipeline on a tiny generated dataset in a temporary git repo."""
+import copy
 import json
 import re
 import subprocess
@@ -91,8 +92,16 @@ def test_dvc_repro_end_to_end(tmp_path):
         "evaluate"}
     # execution settings (how stages run, never what they compute) rerun nothing after a finished run
     assert ran(repo, env, {"execution": {"loader_workers": 1, "score_chunk": 3, "superres_batch": 2,
-                                         "data_workers": 2}}) == set()
+                                         "data_workers": 2, "batch_per_process": 4}}) == set()
     assert dvc(repo, env, "status", "-q").returncode == 0
+    # a typo fails the whole run before any stage works, naming the key; nothing else ran
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump(deep_update(copy.deepcopy(params), {"kd": {"alhpa": 0.3}})))
+    typo = dvc(repo, env, "repro")
+    assert typo.returncode != 0 and "validate: kd.alhpa: unknown key (did you mean kd.alpha?)" in typo.stdout + typo.stderr
+    assert set(re.findall(r"Running stage '([^']+)'", typo.stdout)) == {"validate"}, typo.stdout
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(repo, env, {}) == set()
 
     # a queued sweep runs from the committed state: each experiment reruns only the tail of its change
     commit(repo, env, "demo run")
@@ -104,7 +113,7 @@ def test_dvc_repro_end_to_end(tmp_path):
     for name, e in experiments.items():
         assert 0.0 <= e["metrics"]["f1"] <= 1.0 and "ensemble" in e["metrics"], name
         log = dvc(repo, env, "queue", "logs", name).stdout
-        assert set(re.findall(r"Running stage '([^']+)'", log)) == {"distill", "dump_student", "evaluate"}, log
+        assert set(re.findall(r"Running stage '([^']+)'", log)) == {"validate", "distill", "dump_student", "evaluate"}, log
 
     # CI regeneration from a DVC remote (scripts/leaderboard.sh, `make leaderboard`)
     assert dvc(repo, env, "remote", "add", "-d", "shared", str(tmp_path / "remote")).returncode == 0
@@ -183,4 +192,4 @@ def ran(repo: Path, env: dict, change: dict) -> set[str]:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc(repo, env, "repro")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return set(re.findall(r"Running stage '([^']+)'", out.stdout))
+    return set(re.findall(r"Running stage '([^']+)'", out.stdout)) - {"validate"}  # reruns on every change

@@ -1,0 +1,105 @@
+"""dvc.yaml stays the honest map of the pipeline: every stage lists exactly the project code its command
+imports (transitively) as deps, every param key it lists exists, no stage lists an execution key, and
+every settings key a stage reads is covered by a param it lists."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tinyactions import settings
+from tests.imports import ROOT, closure
+
+MAP = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+CODE = re.compile(r"^(stages|tinyactions)/.*\.py$")
+# what a Settings method reads (RUN: the run's own entry, ``runs.<name>`` or the student's ``kd.student``)
+METHOD_READS = {"run_spec": ["train", "RUN"], "video_root": ["data.root"],
+                "run_names": ["runs", "kd.student.name"], "members": ["ensemble.members"]}
+
+
+def stage_module(name: str) -> str:
+    cmd = MAP[name]["do"]["cmd"] if "foreach" in MAP[name] else MAP[name]["cmd"]
+    return re.match(r"python -m (stages\.\w+)", cmd).group(1)
+
+
+def definition(name: str) -> dict:
+    return MAP[name]["do"] if "foreach" in MAP[name] else MAP[name]
+
+
+def listed_params(name: str) -> list[str]:
+    return [p if isinstance(p, str) else next(iter(p)) for p in definition(name).get("params", [])]
+
+
+def settings_reads(path: Path) -> set[str]:
+    """Dotted settings keys read through a variable ``s`` (a Settings) in ``path``: attribute chains down
+    to the deepest field, and the keys a Settings method reads."""
+    reads = set()
+    for chain in re.findall(r"\bs\.([a-z_]+(?:\.[a-z_]+)*)", path.read_text()):
+        node, key = settings.Settings, []
+        for part in chain.split("."):
+            if isinstance(node, type) and issubclass(node, settings.BaseModel) and part in node.model_fields:
+                key.append(part)
+                node = node.model_fields[part].annotation
+            else:
+                if not key and part in METHOD_READS:
+                    reads.update(METHOD_READS[part])
+                break
+        if key:
+            reads.add(".".join(key))
+    return reads
+
+
+def covered(key: str, listed: list[str]) -> bool:
+    if key == "RUN":  # a run of runs, or the student (its entry and its alpha)
+        return any(p.startswith("runs") for p in listed) or {"kd.student", "kd.alpha"} <= set(listed)
+    if key.startswith("runs."):
+        key = "runs"
+    plain = [re.sub(r"\.\$\{[^}]+\}$", "", p) for p in listed]
+    return any(key == p or key.startswith(p + ".") or p.startswith(key + ".") and key == "runs" for p in plain)
+
+
+def key_exists(key: str) -> bool:
+    node = PARAMS
+    for part in key.split("."):
+        if part.startswith("${"):
+            return isinstance(node, dict) and bool(node)
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(MAP))
+def test_code_deps_are_exactly_what_the_command_imports(name):
+    deps = {d for d in definition(name).get("deps", []) if CODE.match(d)}
+    assert deps == set(closure(stage_module(name))), f"{name}: dvc.yaml lists {sorted(deps)}"
+
+
+@pytest.mark.parametrize("name", sorted(MAP))
+def test_params_exist_exclude_execution_and_cover_what_the_stage_reads(name):
+    listed = listed_params(name)
+    assert all(key_exists(p) for p in listed), listed
+    assert not [p for p in listed if p.split(".")[0] == "execution"], "execution keys never rerun a stage"
+    files = [ROOT / f for f in closure(stage_module(name)) if f.startswith("stages/") or f == "tinyactions/leaderboard.py"]
+    reads = set().union(*(settings_reads(f) for f in files))
+    reads = {r for r in reads if not r.startswith("execution")}
+    if "params.yaml" in definition(name).get("deps", []):
+        reads = set()  # the whole file is a dep (validate)
+    assert [r for r in sorted(reads) if not covered(r, listed)] == [], f"{name} lists {listed}"
+
+
+def test_no_stage_imports_another_and_the_library_imports_no_stage():
+    for path in sorted((ROOT / "stages").glob("*.py")) + sorted((ROOT / "tinyactions").glob("*.py")):
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import) stages\b", text, re.M), path.name
+
+
+def test_the_reader_finds_chains_and_methods(tmp_path):
+    """The static reader above is itself tested: a chain stops at the deepest field, methods count."""
+    f = tmp_path / "x.py"
+    f.write_text("s.superres.generator.model_dump()\nspec = s.run_spec(name)\nt = s.thresholds\nx.s.data\n")
+    assert settings_reads(f) == {"superres.generator", "train", "RUN", "thresholds", "data"}
+    assert covered("superres.generator", ["superres"]) and not covered("superres.fit", ["superres.size"])
+    assert covered("RUN", ["runs.${key}"]) and covered("runs", ["runs"]) and not covered("thresholds", ["train"])
+    assert covered("RUN", ["kd.student", "kd.alpha"]) and not covered("RUN", ["kd.student"])
