@@ -20,7 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyactions.recipes import RunSpec, runner_config  # noqa: E402
+import dataclasses  # noqa: E402
+
+from tinyactions import settings  # noqa: E402
+from tinyactions.recipes import runner_config  # noqa: E402
 
 ITER = re.compile(r"Epoch\(train\)\s+\[\d+\]\[(\d+)/\d+\].*?\stime: ([0-9.]+)")
 
@@ -34,12 +37,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--backbone", default="ircsn", choices=("ircsn", "uniformer"))
     args = ap.parse_args()
-    spec = RunSpec(name="bench", backbone=args.backbone, input="lr", loss="bce", lr=1e-3, epochs=args.epochs)
+    spec = dataclasses.replace(settings.load(ROOT / "params.yaml").run_spec("ircsn_lr"), name="bench",
+                               backbone=args.backbone, lr=1e-3, epochs=args.epochs)
     train, val, root = "data/prepared/train.parquet", "data/prepared/val.parquet", "data/raw/tinyvirat-synth"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         ours = subprocess.run([sys.executable, "-c", (
-            "from pathlib import Path\nfrom tinyactions.recipes import RunSpec\nfrom tinyactions.training import train\n"
+            "from pathlib import Path\nfrom tinyactions.settings import RunSpec\nfrom tinyactions.training import train\n"
             f"train(RunSpec(**{spec.__dict__!r}), Path({tmp!r}) / 'models', Path({tmp!r}) / 'metrics', "
             f"{train!r}, {val!r}, {root!r}, workers=1)\n")], cwd=ROOT, env=env, capture_output=True, text=True)
         assert ours.returncode == 0, ours.stderr[-2000:]

@@ -25,11 +25,11 @@ RUN = """
 import sys
 from pathlib import Path
 from tinyactions import workers
-from tinyactions.recipes import RunSpec
+from tests.conftest import run_spec
 from tinyactions.training import train
 workers.START_METHOD = {method!r}
-spec = RunSpec(name="bench", backbone={backbone!r}, input="lr", loss="bce", lr=1e-4, epochs={epochs},
-               preset="paper", input_size=224, batch_size=2, warmup_epochs=1, restart_period=3)
+spec = run_spec(name="bench", backbone={backbone!r}, lr=1e-4, epochs={epochs}, preset="paper", input_size=224,
+                batch_size=2, warmup_epochs=1, restart_period=3)
 train(spec, Path({out!r}) / "models", Path({out!r}) / "metrics", {train_index!r}, {val_index!r}, {root!r}, workers=1)
 """
 
