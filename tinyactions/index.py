@@ -173,13 +173,18 @@ def tail_classes(train: pd.DataFrame, max_share: float | None = None,
     return [c for c in CLASSES if 0 < share[c] <= max_share]
 
 
+def originals(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of videos that decode, without balance copies (a copy shares its original's file)."""
+    return frame[frame["readable"] & ~frame["flip"]]
+
+
 def video_manifest(frames: list[pd.DataFrame]) -> dict[str, str]:
     """Relative path -> digest of every readable video (balance copies share their file), sorted.
 
     The pipeline's training and scoring stages depend on a manifest of the input kind they read
     (low-res here, super-resolved from the superres stage) instead of on a video folder, so a
     low-res run does not depend on super-resolution and the other way round."""
-    rows = pd.concat([f.loc[f["readable"] & ~f["flip"], ["path", "digest"]] for f in frames])
+    rows = pd.concat([originals(f)[["path", "digest"]] for f in frames])
     return dict(sorted(zip(rows["path"], rows["digest"])))
 
 

@@ -27,6 +27,7 @@ import torch
 from . import paths
 from .annotations import SPLITS
 from .atomic import file_digest, write_json
+from .index import originals
 from .sr_geometry import SCALE, plan_windows
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,12 @@ CHUNK = 16  # clips decoded ahead and upscaled together
 
 @dataclass(frozen=True)
 class GeneratorSpec:
-    """RealBasicVSRNet size. The official config: mid_channels 64, 20 propagation and 20 cleaning blocks."""
+    """RealBasicVSRNet size (``superres.generator``). The official config: mid_channels 64, 20 propagation
+    and 20 cleaning blocks."""
 
-    mid_channels: int = 64
-    propagation_blocks: int = 20
-    cleaning_blocks: int = 20
+    mid_channels: int
+    propagation_blocks: int
+    cleaning_blocks: int
 
     def config(self) -> dict:
         return dict(type="RealBasicVSRNet", mid_channels=self.mid_channels,
@@ -180,7 +182,7 @@ def dataset_videos() -> list[str]:
     found = []
     for split in SPLITS:
         index = pd.read_parquet(paths.index(split))
-        found += index.loc[index["readable"] & ~index["flip"], "path"].tolist()
+        found += originals(index)["path"].tolist()
     return sorted(set(found))
 
 

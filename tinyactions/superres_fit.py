@@ -20,6 +20,7 @@ import torch
 
 from . import paths
 from .atomic import write_json, write_table
+from .index import originals
 from .settings import Superres, SettingsError
 from .sr_geometry import SCALE
 from .superres import GeneratorSpec, Upscaler, build_generator, load_official, resize_frames, save_official
@@ -144,8 +145,7 @@ def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_si
 
 def sample_clips(split: str, count: int, seed: int) -> list[str]:
     """Relative paths of ``count`` readable original (not flipped) clips of a split."""
-    index = pd.read_parquet(paths.index(split))
-    rows = index[~index["flip"] & index["readable"]]
+    rows = originals(pd.read_parquet(paths.index(split)))
     return rows.sample(n=min(count, len(rows)), random_state=seed)["path"].tolist()
 
 
