@@ -38,7 +38,7 @@ def main():
     ap.add_argument("--backbone", default="ircsn", choices=("ircsn", "uniformer"))
     args = ap.parse_args()
     spec = dataclasses.replace(settings.load(ROOT / "params.yaml").run_spec("ircsn_lr"), name="bench",
-                               backbone=args.backbone, lr=1e-3, epochs=args.epochs)
+                               backbone=args.backbone, lr=1e-3, epochs=args.epochs, pretrained=None)
     train, val, root = "data/prepared/train.parquet", "data/prepared/val.parquet", "data/raw/tinyvirat-synth"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory() as tmp:

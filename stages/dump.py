@@ -22,11 +22,13 @@ def main() -> None:
     bars = []
 
     def progress(description: str, total: int):
+        for bar in bars:
+            bar.close()
         bars.append(tqdm(total=total, unit="clip", desc=description))
         return bars[-1].update
-    dump_run(spec, s.video_root(spec.input), s.dump.views, s.execution.score_chunk, progress)
-    for bar in bars:
-        bar.close()
+    dump_run(spec, s.video_root(spec.input), s.dump.views, s.execution.score_chunk, s.epochs_key(spec.name),
+             progress)
+    bars[-1].close()
 
 
 if __name__ == "__main__":

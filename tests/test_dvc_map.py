@@ -89,6 +89,21 @@ def test_params_exist_exclude_execution_and_cover_what_the_stage_reads(name):
     assert [r for r in sorted(reads) if not covered(r, listed)] == [], f"{name} lists {listed}"
 
 
+def test_every_stage_waits_for_the_validated_params():
+    """validate depends on the whole params.yaml; every stage without an upstream stage depends on its
+    marker, so an invalid change stops `dvc repro` before any work."""
+    assert "params.yaml" in definition("validate")["deps"]
+    marker = definition("validate")["outs"][0]
+    outs = {o if isinstance(o, str) else next(iter(o)) for n in MAP for o in definition(n).get("outs", [])}
+    for name in MAP:
+        upstream = [d for d in definition(name).get("deps", []) if any(d == o or d.startswith(o + "/") for o in outs)]
+        assert name == "validate" or upstream, f"{name} depends on no stage's output"
+    roots = [n for n in MAP if n != "validate" and all(
+        d == marker or not any(d == o or d.startswith(o + "/") for o in outs) for d in definition(n).get("deps", []))]
+    assert roots and all(marker in definition(n)["deps"] for n in roots), roots
+    assert marker in definition("prepare")["deps"]  # data.root may be a real dataset outside the pipeline
+
+
 def test_no_stage_imports_another_and_the_library_imports_no_stage():
     for path in sorted((ROOT / "stages").glob("*.py")) + sorted((ROOT / "tinyactions").glob("*.py")):
         text = path.read_text()

@@ -43,15 +43,20 @@ PERFECT = LABELS * 0.9 + 0.05  # separates every class at any threshold in (0.05
 NOISE = RNG.random((N_VAL, len(CLASSES)))
 TEST = np.zeros((N_TEST, len(CLASSES)))
 TEST[0, 0] = TEST[1, 1] = 0.9
+TEST[2, :2] = [0.9, 0.8]  # both of an exclusive pair: post-processing keeps the top one
+TEST[3] = np.nan  # a test video prepare found unreadable: its line is all zeros
 
 
 def test_best_epoch_f1_per_epoch_and_last_three():
-    t = table("a", {1: NOISE, 2: PERFECT, 3: NOISE}, TEST)
+    t = table("a", {1: PERFECT * 0.5, 2: PERFECT, 3: NOISE, 4: NOISE}, TEST)
     row = L.run_rows({"a": t}, VAL_IDS, LABELS, "mAP")["a"]
     assert row["best_epoch"] == 2 and row["f1"] == pytest.approx(25 / 26)  # the empty class scores 0
     assert row["mAP"] == pytest.approx(1.0)
-    assert row["f1_by_epoch"]["2"] == row["f1"] > row["f1_by_epoch"]["1"]
-    assert row["f1_last_epochs"] == pytest.approx(np.mean(list(row["f1_by_epoch"].values())))
+    assert row["f1_by_epoch"]["2"] == row["f1"] > row["f1_by_epoch"]["3"] and row["f1_by_epoch"]["1"] == 0.0
+    assert row["f1_last_epochs"] == pytest.approx(np.mean([row["f1_by_epoch"][e] for e in ("2", "3", "4")]))
+    # epoch 1 ranks every video like epoch 2 (same mAP) but predicts nothing at 0.5: best by F1 differs only in ties
+    by_f1 = L.run_rows({"a": t}, VAL_IDS, LABELS, "f1")["a"]
+    assert by_f1["best_epoch"] == 2
 
 
 def test_selection_inside_the_folds_finds_the_perfect_checkpoint():
@@ -90,13 +95,19 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     p["kd"].update(teacher="good", student={"name": "kd", "backbone": "ircsn", "lr": 0.1, "epochs": 1})
     p["ensemble"].update(members=["good@best", "good@last"], greedy={"enabled": False, "max_members": 1})
     p["thresholds"].update(folds=4)
-    p["postprocess"].update(groups="none")
+    p["postprocess"].update(groups=[[CLASSES[0], CLASSES[1]]], apply=True)
     board = L.evaluate(settings.parse(p))
     assert board["ensemble"]["members"] == ["good@2", "good@2"] and board["single_best"]["run"] == "good"
-    assert board["f1"] == pytest.approx(25 / 26) and board["f1_cv"] == pytest.approx(25 / 26)
+    ens = board["ensemble"]
+    assert ens["f1_thresholds_in_sample"] == pytest.approx(25 / 26) and ens["f1_thresholds_cv"] == pytest.approx(25 / 26)
+    # the two classes do co-occur in these labels: the group costs F1, is applied anyway (apply: true), and
+    # the submission's val F1 is the post-processed one
+    gain = ens["group_gain_cv"][f"{CLASSES[0]} | {CLASSES[1]}"]
+    assert gain < 0 and board["f1"] == ens["f1_postprocess_in_sample"] < 25 / 26
     answer = (tmp_path / "submission/answer.txt").read_text().splitlines()
     assert [line.split()[0] for line in answer] == TEST_IDS
     assert answer[0].split()[1:3] == ["1", "0"] and answer[1].split()[1:3] == ["0", "1"]
-    assert all(set(line.split()[1:]) == {"0"} for line in answer[2:])
+    assert answer[2].split()[1:3] == ["1", "0"] and board["ensemble"]["groups_applied"] == [list(CLASSES[:2])]
+    assert all(set(line.split()[1:]) == {"0"} for line in answer[3:])
     assert json.loads((tmp_path / "metrics/leaderboard.json").read_text()) == json.loads(json.dumps(board))
     assert "| good | ircsn | sr | uniform | True | 2 |" in (tmp_path / "metrics/ablation.md").read_text()

@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-import yaml
-
-from tinyactions.settings import SettingsError
 from tinyactions.annotations import ANNOTATION_FILES
 from tinyactions.profiles import fill, load_profile, main, merge, validate
+from tinyactions.settings import SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = ("ircsn_r152_kinetics400.pth", "uniformer_b_kinetics400.pth", "realbasicvsr_x4.pth")

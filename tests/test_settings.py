@@ -59,8 +59,17 @@ def test_the_shipped_params_and_every_run_resolve():
     (lambda p: p["runs"]["ircsn_lr"].update(lr="1e-4"), "runs.ircsn_lr.lr: input should be a valid number, got '1e-4' "
      "(YAML reads a number without a dot, such as 1e-4, as text: write 1.0e-4)"),
     (lambda p: (p["train"].update(batch_size=7), p["execution"].update(nproc=2)),
-     "train.batch_size: 7 (global) is not divisible by execution.nproc 2; set execution.batch_per_process to "
-     "accumulate gradients"),
+     "train.batch_size: 7 (global) is not execution.nproc 2 x 3 clips per process x a whole number of "
+     "accumulated steps"),
+    (lambda p: p["postprocess"].update(groups="derivee"),
+     "postprocess.groups: input should be 'derive' or 'none' or input should be a valid list, got 'derivee'"),
+    (lambda p: p["postprocess"].update(groups=[[1, 2]]), "postprocess.groups[0][0]: input should be a valid string, got 1"),
+    (lambda p: p["balance"].update(tail_classes=["Push", 3]), "balance.tail_classes[1]: input should be a valid string"),
+    (lambda p: p["ensemble"].update(members=[]), "ensemble.members: list should have at least 1 item"),
+    (lambda p: p["ensemble"].update(weights=[0] * 12), "ensemble.weights: all zero"),
+    (lambda p: p["runs"]["ircsn_lr"].update(lr=float("inf")), "runs.ircsn_lr.lr: input should be a finite number"),
+    (lambda p: p["runs"].update(teacher=p["runs"]["ircsn_lr"]), "runs.teacher: the name is taken by the teacher's"),
+    (lambda p: p["execution"].update(nproc="8"), "execution.nproc: input should be a valid integer, got '8'"),
     (lambda p: p["data"].update(source="tinyvirat"), "superres.weights: 'fit' needs the generated demo's HR renders"),
     (lambda p: p["postprocess"].update(groups=[["Push", "Nope"]]),
      "postprocess.groups: postprocess group ['Push', 'Nope']: unknown classes ['Nope']"),

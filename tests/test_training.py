@@ -112,7 +112,7 @@ def test_global_batch_is_split_over_processes_with_accumulation():
     """The global batch is a result: the same clips per update whatever the process count."""
     from tinyactions.recipes import split_batch
     assert split_batch(8, 1) == (8, 1) and split_batch(8, 2) == (4, 1) and split_batch(8, 2, 2) == (2, 2)
-    with pytest.raises(ValueError, match="train.batch_size 8 is not 3 processes"):
+    with pytest.raises(ValueError, match="train.batch_size: 8 is not 3 processes"):
         split_batch(8, 3)
     cfg = runner_config(tiny_spec(batch_size=8), "w", "t", "v", "r", "l", processes=2, batch_per_process=2)
     assert cfg["train_dataloader"]["batch_size"] == 2 and cfg["optim_wrapper"]["accumulative_counts"] == 2

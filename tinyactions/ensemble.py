@@ -14,6 +14,7 @@ from . import metrics, thresholds
 from .annotations import SCORE_COLUMNS
 from .settings import BEST_BY, Member
 
+
 def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) -> np.ndarray:
     """(len(ids), 26) scores of one epoch on one split, in the order of ``ids``; NaN for unreadable."""
     rows = table[(table["split"] == split) & (table["epoch"] == epoch)].set_index("id")

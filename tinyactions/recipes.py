@@ -12,7 +12,7 @@ import copy
 
 from . import workers as data_workers
 from .annotations import NUM_CLASSES
-from .settings import RunSpec
+from .settings import RunSpec, SettingsError
 
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 UNIFORMER_NORM = dict(mean=[114.75, 114.75, 114.75], std=[57.375, 57.375, 57.375])  # its K400 weights
@@ -34,10 +34,10 @@ def split_batch(global_batch: int, processes: int, per_process: int | None = Non
     """(clips per process and step, steps accumulated per update) so that every update sees
     ``global_batch`` clips whatever the process count: the result does not depend on the hardware."""
     per_process = per_process or global_batch // processes
-    accumulate, rest = divmod(global_batch, per_process * processes)
-    if rest or not accumulate:
-        raise ValueError(f"train.batch_size {global_batch} is not {processes} processes x {per_process} clips "
-                         f"x a whole number of accumulated steps")
+    accumulate, rest = divmod(global_batch, max(per_process, 1) * processes)
+    if rest or not accumulate or not per_process:
+        raise SettingsError(f"train.batch_size: {global_batch} is not {processes} processes x {per_process} clips "
+                            f"x a whole number of accumulated steps")
     return per_process, accumulate
 
 

@@ -83,14 +83,15 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
     return pd.concat(frames, ignore_index=True)
 
 
-def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int,
+def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int, epochs_key: str,
              progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Path:
     """The dump stage's job: every saved epoch of a run scored on val and test, one table in
-    ``data/scores/<run>.parquet``. ``progress(description, total)`` gives a per-video callback."""
+    ``data/scores/<run>.parquet``. ``progress(description, total)`` gives a per-video callback;
+    ``epochs_key`` names the setting of the run's epochs in the error for missing checkpoints."""
     checkpoints = {e: paths.MODELS / spec.name / f"epoch_{e}.pth" for e in range(1, spec.epochs + 1)}
     missing = [str(c) for c in checkpoints.values() if not c.is_file()]
     if missing:
-        raise FileNotFoundError(f"runs.{spec.name}.epochs: checkpoints missing: {', '.join(missing)}")
+        raise FileNotFoundError(f"{epochs_key}: checkpoints missing: {', '.join(missing)}")
     tables = []
     for split in ("val", "test"):
         index = pd.read_parquet(paths.index(split))

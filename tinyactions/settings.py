@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .annotations import CLASSES
+from . import paths
 from .paths import PARAMS, video_root
 from .sr_geometry import SCALE, plan_windows
 
@@ -109,7 +110,7 @@ Rate = Annotated[float, Field(ge=0.0)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class DimTolerance(Section):
@@ -270,7 +271,7 @@ class Greedy(Section):
 
 
 class Ensemble(Section):
-    members: list[str]
+    members: Annotated[list[str], Field(min_length=1)]
     weights: list[Rate] | None
     best_by: Literal[BEST_BY]
     greedy: Greedy
@@ -320,6 +321,10 @@ class Settings(Section):
             pretrained=getattr(t.pretrained, run.backbone), kd_alpha=self.kd.alpha if loss == "kd" else None,
             asl=t.asl.model_dump())
 
+    def epochs_key(self, name: str) -> str:
+        """The dotted key that sets run ``name``'s epochs (for errors)."""
+        return "kd.student.epochs" if name == self.kd.student.name else f"runs.{name}.epochs"
+
     def video_root(self, input_kind: str) -> str:
         return video_root(input_kind, self.data.root)
 
@@ -336,6 +341,8 @@ def _check(s: Settings) -> None:
     for name, span in (("lr_size", s.synth.lr_size), ("frames", s.synth.frames)):
         if not span.min <= span.median <= span.max:
             fail(f"synth.{name}", f"need min <= median <= max, got {span.min}, {span.median}, {span.max}")
+    if s.synth.lr_size.min < 4:
+        fail("synth.lr_size.min", f"{s.synth.lr_size.min} is below 4 px (TinyVIRAT's smallest people are 10 px)")
     if s.synth.lr_size.max > s.synth.hr_size:
         fail("synth.lr_size.max", f"{s.synth.lr_size.max} exceeds synth.hr_size {s.synth.hr_size}")
     for name in s.balance.tail_classes or []:
@@ -344,13 +351,11 @@ def _check(s: Settings) -> None:
     for a, b in s.balance.mirrored_labels.items():
         if a not in CLASSES or b not in CLASSES:
             fail(f"balance.mirrored_labels.{a}", f"{a!r}: {b!r} names a class outside the class map")
-    if s.execution.batch_per_process is None:
-        if s.train.batch_size % s.execution.nproc:
-            fail("train.batch_size", f"{s.train.batch_size} (global) is not divisible by execution.nproc "
-                 f"{s.execution.nproc}; set execution.batch_per_process to accumulate gradients")
-    elif s.train.batch_size % (s.execution.nproc * s.execution.batch_per_process):
-        fail("execution.batch_per_process", f"{s.execution.batch_per_process} x execution.nproc "
-             f"{s.execution.nproc} does not divide train.batch_size {s.train.batch_size}")
+    per_process = s.execution.batch_per_process or s.train.batch_size // s.execution.nproc
+    if not per_process or s.train.batch_size % (s.execution.nproc * per_process):
+        fail("train.batch_size", f"{s.train.batch_size} (global) is not execution.nproc {s.execution.nproc} x "
+             f"{per_process} clips per process x a whole number of accumulated steps; choose a global batch "
+             f"divisible by the process count (and by execution.batch_per_process)")
     if s.superres.weights == "fit" and s.data.source != "synth":
         fail("superres.weights", "'fit' needs the generated demo's HR renders (data.source: synth); give the "
              "path of an official RealBasicVSR checkpoint for real data")
@@ -367,6 +372,8 @@ def _check(s: Settings) -> None:
             Member.parse(f"{name}@best")
         except ValueError:
             fail(f"runs.{name}", "a run name is letters, digits, '_', '.' or '-'")
+        if paths.SCORES / f"{name}.parquet" == paths.TEACHER_SCORES:
+            fail(f"runs.{name}", "the name is taken by the teacher's score table; pick another")
     if s.kd.student.name in s.runs:
         fail("kd.student.name", f"{s.kd.student.name} is also a run in runs; pick another name")
     teacher = s.runs.get(s.kd.teacher)
@@ -388,6 +395,8 @@ def _check(s: Settings) -> None:
             fail("ensemble.members", f"{member}: {member.run} has epochs 1..{epochs[member.run]}")
     if s.ensemble.weights is not None and len(s.ensemble.weights) != len(s.ensemble.members):
         fail("ensemble.weights", f"{len(s.ensemble.weights)} weights for {len(s.ensemble.members)} members")
+    if s.ensemble.weights is not None and not sum(s.ensemble.weights) > 0:
+        fail("ensemble.weights", "all zero: at least one member needs a positive weight")
     if isinstance(s.postprocess.groups, list):
         try:
             validate_groups(s.postprocess.groups)
@@ -397,41 +406,51 @@ def _check(s: Settings) -> None:
         fail("thresholds.low", f"{s.thresholds.low} is above thresholds.high {s.thresholds.high}")
 
 
-def _walk(node, part):
-    """The type one step below ``node`` (a model class, dict or list type) at ``part``, or None."""
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        field = node.model_fields.get(part) if isinstance(part, str) else None
-        node = field.annotation if field is not None else None
-    elif get_origin(node) in (dict, list):
-        node = get_args(node)[-1]
-    else:
-        return None
-    while get_origin(node) is Annotated:
-        node = get_args(node)[0]
-    if get_origin(node) is Union or type(node).__name__ == "UnionType":
-        inner = [a for a in get_args(node) if get_origin(a) in (dict, list)
-                 or (isinstance(a, type) and issubclass(a, BaseModel))]
-        node = inner[0] if inner else node
-    return node
+def _unwrap(node):
+    """The type under Annotated[...] and Optional[...] (pydantic tags neither in error locations)."""
+    while True:
+        if get_origin(node) is Annotated:
+            node = get_args(node)[0]
+        elif _is_union(node) and type(None) in get_args(node) and len(get_args(node)) == 2:
+            node = next(a for a in get_args(node) if a is not type(None))
+        else:
+            return node
+
+
+def _is_union(node) -> bool:
+    return get_origin(node) is Union or type(node).__name__ == "UnionType"
+
+
+def _is_model(node) -> bool:
+    return isinstance(node, type) and issubclass(node, BaseModel)
 
 
 def _dotted(loc: tuple) -> tuple[str, object]:
-    """The dotted key of a pydantic error location (union-branch tags dropped) and the type it ends in."""
+    """The dotted key of a pydantic error location and the type it ends in. Union-branch tags (such as
+    ``literal['best']`` or ``list[list[str]]``) select a branch and are left out of the key."""
     node, key = Settings, ""
     for part in loc:
-        below = _walk(node, part)
-        if below is None and not (isinstance(node, type) and issubclass(node, BaseModel)):
-            break  # a union branch tag such as "int" or "literal['best']"
-        key = f"{key}[{part}]" if isinstance(part, int) else f"{key}.{part}" if key else str(part)
-        node = below
-    return key, node
+        node = _unwrap(node)
+        if _is_model(node) and isinstance(part, str) and part in node.model_fields:
+            key, node = f"{key}.{part}" if key else part, node.model_fields[part].annotation
+        elif _is_union(node):
+            branches = [_unwrap(a) for a in get_args(node)]
+            tag = str(part)
+            node = next((b for b in branches if (get_origin(b) or b).__name__.lower() == tag.split("[")[0]), None)
+        elif get_origin(node) is dict:
+            key, node = f"{key}.{part}", get_args(node)[1]
+        elif get_origin(node) is list and isinstance(part, int):
+            key, node = f"{key}[{part}]", get_args(node)[0]
+        else:
+            break
+    return key, _unwrap(node)
 
 
 def _message(error: dict) -> str:
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
         parent, model = _dotted(loc[:-1])
-        valid = list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+        valid = list(model.model_fields) if _is_model(model) else []
         near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
         key = f"{parent}.{loc[-1]}" if parent else str(loc[-1])
         hint = f" (did you mean {parent + '.' if parent else ''}{near[0]}?)" if near else \
@@ -442,7 +461,7 @@ def _message(error: dict) -> str:
         return f"{key}: missing from params.yaml"
     message, value = error["msg"], error["input"]
     hint = ""
-    if isinstance(value, str):
+    if error["type"] == "float_type" and isinstance(value, str):
         try:
             float(value)
             hint = " (YAML reads a number without a dot, such as 1e-4, as text: write 1.0e-4)"
@@ -460,6 +479,9 @@ def parse(data: object, source: str = str(PARAMS)) -> Settings:
     except ValidationError as e:
         errors = e.errors()
         first_key = _dotted(tuple(errors[0]["loc"]))[0]
+        deeper = [err for err in errors if _dotted(tuple(err["loc"]))[0].startswith((first_key + ".", first_key + "["))]
+        if deeper:  # a union whose list branch was taken: the element is the mistake
+            raise SettingsError(_message(deeper[0])) from None
         same = [err for err in errors if _dotted(tuple(err["loc"]))[0] == first_key]
         if len(same) > 1 and all(err["type"] not in ("missing", "extra_forbidden") for err in same):
             # a union (e.g. 'best' or an epoch number): one line with what each branch accepts
@@ -477,6 +499,8 @@ def load(path: str | Path = PARAMS) -> Settings:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingsError(f"{path}: parameter file not found (run from the repository root)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(f"{path}: cannot be read: {e}") from None
     except yaml.YAMLError as e:
         raise SettingsError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
     return parse(data, str(path))
