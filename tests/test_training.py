@@ -151,6 +151,33 @@ def test_paper_preset_builds_the_published_backbones():
         assert n_head == channels * 26 + 26
 
 
+# where the paper preset departs from the model-zoo config on purpose: UniFormer's drop path (the seed's);
+# ir-CSN's BatchNorm is trained, not frozen (ours; the zoo's K400 run froze it)
+DEPARTURES = {"uniformer": {"drop_path_rate": 0.4}, "ircsn": {"norm_eval": False, "bn_frozen": False}}
+
+
+@pytest.mark.parametrize("backbone", ["ircsn", "uniformer"])
+def test_paper_backbone_is_the_model_zoo_network(backbone):
+    """The paper preset is the network its Kinetics-400 weights come from: every key of the model-zoo
+    config in the wheel (but DEPARTURES), and with the same weights the same features. ir-CSN
+    without pool2 keeps the temporal size: 16 frames -> 2 feature frames (with pool2 it would be 1)."""
+    from tinyactions import zoo
+    from tinyactions.components import build_model
+    published = zoo.model_config(backbone)["backbone"]
+    ours = model_config(tiny_spec(backbone=backbone, preset="paper", input_size=224))["backbone"]
+    assert {k: ours.get(k) for k in published} == {**published, **DEPARTURES[backbone]}, ours
+    if backbone == "ircsn":
+        reference = zoo.build("ircsn", seed=3)[""].backbone
+        model = build_model(model_config(tiny_spec(backbone=backbone, preset="paper", input_size=224))).backbone
+        model.load_state_dict(reference.state_dict())
+        reference.eval()  # in eval mode frozen and trained BatchNorm compute the same
+        model.eval()
+        x = torch.randn(1, 3, 16, 64, 64)
+        with torch.no_grad():
+            a, b = reference(x), model(x)
+        assert a.shape == b.shape == (1, 2048, 2, 2, 2) and torch.equal(a, b)
+
+
 def test_pretrained_checkpoint_initialises_the_backbone_but_not_the_head(tmp_path):
     """A Kinetics-400 checkpoint (400-way head) loads into a 26-way model: backbone weights are taken,
     the mismatched head is left at its initialisation."""

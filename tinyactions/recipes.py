@@ -17,10 +17,14 @@ from .settings import RunSpec, SettingsError
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 UNIFORMER_NORM = dict(mean=[114.75, 114.75, 114.75], std=[57.375, 57.375, 57.375])  # its K400 weights
 
-# backbone config, feature channels, head dropout, input normalisation
+# backbone config, feature channels, head dropout, input normalisation. The paper backbones are the
+# networks their Kinetics-400 checkpoints were trained as: mmaction2's model-zoo configs (in the wheel,
+# see tinyactions.zoo; tests/test_training.py checks every key), except UniFormer's drop path 0.4 (the seed's)
+# and ir-CSN's BatchNorm, trained here (ours; the zoo's Kinetics-400 run froze it)
 BACKBONES = {
     ("ircsn", "paper"): (dict(type="ResNet3dCSN", depth=152, bottleneck_mode="ir", pretrained=None,
-                              norm_eval=False, bn_frozen=False), 2048, 0.5, IMAGENET),
+                              pretrained2d=False, with_pool2=False, zero_init_residual=False, norm_eval=False,
+                              bn_frozen=False), 2048, 0.5, IMAGENET),
     ("ircsn", "demo"): (dict(type="ResNet3dCSN", depth=50, bottleneck_mode="ir", pretrained=None,
                              base_channels=16, stage_blocks=(2, 2, 2, 2), norm_eval=False), 512, 0.5, IMAGENET),
     ("uniformer", "paper"): (dict(type="UniFormer", depth=[5, 8, 20, 7], embed_dim=[64, 128, 320, 512],
