@@ -93,11 +93,11 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     p = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
     p["runs"] = {"good": {"backbone": "ircsn", "input": "sr", "loss": "bce", "lr": 0.1, "epochs": 2}}
     p["kd"].update(teacher="good", student={"name": "kd", "backbone": "ircsn", "lr": 0.1, "epochs": 1})
-    p["ensemble"].update(members=["good@best", "good@last"], greedy={"enabled": False, "max_members": 1})
+    p["ensemble"].update(members=["good@last"], greedy={"enabled": False, "max_members": 1})
     p["thresholds"].update(folds=4)
     p["postprocess"].update(groups=[[CLASSES[0], CLASSES[1]]], apply=True)
     board = L.evaluate(settings.parse(p))
-    assert board["ensemble"]["members"] == ["good@2", "good@2"] and board["single_best"]["run"] == "good"
+    assert board["ensemble"]["members"] == ["good@2"] and board["single_best"]["run"] == "good"
     ens = board["ensemble"]
     assert ens["f1_thresholds_in_sample"] == pytest.approx(25 / 26) and ens["f1_thresholds_cv"] == pytest.approx(25 / 26)
     # the two classes do co-occur in these labels: the group costs F1, is applied anyway (apply: true), and
@@ -111,3 +111,15 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     assert all(set(line.split()[1:]) == {"0"} for line in answer[3:])
     assert json.loads((tmp_path / "metrics/leaderboard.json").read_text()) == json.loads(json.dumps(board))
     assert "| good | ircsn | sr | uniform | True | 2 |" in (tmp_path / "metrics/ablation.md").read_text()
+
+
+def test_members_are_distinct_checkpoints():
+    """best and last never fall on one checkpoint: with the best epoch last, best is the runner-up."""
+    from tinyactions import ensemble as E
+    t = table("a", {1: NOISE, 2: PERFECT * 0.8 + 0.1, 3: NOISE * 0.5, 4: PERFECT}, TEST)
+    members = [E.Member.parse(m) for m in ("a@best", "a@last", "a@1")]
+    assert E.resolve_members(members, {"a": t}, VAL_IDS, LABELS, "mAP") == [2, 4, 1]
+    assert E.resolve(E.Member.parse("a@best"), t, VAL_IDS, LABELS, "mAP") == 4  # a run's own best
+    with pytest.raises(settings.SettingsError, match="^ensemble.members: a@last: every dumped epoch of a"):
+        E.resolve_members([E.Member.parse(m) for m in ("a@1", "a@2", "a@3", "a@4", "a@last")], {"a": t},
+                          VAL_IDS, LABELS, "mAP")

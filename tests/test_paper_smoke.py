@@ -37,9 +37,10 @@ SMOKE = {  # the only departures from profiles/paper.yaml: counts, so that 2 CPU
     "train": {"batch_size": 4},  # global: 2 clips on each of the 2 processes
     "kd": {"student": {"epochs": EPOCHS}},
     "execution": {"loader_workers": 1, "score_chunk": 8, "superres_batch": 1, "batch_per_process": 2},
-    "ensemble": {"members": ["uniformer_lr@best", "uniformer_sr@best", "uniformer_sr@last", "ircsn_lr@best",
-                             "ircsn_lr@last", "ircsn_lr@1", "ircsn_lr@2", "ircsn_sr@best", "ircsn_sr@last",
-                             "ircsn_sr@1", "ircsn_kd@best", "ircsn_kd@last"]},
+    # members are distinct checkpoints: after 2 epochs the 5 runs have 10
+    "ensemble": {"members": ["uniformer_lr@best", "uniformer_lr@last", "uniformer_sr@best", "uniformer_sr@last",
+                             "ircsn_lr@1", "ircsn_lr@2", "ircsn_sr@best", "ircsn_sr@last", "ircsn_kd@best",
+                             "ircsn_kd@last"]},
     "thresholds": {"folds": 3},
 }
 GPUS = 2  # training processes (torchrun, gloo on the CPU)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import metrics, thresholds
 from .annotations import SCORE_COLUMNS
-from .settings import BEST_BY, Member
+from .settings import BEST_BY, Member, SettingsError
 
 
 def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) -> np.ndarray:
@@ -51,6 +51,38 @@ def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels:
     if epoch not in epochs:
         raise ValueError(f"ensemble member {member}: epoch {epoch} was not dumped (epochs {epochs})")
     return epoch
+
+
+def resolve_members(members: list[Member], tables: dict[str, pd.DataFrame], val_ids: list[str],
+                    val_labels: np.ndarray, best_by: str) -> list[int]:
+    """The epoch of every member, distinct within its run: the seed averages checkpoints "trained at
+    different epochs". Numbers are taken as written; then ``last`` is the latest epoch no number names,
+    and ``best`` the best-scoring epoch not yet taken, so ``best`` and ``last`` never fall on one
+    checkpoint (when the best epoch is the last, ``best`` is the runner-up)."""
+    out: list[int | None] = [None] * len(members)
+    taken: dict[str, set[int]] = {}
+    for kind in ("number", "last", "best"):
+        for i, member in enumerate(members):
+            if (member.epoch if member.epoch in ("last", "best") else "number") != kind:
+                continue
+            table, used = tables[member.run], taken.setdefault(member.run, set())
+            epochs = sorted(int(e) for e in table["epoch"].unique())
+            free = [e for e in epochs if e not in used]
+            if kind == "number":
+                epoch = int(member.epoch)
+                if epoch not in free:
+                    raise SettingsError(f"ensemble.members: {member}: epoch {epoch} was not dumped or is named twice "
+                                        f"(epochs {epochs})")
+            elif not free:
+                raise SettingsError(f"ensemble.members: {member}: every dumped epoch of {member.run} is already a member")
+            elif kind == "last":
+                epoch = free[-1]
+            else:
+                score = per_epoch(table, val_ids, val_labels, best_by)
+                epoch = max(free, key=lambda e: (score[e], e))
+            used.add(epoch)
+            out[i] = epoch
+    return out
 
 
 def average(matrices: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:

@@ -116,7 +116,8 @@ def evaluate(s: Settings) -> dict:
     board = {"runs": run_rows(tables, val_ids, labels, best_by)}
     best_run = max(board["runs"], key=lambda k: board["runs"][k]["f1"])
 
-    resolved = [(m, E.resolve(m, tables[m.run], val_ids, labels, best_by)) for m in s.members()]
+    members = s.members()
+    resolved = list(zip(members, E.resolve_members(members, tables, val_ids, labels, best_by)))
     weights = s.ensemble.weights
     val_avg = E.average([E.split_matrix(tables[m.run], "val", e, val_ids) for m, e in resolved], weights)
     test_avg = E.average([E.split_matrix(tables[m.run], "test", e, test_ids) for m, e in resolved], weights)

@@ -384,6 +384,9 @@ def _check(s: Settings) -> None:
     if isinstance(s.kd.teacher_epoch, int) and s.kd.teacher_epoch > teacher.epochs:
         fail("kd.teacher_epoch", f"{s.kd.teacher_epoch} is beyond the {teacher.epochs} epochs of {s.kd.teacher}")
     epochs = {name: s.run_spec(name).epochs for name in s.run_names()}
+    if len(set(s.ensemble.members)) < len(s.ensemble.members):
+        twice = sorted({m for m in s.ensemble.members if s.ensemble.members.count(m) > 1})
+        fail("ensemble.members", f"{', '.join(twice)} listed twice: members are distinct checkpoints")
     for text in s.ensemble.members:
         try:
             member = Member.parse(text)
@@ -393,6 +396,10 @@ def _check(s: Settings) -> None:
             fail("ensemble.members", f"{member} names no run of this pipeline (runs: {', '.join(epochs)})")
         if member.epoch.isdigit() and not 1 <= int(member.epoch) <= epochs[member.run]:
             fail("ensemble.members", f"{member}: {member.run} has epochs 1..{epochs[member.run]}")
+        per_run = sum(Member.parse(m).run == member.run for m in s.ensemble.members)
+        if per_run > epochs[member.run]:
+            fail("ensemble.members", f"{per_run} members of {member.run}, which has {epochs[member.run]} epochs: "
+                 "members are distinct checkpoints")
     if s.ensemble.weights is not None and len(s.ensemble.weights) != len(s.ensemble.members):
         fail("ensemble.weights", f"{len(s.ensemble.weights)} weights for {len(s.ensemble.members)} members")
     if s.ensemble.weights is not None and not sum(s.ensemble.weights) > 0:
