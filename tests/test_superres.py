@@ -84,6 +84,10 @@ def test_official_format_roundtrip_and_errors(net, tmp_path):
     other = S.build_generator(TINY)
     assert S.load_official(other, path) == {"note": "test"}
     assert S.weights_digest(other) == S.weights_digest(net)
+    # the same weights and meta give the same bytes, wherever and however often they are saved
+    (tmp_path / "again").mkdir()
+    S.save_official(net, tmp_path / "again" / "other.pth", {"note": "test"})
+    assert (tmp_path / "again" / "other.pth").read_bytes() == path.read_bytes()
     with pytest.raises(FileNotFoundError, match="superres.weights: .*missing.pth does not exist"):
         S.load_official(other, tmp_path / "missing.pth")
     torch.save({"state_dict": {"backbone.x": torch.ones(1)}}, tmp_path / "bad.pth")

@@ -74,12 +74,18 @@ def load_official(net: torch.nn.Module, path: str | os.PathLike, key: str = "sup
 
 
 def save_official(net: torch.nn.Module, path: str | os.PathLike, meta: dict) -> None:
-    """Write weights in the official layout (both prefixes, as mmagic's RealBasicVSR saves them)."""
+    """Write weights in the official layout (both prefixes, as mmagic's RealBasicVSR saves them). The
+    archive is built in memory: torch.save names a file's archive after the file, and the atomic
+    write's temporary name is random, so saving to it made equal weights differ in bytes."""
+    import io
+
     from .atomic import atomic_path
     state = {f"{prefix}{k}": v.detach().cpu() for prefix in ("generator.", "generator_ema.")
              for k, v in net.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({"meta": meta, "state_dict": state}, buffer)
     with atomic_path(path) as tmp:
-        torch.save({"meta": meta, "state_dict": state}, tmp)
+        Path(tmp).write_bytes(buffer.getvalue())
 
 
 def weights_digest(net: torch.nn.Module) -> str:
