@@ -41,16 +41,8 @@ def per_epoch(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, b
 
 def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray,
             best_by: str = "mAP") -> int:
-    epochs = sorted(int(e) for e in table["epoch"].unique())
-    if member.epoch == "last":
-        return epochs[-1]
-    if member.epoch == "best":
-        score = per_epoch(table, val_ids, val_labels, best_by)
-        return max(score, key=lambda e: (score[e], e))
-    epoch = int(member.epoch)
-    if epoch not in epochs:
-        raise ValueError(f"ensemble member {member}: epoch {epoch} was not dumped (epochs {epochs})")
-    return epoch
+    """The epoch of one member on its own (a run's best epoch, its last, or a number)."""
+    return resolve_members([member], {member.run: table}, val_ids, val_labels, best_by)[0]
 
 
 def resolve_members(members: list[Member], tables: dict[str, pd.DataFrame], val_ids: list[str],
