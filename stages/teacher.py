@@ -1,21 +1,30 @@
-"""Stage teacher: the teacher's scores on the super-resolved version of every LR training sample.
+"""Stage teacher@<student>: the student's teacher scores the super-resolved version of every training sample.
 
-The teacher is a run on SR input (kd.teacher) at a fixed epoch or at its best validation F1
-(kd.teacher_epoch: best). Output: data/scores/teacher.parquet keyed by sample_id (video id, ":flip"
-for a balance copy, scored on the flipped SR clip), s_<class> columns.
+    python -m stages.teacher <student>
+
+The teacher is an SR run (students.<student>.teacher) at a checkpoint chosen as an ensemble member's is
+(students.<student>.teacher_epoch: a number, best or last; best by best_by on its val dump). Output:
+data/teachers/<student>.parquet keyed by sample_id (video id, ":flip" for a balance copy, scored on the
+flipped SR clip), s_<class> columns.
 """
+import sys
+
 from tqdm import tqdm
 
 from tinyactions import settings, stage
-from tinyactions.scores import score_teacher
+from tinyactions.teacher import score_teacher
 
 
 def main() -> None:
-    log = stage.logger("teacher")
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m stages.teacher <student>")
+    student = sys.argv[1]
+    log = stage.logger(f"teacher@{student}")
     s = settings.load()
-    with tqdm(unit="clip", desc="teacher") as bar:
-        epoch = score_teacher(s.run_spec(s.kd.teacher), s.kd.teacher_epoch, s.execution.score_chunk, bar.update)
-    log.info("teacher %s@%d", s.kd.teacher, epoch)
+    rule = s.teacher(student)
+    with tqdm(unit="clip", desc=f"teacher {rule}") as bar:
+        epoch = score_teacher(s.run_spec(rule.run), rule, student, s.best_by, s.execution.score_chunk, bar.update)
+    log.info("%s: teacher %s@%d", student, rule.run, epoch)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""Stage train@<run>: train one run of params.yaml (a run of `runs`, or the KD student of `kd`) with the
-shared `train` settings.
+"""Stage train@<run> (and distill@<student>): train one run of params.yaml (of `runs` or `students`) with
+the shared `train` settings.
 
     python -m stages.train <run>
 
 With execution.nproc > 1 the stage relaunches itself under torchrun (one process per GPU, or per CPU
-share with gloo). The KD student learns from labels and data/scores/teacher.parquet. Outputs:
+share with gloo). A student learns from labels and data/teachers/<student>.parquet. Outputs:
 models/<run>/epoch_<n>.pth (every epoch), metrics/train/<run>/ (dvclive).
 """
 import sys
@@ -25,7 +25,7 @@ def main() -> None:
     stage.relaunch_on(s.execution.nproc, "stages.train", name, log=log)
     from tinyactions.training import train
     train(spec, paths.MODELS, paths.TRAIN_METRICS, str(paths.index("train")), str(paths.index("val")),
-          s.video_root(spec.input), teacher_file=str(paths.TEACHER_SCORES) if spec.loss == "kd" else None,
+          s.video_root(spec.input), teacher_file=str(paths.teacher_scores(name)) if spec.loss == "kd" else None,
           workers=s.execution.loader_workers, batch_per_process=s.execution.batch_per_process)
     log.info("done: %s", paths.MODELS / name)
 

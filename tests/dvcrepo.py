@@ -30,8 +30,9 @@ def make_repo(path: Path, overrides: dict) -> dict:
     for package in ("stages", "tinyactions", "scripts", "profiles"):
         shutil.copytree(ROOT / package, path / package, ignore=shutil.ignore_patterns("__pycache__"))
     params = deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides)
-    if "runs" in overrides:  # the run list is replaced, not merged
-        params["runs"] = overrides["runs"]
+    for key in ("runs", "students"):  # run lists are replaced, not merged
+        if key in overrides:
+            params[key] = overrides[key]
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "GIT_"))}
     env.update(HOME=str(path.parent / "home"), GIT_CONFIG_NOSYSTEM="1", DVC_NO_ANALYTICS="1",

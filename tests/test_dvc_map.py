@@ -13,9 +13,11 @@ from tests.imports import ROOT, closure
 MAP = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 CODE = re.compile(r"^(stages|tinyactions)/.*\.py$")
-# what a Settings method reads (RUN: the run's own entry, ``runs.<name>`` or the student's ``kd.student``)
-METHOD_READS = {"run_spec": ["train", "RUN"], "video_root": ["data.root"],
-                "run_names": ["runs", "kd.student.name"], "members": ["ensemble.members"]}
+# what a Settings method reads (RUN: the run's own entry, ``runs.<name>`` or ``students.<name>``;
+# TEACHER: a student's teacher and teacher_epoch)
+METHOD_READS = {"run_spec": ["train", "RUN"], "run_key": ["RUN"], "epochs_key": ["RUN"],
+                "video_root": ["data.root"], "run_names": ["runs", "students"], "members": ["ensemble.members"],
+                "teacher": ["TEACHER"]}
 
 
 def stage_module(name: str) -> str:
@@ -51,12 +53,14 @@ def settings_reads(path: Path) -> set[str]:
 
 
 def covered(key: str, listed: list[str]) -> bool:
-    if key == "RUN":  # a run of runs, or the student (its entry and its alpha)
-        return any(p.startswith("runs") for p in listed) or {"kd.student", "kd.alpha"} <= set(listed)
-    if key.startswith("runs."):
-        key = "runs"
+    if key == "RUN":  # the entry of the stage's run (runs.<name> or students.<name>), or every run
+        return any(p.split(".")[0] in ("runs", "students") for p in listed)
+    if key == "TEACHER":
+        return {"students.${key}.teacher", "students.${key}.teacher_epoch"} <= set(listed) or \
+            bool({"students.${key}", "students"} & set(listed))
     plain = [re.sub(r"\.\$\{[^}]+\}$", "", p) for p in listed]
-    return any(key == p or key.startswith(p + ".") or p.startswith(key + ".") and key == "runs" for p in plain)
+    return any(key == p or key.startswith(p + ".") or p.startswith(key + ".") and key in ("runs", "students")
+               for p in plain)
 
 
 def key_exists(key: str) -> bool:
@@ -117,4 +121,6 @@ def test_the_reader_finds_chains_and_methods(tmp_path):
     assert settings_reads(f) == {"superres.generator", "train", "RUN", "thresholds", "data"}
     assert covered("superres.generator", ["superres"]) and not covered("superres.fit", ["superres.size"])
     assert covered("RUN", ["runs.${key}"]) and covered("runs", ["runs"]) and not covered("thresholds", ["train"])
-    assert covered("RUN", ["kd.student", "kd.alpha"]) and not covered("RUN", ["kd.student"])
+    assert covered("RUN", ["students.${key}"]) and not covered("RUN", ["students_x"])
+    assert covered("TEACHER", ["students.${key}.teacher", "students.${key}.teacher_epoch"])
+    assert not covered("TEACHER", ["students.${key}.teacher"]) and not covered("best_by", ["students"])

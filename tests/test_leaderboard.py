@@ -92,7 +92,8 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     table("kd", {1: NOISE}, TEST).to_parquet(scores / "kd.parquet")
     p = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
     p["runs"] = {"good": {"backbone": "ircsn", "input": "sr", "loss": "bce", "lr": 0.1, "epochs": 2}}
-    p["kd"].update(teacher="good", student={"name": "kd", "backbone": "ircsn", "lr": 0.1, "epochs": 1})
+    p["students"] = {"kd": {"backbone": "ircsn", "input": "lr", "loss": "kd", "teacher": "good", "teacher_epoch": "best",
+                            "alpha": 0.5, "lr": 0.1, "epochs": 1}}
     p["ensemble"].update(members=["good@last"], greedy={"enabled": False, "max_members": 1})
     p["thresholds"].update(folds=4)
     p["postprocess"].update(groups=[[CLASSES[0], CLASSES[1]]], apply=True)
@@ -123,3 +124,38 @@ def test_members_are_distinct_checkpoints():
     with pytest.raises(settings.SettingsError, match="^ensemble.members: a@last: every dumped epoch of a"):
         E.resolve_members([E.Member.parse(m) for m in ("a@1", "a@2", "a@3", "a@4", "a@last")], {"a": t},
                           VAL_IDS, LABELS, "mAP")
+
+
+def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch):
+    """teacher@<student> resolves its checkpoint on the teacher's val dump by the rule of the leaderboard's
+    best epoch and of ensemble members (best_by), and writes data/teachers/<student>.parquet."""
+    from tinyactions import teacher as teaching
+    from tinyactions.settings import Member
+    monkeypatch.chdir(tmp_path)
+    prepared = tmp_path / "data/prepared"
+    prepared.mkdir(parents=True)
+    val = pd.DataFrame(LABELS, columns=list(LABEL_COLUMNS))
+    val.insert(0, "flip", False)
+    val.insert(0, "id", VAL_IDS)
+    val.to_parquet(prepared / "val.parquet")
+    pd.DataFrame({"sample_id": ["t1", "t1:flip"]}).to_parquet(prepared / "train.parquet")
+    (tmp_path / "data/scores").mkdir()
+    dumped = table("sr", {1: PERFECT * 0.5, 2: PERFECT, 3: NOISE}, TEST)
+    dumped.to_parquet(tmp_path / "data/scores/sr.parquet")
+    scored = []
+
+    def score_split(spec, checkpoints, index, video_root, split, **kwargs):
+        scored.append((sorted(checkpoints), video_root, split))
+        return pd.DataFrame({"sample_id": index["sample_id"], "epoch": list(checkpoints)[0]})
+    monkeypatch.setattr(teaching, "score_split", score_split)
+    spec = None  # the recipe only reaches score_split
+    for rule, by, expected in (("best", "mAP", 2), ("last", "mAP", 3), ("1", "mAP", 1), ("best", "f1", 2)):
+        epoch = teaching.score_teacher(spec, Member("sr", rule), "kd", by, chunk=4)
+        assert epoch == expected and scored[-1] == ([expected], "data/superres", "train")
+        if rule == "best":
+            assert epoch == L.run_rows({"sr": dumped}, VAL_IDS, LABELS, by)["sr"]["best_epoch"]
+    written = pd.read_parquet(tmp_path / "data/teachers/kd.parquet")
+    assert written["sample_id"].tolist() == ["t1", "t1:flip"] and (written["epoch"] == 2).all()
+    (tmp_path / "data/scores/sr.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match=r"^students.kd.teacher: data/scores/sr.parquet is missing"):
+        teaching.score_teacher(spec, Member("sr", "best"), "kd", "mAP", chunk=4)

@@ -35,7 +35,6 @@ CLIPS = {"train": 6, "val": 6, "test": 3}  # 6 train clips: one step of 2 x 2 cl
 EPOCHS = 2
 SMOKE = {  # the only departures from profiles/paper.yaml: counts, so that 2 CPU cores finish in minutes
     "train": {"batch_size": 4},  # global: 2 clips on each of the 2 processes
-    "kd": {"student": {"epochs": EPOCHS}},
     "execution": {"loader_workers": 1, "score_chunk": 8, "superres_batch": 1, "batch_per_process": 2},
     # members are distinct checkpoints: after 2 epochs the 5 runs have 10
     "ensemble": {"members": ["uniformer_lr@best", "uniformer_lr@last", "uniformer_sr@best", "uniformer_sr@last",
@@ -74,7 +73,7 @@ def smoke_params(repo: Path, env: dict, root: Path, weights: Path) -> dict:
                              capture_output=True, text=True)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     params = deep_update(yaml.safe_load((repo / "params.yaml").read_text()), SMOKE)
-    for run in params["runs"].values():
+    for run in [*params["runs"].values(), *params["students"].values()]:
         run["epochs"] = EPOCHS
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     commit(repo, env, "paper profile, smoke sizes")

@@ -13,6 +13,8 @@ import yaml
 
 from tests.dvcrepo import commit, deep_update, dvc, make_repo
 
+STUDENT = {"backbone": "ircsn", "input": "lr", "loss": "kd", "teacher": "uniformer_sr", "teacher_epoch": "best",
+           "alpha": 0.5, "lr": 0.003, "epochs": 1}
 TINY_PARAMS = {
     "synth": {"videos": {"train": 40, "val": 12, "test": 8}, "hr_size": 48,
               "lr_size": {"min": 10, "max": 40, "median": 20}, "frames": {"min": 6, "max": 40, "median": 16},
@@ -25,8 +27,7 @@ TINY_PARAMS = {
                  "window": 16, "overlap": 2,
                  "fit": {"clips": 4, "iterations": 3, "clip_len": 4, "batch": 2, "lr": 0.001, "eval_clips": 2,
                          "seed": 0}},
-    "kd": {"teacher": "uniformer_sr", "teacher_epoch": "best", "alpha": 0.5,
-           "student": {"name": "ircsn_kd", "backbone": "ircsn", "lr": 0.003, "epochs": 1}},
+    "students": {"ircsn_kd": STUDENT},
     "ensemble": {"members": ["ircsn_lr@best", "ircsn_lr@1", "uniformer_sr@last", "ircsn_kd@best"], "weights": None,
                  "greedy": {"enabled": True, "max_members": 3}},
     "thresholds": {"folds": 3},
@@ -66,7 +67,7 @@ def test_dvc_repro_end_to_end(tmp_path):
         scores = pd.read_parquet(repo / "data/scores" / f"{run}.parquet")
         assert len(scores) == epochs * (12 + 8) and not scores.duplicated(["epoch", "split", "id"]).any()
 
-    teacher = pd.read_parquet(repo / "data/scores/teacher.parquet")
+    teacher = pd.read_parquet(repo / "data/teachers/ircsn_kd.parquet")
     assert sorted(teacher["sample_id"]) == sorted(train["sample_id"]) and (teacher["epoch"] == 1).all()
     assert (repo / "models/ircsn_kd/epoch_1.pth").is_file()
     assert len(pd.read_parquet(repo / "data/scores/ircsn_kd.parquet")) == 12 + 8
@@ -82,38 +83,40 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
     assert dvc(repo, env, "status", "-q").returncode == 0
 
-    # a distillation weight reruns only distill and what follows
-    assert ran(repo, env, {"kd": {"alpha": 0.3}}) == {"distill", "dump_student", "evaluate"}
+    # a distillation weight reruns only the student and what follows
+    KD = {"distill@ircsn_kd", "dump_student@ircsn_kd"}
+    assert ran(repo, env, {"students": {"ircsn_kd": {**STUDENT, "alpha": 0.3}}}) == KD | {"evaluate"}
     # a threshold parameter reruns only the tail
     assert ran(repo, env, {"thresholds": {"strategy": "frequency"}}) == {"evaluate"}
     # super-resolution settings rerun what reads super-resolved video, never a low-res run
     assert ran(repo, env, {"superres": {"overlap": 1}}) == {
-        "superres_fit", "superres", "train@uniformer_sr", "dump@uniformer_sr", "teacher", "distill", "dump_student",
-        "evaluate"}
+        "superres_fit", "superres", "train@uniformer_sr", "dump@uniformer_sr", "teacher@ircsn_kd", *KD, "evaluate"}
     # execution settings (how stages run, never what they compute) rerun nothing after a finished run
     assert ran(repo, env, {"execution": {"loader_workers": 1, "score_chunk": 3, "superres_batch": 2,
                                          "data_workers": 2, "batch_per_process": 4}}) == set()
     assert dvc(repo, env, "status", "-q").returncode == 0
     # a typo fails the whole run before any stage works, naming the key; nothing else ran
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    (repo / "params.yaml").write_text(yaml.safe_dump(deep_update(copy.deepcopy(params), {"kd": {"alhpa": 0.3}})))
+    typo_params = deep_update(copy.deepcopy(params), {"students": {"ircsn_kd": {"alhpa": 0.3}}})
+    (repo / "params.yaml").write_text(yaml.safe_dump(typo_params))
     typo = dvc(repo, env, "repro")
-    assert typo.returncode != 0 and "validate: kd.alhpa: unknown key (did you mean kd.alpha?)" in typo.stdout + typo.stderr
+    assert typo.returncode != 0 and ("validate: students.ircsn_kd.alhpa: unknown key (did you mean "
+                                     "students.ircsn_kd.alpha?)") in typo.stdout + typo.stderr
     assert set(re.findall(r"Running stage '([^']+)'", typo.stdout)) == {"validate"}, typo.stdout
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert ran(repo, env, {}) == set()
 
     # a queued sweep runs from the committed state: each experiment reruns only the tail of its change
     commit(repo, env, "demo run")
-    queued = dvc(repo, env, "exp", "run", "--queue", "-S", "kd.alpha=0.2,0.8")
+    queued = dvc(repo, env, "exp", "run", "--queue", "-S", "students.ircsn_kd.alpha=0.2,0.8")
     assert queued.returncode == 0, queued.stderr
     assert dvc(repo, env, "queue", "start", "-j", "1").returncode == 0
     experiments = wait_for_queue(repo, env, expected=2)
-    assert sorted(e["params"]["kd"]["alpha"] for e in experiments.values()) == [0.2, 0.8]
+    assert sorted(e["params"]["students"]["ircsn_kd"]["alpha"] for e in experiments.values()) == [0.2, 0.8]
     for name, e in experiments.items():
         assert 0.0 <= e["metrics"]["f1"] <= 1.0 and "ensemble" in e["metrics"], name
         log = dvc(repo, env, "queue", "logs", name).stdout
-        assert set(re.findall(r"Running stage '([^']+)'", log)) == {"validate", "distill", "dump_student", "evaluate"}, log
+        assert set(re.findall(r"Running stage '([^']+)'", log)) == {"validate", *KD, "evaluate"}, log
 
     # CI regeneration from a DVC remote (scripts/leaderboard.sh, `make leaderboard`)
     assert dvc(repo, env, "remote", "add", "-d", "shared", str(tmp_path / "remote")).returncode == 0
@@ -134,11 +137,11 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert "Running stage" not in board and "Stage 'evaluate' is cached" in board, board
     assert re.search(r"\| metrics/leaderboard.json\s+\| f1 ", board), board
     # a change nobody ran: its stages also read the videos behind their manifests, fetched, then run
-    params["kd"]["alpha"] = 0.65
+    params["students"]["ircsn_kd"]["alpha"] = 0.65
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     board = leaderboard(clone, env)
     assert "fetching all pipeline data" in board, board
-    assert set(re.findall(r"Running stage '([^']+)'", board)) >= {"distill", "dump_student", "evaluate"}, board
+    assert set(re.findall(r"Running stage '([^']+)'", board)) >= KD | {"evaluate"}, board
     assert dvc(clone, env, "status", "-q").returncode == 0
     # shrinking the run list: the stale score table left on disk does not leak into the leaderboard
     shrink = {"runs": {"uniformer_sr": TINY_PARAMS["runs"]["uniformer_sr"]},
@@ -185,10 +188,10 @@ def wait_for_queue(repo: Path, env: dict, expected: int, timeout: float = 900) -
 def ran(repo: Path, env: dict, change: dict) -> set[str]:
     """Apply a params change, `dvc repro`, and return the stages that ran."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    runs = change.get("runs")
-    params = deep_update(params, {k: v for k, v in change.items() if k != "runs"})
-    if runs is not None:
-        params["runs"] = runs
+    params = deep_update(params, {k: v for k, v in change.items() if k not in ("runs", "students")})
+    for key in ("runs", "students"):  # run lists are replaced, not merged
+        if key in change:
+            params[key] = change[key]
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc(repo, env, "repro")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

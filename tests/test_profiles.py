@@ -68,7 +68,7 @@ def test_paper_profile_resolves_the_pipeline(paper_setup, tmp_path):
     assert listed.returncode == 0, listed.stderr
     stages = set(listed.stdout.split())
     assert {f"{s}@{r}" for s in ("train", "dump") for r in ("ircsn_lr", "uniformer_lr", "ircsn_sr", "uniformer_sr")} <= stages
-    assert {"superres", "teacher", "distill", "dump_student", "evaluate"} <= stages
+    assert {"superres", "teacher@ircsn_kd", "distill@ircsn_kd", "dump_student@ircsn_kd", "evaluate"} <= stages
 
 
 @pytest.mark.parametrize("missing, key", [
@@ -89,11 +89,11 @@ def test_missing_file_is_named_by_its_key(paper_setup, missing, key):
 
 def test_demo_params_are_valid_and_fit_needs_the_demo():
     p = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert validate(p, check_files=False) == [*p["runs"], p["kd"]["student"]["name"]]
+    assert validate(p, check_files=False) == [*p["runs"], *p["students"]]
     with pytest.raises(SettingsError, match="^superres.weights: 'fit' needs"):
         validate(merge(p, {"data": {"source": "tinyvirat"}}), check_files=False)
-    with pytest.raises(SettingsError, match="^kd.teacher: "):
-        validate(merge(p, {"kd": {"teacher": "ircsn_lr"}}), check_files=False)
+    with pytest.raises(SettingsError, match="^students.ircsn_kd.teacher: "):
+        validate(merge(p, {"students": {"ircsn_kd": {"teacher": "ircsn_lr"}}}), check_files=False)
     with pytest.raises(SettingsError, match="^ensemble.members: nope@best"):
         validate(merge(p, {"ensemble": {"members": ["nope@best"]}}), check_files=False)
 

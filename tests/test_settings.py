@@ -25,9 +25,10 @@ def error(change) -> str:
 
 def test_the_shipped_params_and_every_run_resolve():
     s = settings.load(ROOT / "params.yaml")
-    assert s.run_names() == [*BASE["runs"], BASE["kd"]["student"]["name"]]
-    student = s.run_spec(BASE["kd"]["student"]["name"])
-    assert (student.loss, student.input, student.kd_alpha) == ("kd", "lr", BASE["kd"]["alpha"])
+    assert s.run_names() == [*BASE["runs"], *BASE["students"]] and list(BASE["students"]) == ["ircsn_kd"]
+    student = s.run_spec("ircsn_kd")
+    assert (student.loss, student.input, student.kd_alpha) == ("kd", "lr", BASE["students"]["ircsn_kd"]["alpha"])
+    assert str(s.teacher("ircsn_kd")) == "ircsn_sr@best" and s.epochs_key("ircsn_kd") == "students.ircsn_kd.epochs"
     run = s.run_spec("ircsn_lr")
     assert run.kd_alpha is None and run.batch_size == BASE["train"]["batch_size"]
     assert run.sampling == BASE["train"]["sampling"]["mode"] and run.balance is BASE["train"]["balance"]
@@ -36,7 +37,8 @@ def test_the_shipped_params_and_every_run_resolve():
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda p: p["kd"].update(alhpa=0.3), "kd.alhpa: unknown key (did you mean kd.alpha?)"),
+    (lambda p: p["students"]["ircsn_kd"].update(alhpa=0.3),
+     "students.ircsn_kd.alhpa: unknown key (did you mean students.ircsn_kd.alpha?)"),
     (lambda p: p["runs"]["ircsn_lr"].update(epoch=3), "runs.ircsn_lr.epoch: unknown key (did you mean runs.ircsn_lr.epochs?)"),
     (lambda p: p.update(trian={}), "trian: unknown key (did you mean train?)"),
     (lambda p: p["train"].pop("seed"), "train.seed: missing from params.yaml"),
@@ -49,13 +51,20 @@ def test_the_shipped_params_and_every_run_resolve():
      "ensemble.members: ircsn_lr@3 listed twice: members are distinct checkpoints"),
     (lambda p: p["ensemble"]["members"].extend(["ircsn_lr@1", "ircsn_lr@2", "ircsn_lr@5"]),
      "ensemble.members: 7 members of ircsn_lr, which has 6 epochs: members are distinct checkpoints"),
-    (lambda p: p["kd"].update(teacher="ircsn_lr"),
-     "kd.teacher: ircsn_lr is trained on lr input; the teacher must be an sr run"),
-    (lambda p: p["kd"].update(alpha=1.5), "kd.alpha: input should be less than or equal to 1, got 1.5"),
-    (lambda p: p["kd"]["student"].update(name="ircsn_lr"),
-     "kd.student.name: ircsn_lr is also a run in runs; pick another name"),
-    (lambda p: p["kd"].update(teacher_epoch="bst"),
-     "kd.teacher_epoch: input should be 'best' or input should be a valid integer, got 'bst'"),
+    (lambda p: p["students"]["ircsn_kd"].update(teacher="ircsn_lr"),
+     "students.ircsn_kd.teacher: ircsn_lr is trained on lr input; a teacher must be an sr run"),
+    (lambda p: p["students"]["ircsn_kd"].update(teacher="ircsn_kd"),
+     "students.ircsn_kd.teacher: ircsn_kd is not a run of runs (ircsn_lr, uniformer_lr, ircsn_sr, uniformer_sr)"),
+    (lambda p: p["students"]["ircsn_kd"].update(alpha=1.5),
+     "students.ircsn_kd.alpha: input should be less than or equal to 1, got 1.5"),
+    (lambda p: p["students"]["ircsn_kd"].update(loss="bce"), "students.ircsn_kd.loss: input should be 'kd', got 'bce'"),
+    (lambda p: p["students"].update(ircsn_lr=p["students"]["ircsn_kd"]),
+     "students.ircsn_lr: ircsn_lr is also a run in runs; pick another name"),
+    (lambda p: p["students"]["ircsn_kd"].update(teacher_epoch="bst"),
+     "students.ircsn_kd.teacher_epoch: input should be 'best' or 'last' or input should be a valid integer, got 'bst'"),
+    (lambda p: p["students"]["ircsn_kd"].update(teacher_epoch=7),
+     "students.ircsn_kd.teacher_epoch: 7 is beyond the 6 epochs of ircsn_sr"),
+    (lambda p: p.update(best_by="map"), "best_by: input should be 'mAP' or 'f1', got 'map'"),
     (lambda p: p["thresholds"].update(strategy="f2"),
      "thresholds.strategy: input should be 'fixed', 'f1' or 'frequency', got 'f2'"),
     (lambda p: p["execution"].update(loader_workers=-1),
@@ -72,7 +81,6 @@ def test_the_shipped_params_and_every_run_resolve():
     (lambda p: p["ensemble"].update(members=[]), "ensemble.members: list should have at least 1 item"),
     (lambda p: p["ensemble"].update(weights=[0] * 12), "ensemble.weights: all zero"),
     (lambda p: p["runs"]["ircsn_lr"].update(lr=float("inf")), "runs.ircsn_lr.lr: input should be a finite number"),
-    (lambda p: p["runs"].update(teacher=p["runs"]["ircsn_lr"]), "runs.teacher: the name is taken by the teacher's"),
     (lambda p: p["execution"].update(nproc="8"), "execution.nproc: input should be a valid integer, got '8'"),
     (lambda p: p["data"].update(source="tinyvirat"), "superres.weights: 'fit' needs the generated demo's HR renders"),
     (lambda p: p["postprocess"].update(groups=[["Push", "Nope"]]),
@@ -90,12 +98,13 @@ def test_validate_stage_fails_on_a_typo_before_any_work(tmp_path):
     """`python -m stages.validate` (the first stage of every `dvc repro`): exit 1 with the one line, no
     traceback, and no marker written; a valid file writes the same marker every time."""
     p = copy.deepcopy(BASE)
-    p["kd"]["alhpa"] = 0.3
+    p["students"]["ircsn_kd"]["alhpa"] = 0.3
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     run = subprocess.run([sys.executable, "-m", "stages.validate"], cwd=tmp_path, env=env, capture_output=True,
                          text=True)
-    assert run.returncode == 1 and run.stderr.strip() == "validate: kd.alhpa: unknown key (did you mean kd.alpha?)"
+    assert run.returncode == 1 and run.stderr.strip() == \
+        "validate: students.ircsn_kd.alhpa: unknown key (did you mean students.ircsn_kd.alpha?)"
     assert not (tmp_path / "data").exists()
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(BASE))
     for _ in range(2):

@@ -178,6 +178,13 @@ def originals(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["readable"] & ~frame["flip"]]
 
 
+def truth(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """Video ids and (n, 26) labels of a split's videos without balance copies (unreadable ones
+    included: they are scored as NaN and count as missed)."""
+    rows = frame[~frame["flip"]]
+    return rows["id"].tolist(), rows[list(LABEL_COLUMNS)].to_numpy(np.int8)
+
+
 def video_manifest(frames: list[pd.DataFrame]) -> dict[str, str]:
     """Relative path -> digest of every readable video (balance copies share their file), sorted.
 

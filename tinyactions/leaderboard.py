@@ -19,8 +19,9 @@ from . import ensemble as E
 from . import metrics as M
 from . import paths, postprocess
 from . import thresholds as T
-from .annotations import CLASSES, LABEL_COLUMNS
+from .annotations import CLASSES
 from .atomic import write_json, write_table, write_text
+from .index import truth
 from .report import ablation_markdown
 from .settings import Settings, SettingsError
 from .submission import format_answer
@@ -94,9 +95,7 @@ def applied_groups(names: list[list[str]], gains: dict[str, float], mode) -> lis
 
 def evaluate(s: Settings) -> dict:
     """Everything the evaluate stage writes; returns the leaderboard."""
-    val = pd.read_parquet(paths.index("val"))
-    val = val[~val["flip"]].reset_index(drop=True)
-    val_ids, labels = val["id"].tolist(), val[list(LABEL_COLUMNS)].to_numpy(np.int8)
+    val_ids, labels = truth(pd.read_parquet(paths.index("val")))
     test_ids = pd.read_parquet(paths.index("test"))["id"].tolist()
     stats = json.loads((paths.PREPARED / "stats.json").read_text())
     train_counts = np.array([stats["class_counts"]["train"][c] for c in CLASSES], float)
@@ -109,10 +108,10 @@ def evaluate(s: Settings) -> dict:
     for name in s.run_names():
         path = paths.SCORES / f"{name}.parquet"
         if not path.is_file():
-            raise SettingsError(f"runs.{name}: score table {path} is missing (dump@{name} first)")
+            raise SettingsError(f"{s.run_key(name)}: score table {path} is missing ({'dump_student' if name in s.students else 'dump'}@{name} first)")
         tables[name] = pd.read_parquet(path)
 
-    best_by = s.ensemble.best_by
+    best_by = s.best_by
     board = {"runs": run_rows(tables, val_ids, labels, best_by)}
     best_run = max(board["runs"], key=lambda k: board["runs"][k]["f1"])
 

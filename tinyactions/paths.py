@@ -16,7 +16,7 @@ SUPERRES_CACHE = Path("data/.superres-cache")  # per-video cache, outside DVC's 
 GENERATOR = Path("models/superres/generator.pth")
 MODELS = Path("models")  # models/<run>/epoch_<n>.pth
 SCORES = Path("data/scores")  # data/scores/<run>.parquet
-TEACHER_SCORES = SCORES / "teacher.parquet"
+TEACHERS = Path("data/teachers")  # data/teachers/<student>.parquet: a student's teacher on its training samples
 METRICS = Path("metrics")
 TRAIN_METRICS = METRICS / "train"  # metrics/train/<run>/ (dvclive)
 ANSWER = Path("submission/answer.txt")
@@ -25,6 +25,11 @@ ANSWER = Path("submission/answer.txt")
 def index(split: str) -> Path:
     """The prepared index of a split."""
     return PREPARED / f"{split}.parquet"
+
+
+def teacher_scores(student: str) -> Path:
+    """The scores a student learns from: its teacher on the SR version of every training sample."""
+    return TEACHERS / f"{student}.parquet"
 
 
 def video_root(input_kind: str, data_root: str) -> str:

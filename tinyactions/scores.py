@@ -103,25 +103,3 @@ def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int, epochs_key:
     write_table(out, table)
     log.info("%d rows (%d epochs x val+test) -> %s", len(table), len(checkpoints), out)
     return out
-
-
-def logged_best_epoch(run: str) -> int:
-    """The epoch with the highest validation F1 in the run's training log."""
-    path = paths.epoch_log(run, "f1")
-    if not path.is_file():
-        raise FileNotFoundError(f"kd.teacher_epoch: best needs {path} (train@{run} first)")
-    logged = pd.read_csv(path, sep="\t")
-    return int(logged.loc[logged["f1"].idxmax(), "step"])
-
-
-def score_teacher(spec: RunSpec, epoch: int | str, chunk: int, progress: Callable[[int], None] | None = None) -> int:
-    """The teacher stage's job: the teacher run (``epoch``: a number or ``best``) scores the super-resolved
-    version of every training sample (balance copies on the flipped clip) into
-    ``data/scores/teacher.parquet``, keyed by sample_id. Returns the epoch used."""
-    epoch = logged_best_epoch(spec.name) if epoch == "best" else int(epoch)
-    index = pd.read_parquet(paths.index("train"))
-    log.info("teacher %s epoch %d scores %d training samples on SR video", spec.name, epoch, len(index))
-    table = score_split(spec, {epoch: paths.MODELS / spec.name / f"epoch_{epoch}.pth"}, index, str(paths.SUPERRES),
-                        "train", chunk=chunk, progress=progress)
-    write_table(paths.TEACHER_SCORES, table)
-    return epoch

@@ -2,8 +2,9 @@
 
 Every key is declared here with its type, range or choices; the values (the defaults included) live in
 params.yaml only. ``load()`` checks the whole file at once, so a typo, a value out of range or a rule
-across sections (the teacher must be an SR run, members must name runs, ...) fails before any stage
-works, with one line that starts with the dotted key: ``kd.alhpa: unknown key (did you mean kd.alpha?)``.
+across sections (a teacher must be an SR run, members must name runs, ...) fails before any stage
+works, with one line that starts with the dotted key:
+``students.ircsn_kd.alhpa: unknown key (did you mean students.ircsn_kd.alpha?)``.
 
 Two kinds of settings: results (every section but ``execution``; dvc.yaml lists each stage's keys, so a
 change reruns what it affects) and ``execution`` (workers, chunk sizes, process count: how a stage runs,
@@ -21,7 +22,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .annotations import CLASSES
-from . import paths
 from .paths import PARAMS, video_root
 from .sr_geometry import SCALE, plan_windows
 
@@ -58,7 +58,7 @@ class Member:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One named training run: ``runs.<name>`` (or the KD student) with the shared ``train`` settings, as
+    """One named training run: ``runs.<name>`` or ``students.<name>`` with the shared ``train`` settings, as
     ``tinyactions.settings`` resolves them from params.yaml (which holds every default)."""
 
     name: str
@@ -211,6 +211,15 @@ class Run(Section):
     balance: bool | None = None  # None: train.balance
 
 
+class Student(Run):
+    """A run that learns from labels and a teacher run's scores (seed eq. 1)."""
+
+    loss: Literal["kd"]
+    teacher: str  # a run of ``runs`` on sr input
+    teacher_epoch: Literal["best", "last"] | Positive  # the teacher's checkpoint, chosen as ensemble members are
+    alpha: Share  # L = alpha * BCE + (1 - alpha) * MSE(sigmoid(p), teacher)
+
+
 class Generator(Section):
     mid_channels: Positive
     propagation_blocks: Positive
@@ -240,20 +249,6 @@ class Dump(Section):
     views: Positive
 
 
-class Student(Section):
-    name: str
-    backbone: Literal[BACKBONE_NAMES]
-    lr: Rate
-    epochs: Positive
-
-
-class Kd(Section):
-    teacher: str
-    teacher_epoch: Literal["best"] | Positive
-    alpha: Share
-    student: Student
-
-
 class Thresholds(Section):
     strategy: Literal[STRATEGIES]
     prior: Share
@@ -273,7 +268,6 @@ class Greedy(Section):
 class Ensemble(Section):
     members: Annotated[list[str], Field(min_length=1)]
     weights: list[Rate] | None
-    best_by: Literal[BEST_BY]
     greedy: Greedy
 
 
@@ -290,40 +284,47 @@ class Settings(Section):
     train: Train
     execution: Execution
     runs: dict[str, Run]
+    students: dict[str, Student]
+    best_by: Literal[BEST_BY]
     superres: Superres
     dump: Dump
-    kd: Kd
     thresholds: Thresholds
     ensemble: Ensemble
     postprocess: Postprocess
 
     def run_names(self) -> list[str]:
-        """Every trained run: ``runs`` and the distilled student."""
-        return [*self.runs, self.kd.student.name]
+        """Every trained run: ``runs``, then ``students``."""
+        return [*self.runs, *self.students]
+
+    def run_key(self, name: str) -> str:
+        """The dotted key of run ``name``'s entry: ``runs.<name>`` or ``students.<name>``."""
+        if name in self.students:
+            return f"students.{name}"
+        if name in self.runs:
+            return f"runs.{name}"
+        raise SettingsError(f"runs.{name}: no such run (runs: {', '.join(self.run_names())})")
 
     def run_spec(self, name: str) -> RunSpec:
-        """The full recipe of run ``name`` (a run of ``runs`` or the student) with the shared ``train`` keys."""
+        """The full recipe of run ``name`` (of ``runs`` or ``students``) with the shared ``train`` keys."""
         t = self.train
-        if name == self.kd.student.name:
-            s = self.kd.student
-            run = Run(backbone=s.backbone, input="lr", loss="bce", lr=s.lr, epochs=s.epochs)
-            loss = "kd"
-        elif name in self.runs:
-            run, loss = self.runs[name], self.runs[name].loss
-        else:
-            raise SettingsError(f"runs.{name}: no such run (runs: {', '.join(self.run_names())})")
+        run = self.students[name] if self.run_key(name).startswith("students.") else self.runs[name]
         return RunSpec(
-            name=name, backbone=run.backbone, input=run.input, loss=loss, lr=run.lr, epochs=run.epochs,
+            name=name, backbone=run.backbone, input=run.input, loss=run.loss, lr=run.lr, epochs=run.epochs,
             preset=t.preset, input_size=t.input_size, batch_size=t.batch_size, seed=t.seed,
             warmup_epochs=t.warmup_epochs, restart_period=t.restart_period, weight_decay=t.weight_decay,
             sampling=run.sampling or t.sampling.mode, balance=t.balance if run.balance is None else run.balance,
             segments=t.sampling.segments, dense_interval=t.sampling.dense_interval,
-            pretrained=getattr(t.pretrained, run.backbone), kd_alpha=self.kd.alpha if loss == "kd" else None,
+            pretrained=getattr(t.pretrained, run.backbone), kd_alpha=getattr(run, "alpha", None),
             asl=t.asl.model_dump())
 
     def epochs_key(self, name: str) -> str:
         """The dotted key that sets run ``name``'s epochs (for errors)."""
-        return "kd.student.epochs" if name == self.kd.student.name else f"runs.{name}.epochs"
+        return f"{self.run_key(name)}.epochs"
+
+    def teacher(self, student: str) -> Member:
+        """The teacher checkpoint rule of a student, as a member ``run@epoch``."""
+        s = self.students[student]
+        return Member(s.teacher, str(s.teacher_epoch))
 
     def video_root(self, input_kind: str) -> str:
         return video_root(input_kind, self.data.root)
@@ -372,17 +373,18 @@ def _check(s: Settings) -> None:
             Member.parse(f"{name}@best")
         except ValueError:
             fail(f"runs.{name}", "a run name is letters, digits, '_', '.' or '-'")
-        if paths.SCORES / f"{name}.parquet" == paths.TEACHER_SCORES:
-            fail(f"runs.{name}", "the name is taken by the teacher's score table; pick another")
-    if s.kd.student.name in s.runs:
-        fail("kd.student.name", f"{s.kd.student.name} is also a run in runs; pick another name")
-    teacher = s.runs.get(s.kd.teacher)
-    if teacher is None:
-        fail("kd.teacher", f"{s.kd.teacher} is not a run (runs: {', '.join(s.runs)})")
-    if teacher.input != "sr":
-        fail("kd.teacher", f"{s.kd.teacher} is trained on {teacher.input} input; the teacher must be an sr run")
-    if isinstance(s.kd.teacher_epoch, int) and s.kd.teacher_epoch > teacher.epochs:
-        fail("kd.teacher_epoch", f"{s.kd.teacher_epoch} is beyond the {teacher.epochs} epochs of {s.kd.teacher}")
+    for name in set(s.runs) & set(s.students):
+        fail(f"students.{name}", f"{name} is also a run in runs; pick another name")
+    for name, student in s.students.items():
+        teacher = s.runs.get(student.teacher)
+        if teacher is None:
+            fail(f"students.{name}.teacher", f"{student.teacher} is not a run of runs ({', '.join(s.runs)})")
+        if teacher.input != "sr":
+            fail(f"students.{name}.teacher",
+                 f"{student.teacher} is trained on {teacher.input} input; a teacher must be an sr run")
+        if isinstance(student.teacher_epoch, int) and student.teacher_epoch > teacher.epochs:
+            fail(f"students.{name}.teacher_epoch",
+                 f"{student.teacher_epoch} is beyond the {teacher.epochs} epochs of {student.teacher}")
     epochs = {name: s.run_spec(name).epochs for name in s.run_names()}
     if len(set(s.ensemble.members)) < len(s.ensemble.members):
         twice = sorted({m for m in s.ensemble.members if s.ensemble.members.count(m) > 1})

@@ -1,0 +1,37 @@
+"""A student's teacher: the SR run's chosen checkpoint scores the super-resolved version of every training
+sample, the soft targets of distillation (seed eq. 1)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pandas as pd
+
+from . import paths
+from .atomic import write_table
+from .ensemble import resolve
+from .index import truth
+from .recipes import RunSpec
+from .scores import score_split
+from .settings import Member
+
+log = logging.getLogger(__name__)
+
+
+def score_teacher(teacher: RunSpec, rule: Member, student: str, best_by: str, chunk: int,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """The teacher stage's job: the teacher's checkpoint ``rule`` (``run@best``, ``@last`` or a number,
+    resolved on its val dump as an ensemble member is) scores the super-resolved version of every
+    training sample (balance copies on the flipped clip) into ``data/teachers/<student>.parquet``,
+    keyed by sample_id. Returns the epoch used."""
+    dumped = paths.SCORES / f"{rule.run}.parquet"
+    if not dumped.is_file():
+        raise FileNotFoundError(f"students.{student}.teacher: {dumped} is missing (dump@{rule.run} first)")
+    val_ids, val_labels = truth(pd.read_parquet(paths.index("val")))
+    epoch = resolve(rule, pd.read_parquet(dumped), val_ids, val_labels, best_by)
+    index = pd.read_parquet(paths.index("train"))
+    log.info("teacher %s epoch %d scores %d training samples on SR video", rule.run, epoch, len(index))
+    table = score_split(teacher, {epoch: paths.MODELS / rule.run / f"epoch_{epoch}.pth"}, index,
+                        str(paths.SUPERRES), "train", chunk=chunk, progress=progress)
+    write_table(paths.teacher_scores(student), table)
+    return epoch
