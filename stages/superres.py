@@ -45,9 +45,9 @@ def main() -> None:
     else:
         torch.set_num_threads(len(os.sched_getaffinity(0)))
     upscaler = S.Upscaler(net, s.superres.size, window=s.superres.window, overlap=s.superres.overlap,
-                          batch=s.execution.superres_batch)
+                          batch=s.execution.superres_batch, input=s.superres.input)
     bars = []
-    S.upscale_dataset(s.data.root, upscaler, shard, shards,
+    S.upscale_dataset(s.data.root, upscaler, s.superres.storage, shard, shards,
                       lambda total: bars.append(tqdm(total=total, unit="clip", desc="superres")) or bars[-1].update)
     for bar in bars:
         bar.close()

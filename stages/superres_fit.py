@@ -18,7 +18,7 @@ def main() -> None:
         def step(loss: float) -> None:
             bar.set_postfix(l1=f"{loss:.4f}")
             bar.update(1)
-        make_generator(s.superres, s.data.root, progress=step)
+        make_generator(s.superres, s.data.root, s.execution.superres_batch, progress=step)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ def main() -> None:
         raise settings.SettingsError(f"train.pretrained.{spec.backbone}: {spec.pretrained} does not exist")
     stage.relaunch_on(s.execution.nproc, "stages.train", name, log=log)
     from tinyactions.training import train
-    train(spec, paths.MODELS, paths.TRAIN_METRICS, str(paths.index("train")), str(paths.index("val")),
-          s.video_root(spec.input), teacher_file=str(paths.teacher_scores(name)) if spec.loss == "kd" else None,
+    train(spec, paths.MODELS, paths.TRAIN_METRICS, paths.TRAIN_LOGS, str(paths.index("train")),
+          str(paths.index("val")), s.video_root(spec.input), teacher_file=str(paths.teacher_scores(name)) if spec.loss == "kd" else None,
           workers=s.execution.loader_workers, batch_per_process=s.execution.batch_per_process)
     log.info("done: %s", paths.MODELS / name)
 

@@ -23,6 +23,15 @@ def run_spec(**changes):
     return dataclasses.replace(settings.load(ROOT / "params.yaml").run_spec("ircsn_lr"), **changes)
 
 
+def threshold_config(**changes):
+    """The shipped params.yaml's threshold settings with ``changes``."""
+    from tinyactions import settings
+    from tinyactions.thresholds import ThresholdConfig
+    t = settings.load(ROOT / "params.yaml").thresholds
+    return ThresholdConfig(**{**{k: getattr(t, k) for k in ("strategy", "prior", "min_positives", "low", "high",
+                                                            "shrink_to")}, **changes})
+
+
 def smooth_clip(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     """A clip with smooth content (survives mp4 compression well): a moving gradient and a square."""
     rng = np.random.default_rng(seed)

@@ -12,7 +12,7 @@ from tinyactions.training import distributed_env, train
 out, train_index, val_index, root = sys.argv[1:5]
 spec = run_spec(name="tiny", lr=3e-3, epochs=2, input_size=24, batch_size=4, segments=4, warmup_epochs=1,
                 restart_period=2)  # global batch 4: 2 clips on each of the 2 processes
-runner = train(spec, Path(out) / "models", Path(out) / "metrics", train_index, val_index, root)
+runner = train(spec, Path(out) / "models", Path(out) / "metrics", Path(out) / "logs", train_index, val_index, root)
 rank, world = distributed_env()
 model = runner.model.module if hasattr(runner.model, "module") else runner.model
 # parameters (BatchNorm running stats are per replica between DDP's buffer broadcasts)

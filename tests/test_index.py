@@ -118,7 +118,8 @@ def _frame(rows):
 
 
 def test_tail_rule_and_balance_copies_with_mirrored_labels():
-    rows = [["activity_walking"]] * 17 + [["vehicle_turning_left"], ["Push", "activity_walking"], ["Misc"]]
+    rows = [["activity_walking"]] * 15 + [["vehicle_turning_right"]] * 2 + [["vehicle_turning_left"],
+                                                                         ["Push", "activity_walking"], ["Misc"]]
     train = _frame(rows)
     tail = tail_classes(train, max_share=0.05)
     assert tail == ["vehicle_turning_left", "Push", "Misc"]  # class-map order, 1/20 each
@@ -127,9 +128,12 @@ def test_tail_rule_and_balance_copies_with_mirrored_labels():
                                   mirrored={"vehicle_turning_left": "vehicle_turning_right",
                                             "vehicle_turning_right": "vehicle_turning_left"})
     copies = balanced[balanced["flip"]]
-    assert copies["sample_id"].tolist() == ["000017:flip", "000018:flip", "000019:flip"]
-    turned = copies.set_index("id").loc["000017"]
-    assert turned["y_vehicle_turning_right"] == 1 and turned["y_vehicle_turning_left"] == 0
+    # the tail "turning left" gains the two mirrored right turns; its own video, whose copy turns
+    # right (not tail), is not copied
+    assert copies["sample_id"].tolist() == ["000015:flip", "000016:flip", "000018:flip", "000019:flip"]
+    turned = copies.set_index("id").loc["000015"]
+    assert turned["y_vehicle_turning_left"] == 1 and turned["y_vehicle_turning_right"] == 0
+    assert copies["y_vehicle_turning_left"].sum() == 2 and copies["y_vehicle_turning_right"].sum() == 0
     assert balanced["sample_id"].is_unique
     # statistics count videos, not copies
     assert class_counts(balanced)["Misc"] == 1

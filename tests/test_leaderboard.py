@@ -7,12 +7,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.conftest import threshold_config
 import yaml
 
+from tinyactions import crossval as X
+from tinyactions import ensemble as E
 from tinyactions import leaderboard as L
+from tinyactions import metrics as M
 from tinyactions import settings
 from tinyactions import thresholds as T
 from tinyactions.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS
+from tinyactions.checkpoints import Checkpoints
+from tinyactions.folds import grouped_folds
+from tinyactions.settings import Member
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(0)
@@ -47,31 +55,101 @@ TEST[2, :2] = [0.9, 0.8]  # both of an exclusive pair: post-processing keeps the
 TEST[3] = np.nan  # a test video prepare found unreadable: its line is all zeros
 
 
+def checkpoints(tables: dict) -> Checkpoints:
+    return Checkpoints.from_tables(tables, VAL_IDS, TEST_IDS)
+
+
 def test_best_epoch_f1_per_epoch_and_last_three():
     t = table("a", {1: PERFECT * 0.5, 2: PERFECT, 3: NOISE, 4: NOISE}, TEST)
-    row = L.run_rows({"a": t}, VAL_IDS, LABELS, "mAP")["a"]
+    row = L.run_rows(checkpoints({"a": t}), LABELS, "mAP")["a"]
     assert row["best_epoch"] == 2 and row["f1"] == pytest.approx(25 / 26)  # the empty class scores 0
     assert row["mAP"] == pytest.approx(1.0)
     assert row["f1_by_epoch"]["2"] == row["f1"] > row["f1_by_epoch"]["3"] and row["f1_by_epoch"]["1"] == 0.0
     assert row["f1_last_epochs"] == pytest.approx(np.mean([row["f1_by_epoch"][e] for e in ("2", "3", "4")]))
     # epoch 1 ranks every video like epoch 2 (same mAP) but predicts nothing at 0.5: best by F1 differs only in ties
-    by_f1 = L.run_rows({"a": t}, VAL_IDS, LABELS, "f1")["a"]
+    by_f1 = L.run_rows(checkpoints({"a": t}), LABELS, "f1")["a"]
     assert by_f1["best_epoch"] == 2
 
 
+def test_checkpoints_join_on_ids_and_name_missing_ones():
+    t = table("a", {1: NOISE, 2: PERFECT}, TEST)
+    ck = checkpoints({"a": t.sample(frac=1.0, random_state=0)})  # row order does not matter
+    assert ck.keys == [("a", 1), ("a", 2)] and ck.epochs() == {"a": [1, 2]} and ck.name(1) == "a@2"
+    np.testing.assert_array_equal(ck.val[1], PERFECT.astype(np.float32))
+    np.testing.assert_array_equal(ck.test[0], TEST.astype(np.float32))
+    with pytest.raises(KeyError, match=r"scores of a@1 lack val ids \['v001'\]"):
+        checkpoints({"a": t[~((t["id"] == "v001") & (t["epoch"] == 1))]})
+
+
+def rule(**changes) -> X.Rule:
+    base = dict(members=[Member("a", "best")], weights=None, config=threshold_config(strategy="f1"),
+                freq=LABELS.mean(0), groups=[], apply=False, best_by="mAP", folds=4, seed=0)
+    return X.Rule(**{**base, **changes})
+
+
+SOURCES = np.array([f"src{i // 4}" for i in range(N_VAL)])  # 4 clips per source video
+
+
 def test_selection_inside_the_folds_finds_the_perfect_checkpoint():
-    folds = L.Folds(T.ThresholdConfig(strategy="f1"), LABELS.mean(0), 4, 0)
-    f1, picks = L.cv_selection_f1({"noise@1": NOISE, "good@2": PERFECT}, LABELS, folds, max_members=1)
-    assert picks == [["good@2"]] * 4 and f1 == pytest.approx(25 / 26)
+    val = X.Val(checkpoints({"noise": table("noise", {1: NOISE}, TEST), "good": table("good", {2: PERFECT}, TEST)}),
+                LABELS, SOURCES)
+    f1, picks = X.nested_greedy(rule(), val, max_members=1)
+    assert [val.checkpoints.name(p[0]) for p in picks] == ["good@2"] * 4 and f1 == pytest.approx(25 / 26)
+
+
+def test_member_epochs_are_chosen_inside_the_folds():
+    """A checkpoint that is best on all of val thanks to a few source videos is not best where those are
+    held out: the nested estimate resolves ``best`` on each fold's training part, and the in-sample
+    number (choices made on the videos scored) is the optimistic one."""
+    lucky = NOISE.copy()
+    lucky[:8] = PERFECT[:8]  # perfect on the first two source videos only
+    weak = PERFECT * 0.1 + NOISE * 0.9
+    val = X.Val(checkpoints({"a": table("a", {1: weak, 2: lucky}, TEST)}), LABELS, SOURCES)
+    r = rule()
+    everything = np.ones(N_VAL, bool)
+    folds = val.folds(everything, r)
+    final = X.decide(r, val, everything)
+    assert final.members == [val.checkpoints.index("a", 2)]
+    f1, decisions = X.nested(r, val)
+    for f, decision in enumerate(decisions):  # each fold's member is its own training part's best
+        train = folds != f
+        scores = {e: E.epoch_score(val.checkpoints.val[val.checkpoints.index("a", e)][train], LABELS[train], "mAP")
+                  for e in (1, 2)}
+        assert decision.members == [val.checkpoints.index("a", max(scores, key=scores.get))]
+    assert {d.members[0] for d in decisions} == {0, 1}  # the fold holding the lucky videos out picks the other
+    in_sample = M.per_class(LABELS, X.predict(final, X.member_scores(final, r, val.checkpoints.val))).macro_f1
+    assert f1 < in_sample - 0.05
+
+
+def test_folds_keep_source_videos_together_and_spread_every_class():
+    rng = np.random.default_rng(5)
+    labels = (rng.random((300, 26)) < np.linspace(0.4, 0.02, 26)).astype(np.int8)
+    sources = rng.integers(0, 60, 300)
+    folds = grouped_folds(labels, sources, 5, seed=0)
+    assert sorted(np.unique(folds)) == [0, 1, 2, 3, 4]
+    assert all(len(set(folds[sources == s])) == 1 for s in np.unique(sources))  # a scene never straddles folds
+    def spread(folds):  # per class: positives of the fullest fold minus those of the emptiest
+        per_fold = np.array([labels[folds == f].sum(0) for f in range(5)])
+        return per_fold.max(0) - per_fold.min(0)
+    drawn = [spread(np.random.default_rng(s).permutation(60)[sources] % 5) for s in range(20)]  # groups at random
+    assert spread(folds).sum() < 0.8 * np.mean([d.sum() for d in drawn])
+    rarest = labels.sum(0) <= 2 * 5  # at most two positives per fold
+    largest_source = np.array([labels[sources == s].sum(0) for s in np.unique(sources)]).max(0)
+    assert (spread(folds)[rarest] <= largest_source[rarest]).all()  # rare classes as even as sources allow
+    np.testing.assert_array_equal(folds, grouped_folds(labels, sources, 5, seed=0))  # seeded: reproducible
+    assert len(np.unique(grouped_folds(labels[:8], ["a", "a", "b", "b", "b", "c", "c", "c"], 5, 0))) == 3
+    with pytest.raises(ValueError, match="at least 2 source videos"):
+        grouped_folds(labels[:3], ["a"] * 3, 5, 0)
 
 
 def test_group_rules():
     co = pd.DataFrame(0, index=list(CLASSES), columns=list(CLASSES))
     assert L.group_names("none", co, 10, 1.0) == [] and L.group_names([["Push", "Pull"]], co, 10, 1.0) == [["Push", "Pull"]]
     names = [["a", "b"], ["c", "d"]]
-    gains = {"a | b": 0.01, "c | d": -0.02}
-    assert L.applied_groups(names, gains, "auto") == [["a", "b"]]
-    assert L.applied_groups(names, gains, True) == names and L.applied_groups(names, gains, False) == []
+    gains = [0.01, -0.02]
+    assert X.applied(rule(groups=names, apply="auto"), gains) == [["a", "b"]]
+    assert X.applied(rule(groups=names, apply=True), gains) == names
+    assert X.applied(rule(groups=names, apply=False), gains) == []
 
 
 def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
@@ -80,6 +158,7 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     prepared.mkdir(parents=True)
     val = pd.DataFrame(LABELS, columns=list(LABEL_COLUMNS))
     val.insert(0, "flip", False)
+    val.insert(0, "video_id", SOURCES)
     val.insert(0, "id", VAL_IDS)
     val.to_parquet(prepared / "val.parquet")
     pd.DataFrame({"id": TEST_IDS}).to_parquet(prepared / "test.parquet")
@@ -104,7 +183,9 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     # the two classes do co-occur in these labels: the group costs F1, is applied anyway (apply: true), and
     # the submission's val F1 is the post-processed one
     gain = ens["group_gain_cv"][f"{CLASSES[0]} | {CLASSES[1]}"]
-    assert gain < 0 and board["f1"] == ens["f1_postprocess_in_sample"] < 25 / 26
+    assert gain < 0 and board["f1_in_sample"] == ens["f1_postprocess_in_sample"] < 25 / 26
+    assert board["f1"] == ens["f1_postprocess_cv"] and board["folds"] == {"k": 4, "grouped_by": "video_id",
+                                                                         "source_videos": 10}
     answer = (tmp_path / "submission/answer.txt").read_text().splitlines()
     assert [line.split()[0] for line in answer] == TEST_IDS
     assert answer[0].split()[1:3] == ["1", "0"] and answer[1].split()[1:3] == ["0", "1"]
@@ -116,21 +197,24 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
 
 def test_members_are_distinct_checkpoints():
     """best and last never fall on one checkpoint: with the best epoch last, best is the runner-up."""
-    from tinyactions import ensemble as E
     t = table("a", {1: NOISE, 2: PERFECT * 0.8 + 0.1, 3: NOISE * 0.5, 4: PERFECT}, TEST)
-    members = [E.Member.parse(m) for m in ("a@best", "a@last", "a@1")]
-    assert E.resolve_members(members, {"a": t}, VAL_IDS, LABELS, "mAP") == [2, 4, 1]
-    assert E.resolve(E.Member.parse("a@best"), t, VAL_IDS, LABELS, "mAP") == 4  # a run's own best
+    members = [Member.parse(m) for m in ("a@best", "a@last", "a@1")]
+    asked = []
+
+    def score(run):
+        asked.append(run)
+        return E.per_epoch(t, VAL_IDS, LABELS, "mAP")
+    assert E.resolve_members(members, {"a": [1, 2, 3, 4]}, score) == [2, 4, 1] and asked == ["a"]
+    assert E.resolve(Member.parse("a@best"), t, VAL_IDS, LABELS, "mAP") == 4  # a run's own best
     with pytest.raises(settings.SettingsError, match="^ensemble.members: a@last: every dumped epoch of a"):
-        E.resolve_members([E.Member.parse(m) for m in ("a@1", "a@2", "a@3", "a@4", "a@last")], {"a": t},
-                          VAL_IDS, LABELS, "mAP")
+        E.resolve_members([Member.parse(m) for m in ("a@1", "a@2", "a@3", "a@4", "a@last")], {"a": [1, 2, 3, 4]},
+                          score)
 
 
 def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch):
     """teacher@<student> resolves its checkpoint on the teacher's val dump by the rule of the leaderboard's
     best epoch and of ensemble members (best_by), and writes data/teachers/<student>.parquet."""
     from tinyactions import teacher as teaching
-    from tinyactions.settings import Member
     monkeypatch.chdir(tmp_path)
     prepared = tmp_path / "data/prepared"
     prepared.mkdir(parents=True)
@@ -153,7 +237,7 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
         epoch = teaching.score_teacher(spec, Member("sr", rule), "kd", by, chunk=4)
         assert epoch == expected and scored[-1] == ([expected], "data/superres", "train")
         if rule == "best":
-            assert epoch == L.run_rows({"sr": dumped}, VAL_IDS, LABELS, by)["sr"]["best_epoch"]
+            assert epoch == L.run_rows(checkpoints({"sr": dumped}), LABELS, by)["sr"]["best_epoch"]
     written = pd.read_parquet(tmp_path / "data/teachers/kd.parquet")
     assert written["sample_id"].tolist() == ["t1", "t1:flip"] and (written["epoch"] == 2).all()
     (tmp_path / "data/scores/sr.parquet").unlink()

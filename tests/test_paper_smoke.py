@@ -36,10 +36,10 @@ EPOCHS = 2
 SMOKE = {  # the only departures from profiles/paper.yaml: counts, so that 2 CPU cores finish in minutes
     "train": {"batch_size": 4},  # global: 2 clips on each of the 2 processes
     "execution": {"loader_workers": 1, "score_chunk": 8, "superres_batch": 1, "batch_per_process": 2},
-    # members are distinct checkpoints: after 2 epochs the 5 runs have 10
+    # members are distinct checkpoints: after 2 epochs the 6 runs have 12
     "ensemble": {"members": ["uniformer_lr@best", "uniformer_lr@last", "uniformer_sr@best", "uniformer_sr@last",
-                             "ircsn_lr@1", "ircsn_lr@2", "ircsn_sr@best", "ircsn_sr@last", "ircsn_kd@best",
-                             "ircsn_kd@last"]},
+                             "ircsn_lr@1", "ircsn_lr@2", "ircsn_lr_asl@best", "ircsn_lr_asl@last", "ircsn_sr@best",
+                             "ircsn_sr@last", "ircsn_kd@best", "ircsn_kd@last"]},
     "thresholds": {"folds": 3},
 }
 GPUS = 2  # training processes (torchrun, gloo on the CPU)

@@ -1,6 +1,7 @@
 """The paper profile: one command turns the demo params into the seed's full configuration, validated
 without running anything."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,14 +40,14 @@ def test_paper_profile_is_the_seed_configuration(paper_setup):
     root, weights, work = paper_setup
     main(["paper", "--data-root", str(root), "--weights", str(weights), "--gpus", "8"])
     p = yaml.safe_load((work / "params.yaml").read_text())
-    assert validate(p) == ["ircsn_lr", "uniformer_lr", "ircsn_sr", "uniformer_sr", "ircsn_kd"]
+    assert validate(p) == ["ircsn_lr", "uniformer_lr", "ircsn_lr_asl", "ircsn_sr", "uniformer_sr", "ircsn_kd"]
     assert p["data"]["source"] == "tinyvirat"
     assert p["data"]["root"] == str(root) and p["execution"]["nproc"] == 8
     assert (p["train"]["preset"], p["train"]["input_size"], p["train"]["sampling"]["segments"]) == ("paper", 224, 16)
     assert p["superres"]["size"] == 224 and p["superres"]["weights"] == str(weights / "realbasicvsr_x4.pth")
     assert p["superres"]["generator"] == {"mid_channels": 64, "propagation_blocks": 20, "cleaning_blocks": 20}
     assert {k: v["lr"] for k, v in p["runs"].items()} == {
-        "ircsn_lr": 1e-4, "uniformer_lr": 2e-4, "ircsn_sr": 1e-4, "uniformer_sr": 2e-4}
+        "ircsn_lr": 1e-4, "uniformer_lr": 2e-4, "ircsn_lr_asl": 1e-4, "ircsn_sr": 1e-4, "uniformer_sr": 2e-4}
     assert len(p["ensemble"]["members"]) == 12 and p["balance"]["enabled"] is True
     assert p["thresholds"]["strategy"] == "frequency"  # the seed's threshold rule
     assert p["train"]["pretrained"]["ircsn"] == str(weights / "ircsn_r152_kinetics400.pth")
@@ -117,3 +118,81 @@ def test_execution_settings_are_checked_up_front():
     with pytest.raises(SettingsError, match="^execution.score_chunk: missing"):
         validate({**p, "execution": {k: v for k, v in p["execution"].items() if k != "score_chunk"}},
                  check_files=False)
+
+
+# What the seed publishes (dotted keys; * for any run): every other value of the paper configuration that
+# changes a result must be stated in profiles/paper.yaml and marked "(ours)".
+SEED_PUBLISHES = {
+    "train.preset", "train.input_size", "train.balance", "train.sampling.mode", "train.sampling.segments",
+    "balance.enabled", "superres.input", "runs.*.backbone", "runs.*.input", "runs.*.loss", "runs.*.lr", "students.*.backbone",
+    "students.*.input", "students.*.loss", "students.*.teacher", "students.*.lr", "superres.size",
+    "superres.generator.mid_channels", "superres.generator.propagation_blocks", "superres.generator.cleaning_blocks",
+    "thresholds.strategy", "ensemble.members", "ensemble.weights"}
+# how a stage runs, where files are, and the demo's own keys: no result of the paper configuration
+OUT_OF_SCOPE = ("execution", "synth", "data.source", "data.root", "train.pretrained", "superres.weights",
+                "superres.fit")
+
+
+def marked_keys(text: str) -> set[str]:
+    """Dotted keys a profile marks "(ours)" (the line's whole value) or "(ours: a, b)" (fields a, b of it)."""
+    import re
+    marked, stack = set(), []
+    for line in text.splitlines():
+        match = re.match(r"^( *)([A-Za-z0-9_]+):(.*)$", line)
+        if not match:
+            continue
+        indent, key, rest = len(match[1]), match[2], match[3]
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = ".".join([k for _, k in stack] + [key])
+        stack.append((indent, key))
+        ours = re.search(r"#.*\(ours(?::\s*([^)]*))?\)", rest)
+        if ours:
+            fields = [f.strip() for f in ours[1].split(",")] if ours[1] else [""]
+            marked.update(f"{path}.{f}" if f else path for f in fields)
+    return marked
+
+
+def leaves(node, prefix=""):
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from leaves(v, f"{prefix}.{k}" if prefix else str(k))
+    else:
+        yield prefix
+
+
+def test_every_unpublished_value_of_the_paper_profile_is_marked_ours():
+    text = (ROOT / "profiles/paper.yaml").read_text()
+    marked = marked_keys(text)
+    assert {"train.batch_size", "runs.ircsn_lr.epochs", "students.ircsn_kd.alpha", "train.sampling.dense_interval",
+            "thresholds.low"} <= marked and "runs.ircsn_lr.lr" not in marked  # the reader is checked too
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    paper = load_profile("paper", {"data_root": "/d", "weights": "/w", "gpus": 8}, base)
+
+    def published(key):
+        generic = re.sub(r"^(runs|students)\.[^.]+\.", r"\1.*.", key)
+        return key in SEED_PUBLISHES or generic in SEED_PUBLISHES
+
+    def is_marked(key):
+        return any(key == m or key.startswith(m + ".") for m in marked)
+    unmarked = [k for k in leaves(paper) if not k.startswith(OUT_OF_SCOPE) and not published(k) and not is_marked(k)]
+    assert unmarked == [], f"profiles/paper.yaml: state these and mark them (ours), or list them as the seed's: {unmarked}"
+    # every mark names a key of the configuration (a misspelled field would mark nothing)
+    keys = list(leaves(paper))
+    assert [m for m in marked if not any(k == m or k.startswith(m + ".") for k in keys)] == []
+
+
+def test_the_paper_mix_is_twelve_distinct_checkpoints_of_12_epoch_runs():
+    """The seed's members "trained at different epochs": best, last and a repeated best resolve to
+    distinct epochs for any epoch count (here with val scores that peak in the middle)."""
+    from tinyactions import ensemble as E
+    from tinyactions import settings
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    s = settings.parse(load_profile("paper", {"data_root": "/d", "weights": "/w", "gpus": 1}, base))
+    epochs = {name: list(range(1, s.run_spec(name).epochs + 1)) for name in s.run_names()}
+    resolved = E.resolve_members(s.members(), epochs, lambda run: {e: -abs(e - 7) for e in epochs[run]})
+    names = [f"{m.run}@{e}" for m, e in zip(s.members(), resolved)]
+    assert len(names) == 12 == len(set(names)), names
+    assert names == ["uniformer_lr@7", "uniformer_sr@7", "uniformer_sr@12", "ircsn_lr@7", "ircsn_lr@12",
+                     "ircsn_lr_asl@7", "ircsn_lr_asl@12", "ircsn_sr@7", "ircsn_sr@8", "ircsn_sr@12", "ircsn_kd@7",
+                     "ircsn_kd@12"]

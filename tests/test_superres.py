@@ -40,14 +40,14 @@ def test_window_plan_tiles_the_clip_with_context(length, window, overlap):
 
 def test_upscaler_matches_a_direct_model_call_and_batches_across_clips(net):
     clips = [clip(12, seed=1), clip(7, seed=2), clip(12, seed=3)]
-    up = S.Upscaler(net, out_size=64, window=32, overlap=4, batch=4, device="cpu")
+    up = S.Upscaler(net, out_size=64, window=32, overlap=4, batch=4, input="square", device="cpu")
     outs = up.upscale(clips)
     assert [o.shape for o in outs] == [(12, 64, 64, 3), (7, 64, 64, 3), (12, 64, 64, 3)]
     with torch.no_grad():
         x = torch.from_numpy(clips[1]).permute(0, 3, 1, 2)[None].float() / 255
         direct = (net(x).clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(0, 2, 3, 1).numpy()
     assert np.array_equal(outs[1], direct)
-    alone = S.Upscaler(net, 64, window=32, overlap=4, batch=1, device="cpu").upscale([clips[2]])[0]
+    alone = S.Upscaler(net, 64, window=32, overlap=4, batch=1, input="square", device="cpu").upscale([clips[2]])[0]
     assert np.abs(alone.astype(int) - outs[2].astype(int)).max() <= 1  # batching keeps the output
 
 
@@ -61,7 +61,7 @@ def test_channels_last_layout_keeps_the_output():
         x = torch.from_numpy(c).permute(0, 3, 1, 2)[None].float() / 255
         direct = (plain(x).clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(0, 2, 3, 1).numpy()
     converted = copy.deepcopy(plain)
-    out = S.Upscaler(converted, 64, window=32, overlap=4, device="cpu").upscale([c])[0]
+    out = S.Upscaler(converted, 64, window=32, overlap=4, batch=4, input="square", device="cpu").upscale([c])[0]
     assert converted.basicvsr.conv_hr.weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain.basicvsr.conv_hr.weight.is_contiguous(memory_format=torch.channels_last)
     assert np.abs(out.astype(int) - direct.astype(int)).max() <= 1
@@ -70,8 +70,8 @@ def test_channels_last_layout_keeps_the_output():
 def test_windowed_processing_stays_close_to_whole_clip(net):
     """Documented difference: windows of 16 with 4 frames of context vs the whole 48-frame clip."""
     c = clip(48, seed=4)
-    whole = S.Upscaler(net, 64, window=64, overlap=4, device="cpu").upscale([c])[0].astype(int)
-    windowed = S.Upscaler(net, 64, window=16, overlap=4, device="cpu").upscale([c])[0].astype(int)
+    whole = S.Upscaler(net, 64, window=64, overlap=4, batch=4, input="square", device="cpu").upscale([c])[0].astype(int)
+    windowed = S.Upscaler(net, 64, window=16, overlap=4, batch=4, input="square", device="cpu").upscale([c])[0].astype(int)
     diff = np.abs(whole - windowed)
     assert diff.mean() < 1.0 and diff.max() <= 64
 
@@ -142,7 +142,7 @@ def test_fit_starts_from_bilinear_upsampling():
     lr = [S.resize_frames(h, 8, cv2.INTER_AREA) for h in hr]
 
     def quality(net):
-        sr = S.Upscaler(net, 32, window=8, overlap=2, device="cpu").upscale(lr)
+        sr = S.Upscaler(net, 32, window=8, overlap=2, batch=4, input="square", device="cpu").upscale(lr)
         return np.mean([F.psnr(o, h) for o, h in zip(sr, hr)])
 
     start = quality(model)
@@ -155,3 +155,34 @@ def test_fit_starts_from_bilinear_upsampling():
     random_losses = F.fit(random_start, list(zip(lr, hr)), out_size=32, iterations=60, clip_len=2, batch=4, lr=2e-3)
     assert np.mean(losses[-5:]) < 0.95 * np.mean(random_losses[-5:])  # measured 0.0242 vs 0.0274
     assert quality(model) > max(start, quality(random_start)) + 0.03  # measured 23.71 vs 23.64 / 23.57 dB
+
+
+def test_native_input_keeps_the_detail_that_square_input_halves():
+    """``input: native`` feeds a clip at its own size (x4, then resized to the output size); ``square``
+    first shrinks it to size/4. With the identity-start generator (x4 bilinear) on a 24 px clip of a
+    64 px scene, the native path is the closer to the scene; clips of several sizes batch together and
+    each equals its own run; the cache key of square input is what it was before inputs had a name."""
+    torch.manual_seed(0)
+    net = F.start_from_upsampling(S.build_generator(TINY)).eval()
+    scenes = [smooth_clip(6, 64, 64, seed=k) for k in range(2)]
+    lr = [S.resize_frames(scenes[0], 24, cv2.INTER_AREA), S.resize_frames(scenes[1], 12, cv2.INTER_AREA)]
+    quality = {}
+    for mode in ("native", "square"):
+        up = S.Upscaler(net, 64, window=4, overlap=1, batch=4, input=mode, device="cpu")
+        together = up.upscale(lr)
+        assert [o.shape for o in together] == [(6, 64, 64, 3)] * 2
+        for clip, out in zip(lr, together):
+            np.testing.assert_array_equal(out, up.upscale([clip])[0])
+        quality[mode] = F.psnr(together[0], scenes[0])
+        assert F.psnr(together[0], scenes[0]) > F.psnr(up.bicubic(lr[0]), scenes[0]) - 1.0  # same league as bicubic
+    assert quality["native"] > quality["square"] + 1.0, quality
+    assert S.Upscaler(net, 64, 4, 1, 4, "square", "cpu").settings() == {"out_size": 64, "window": 4, "overlap": 1}
+    assert S.Upscaler(net, 64, 4, 1, 4, "native", "cpu").settings()["input"] == "native"
+
+
+def test_lossless_storage_round_trips_exactly_and_mp4v_does_not():
+    clip = smooth_clip(6, 32, 32, seed=3)
+    np.testing.assert_array_equal(F.stored(clip, "ffv1"), clip)
+    assert np.abs(F.stored(clip, "mp4v").astype(int) - clip).mean() > 0.1
+    from tinyactions import settings, video
+    assert settings.SR_CODECS == tuple(video.CODECS)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tinyactions.atomic import file_digest
+
 from tinyactions.recipes import RunSpec, model_config, runner_config
 from tests.conftest import make_prepared, run_spec
 
@@ -61,7 +63,8 @@ def run_stage_script(workdir: Path, prepared: dict, spec_kwargs: dict, models: P
         "import sys; from pathlib import Path\n"
         "from tests.conftest import run_spec\nfrom tinyactions.training import train\n"
         f"spec = run_spec(**{spec_kwargs!r})\n"
-        f"train(spec, Path({str(models)!r}), Path({str(models / 'metrics')!r}), {prepared['train']!r}, "
+        f"train(spec, Path({str(models)!r}), Path({str(models / 'metrics')!r}), Path({str(models / 'logs')!r}), "
+        f"{prepared['train']!r}, "
         f"{prepared['val']!r}, {prepared['root']!r}, workers={workers})\n")
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -106,6 +109,12 @@ def test_every_epoch_is_kept_and_a_killed_run_resumes_to_the_same_weights(tmp_pa
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+    # the published run is the same bytes (no times, hosts or paths inside), however it got there; the
+    # Runner's timestamped logs lie beside it
+    published = {p.name: file_digest(p) for p in final.iterdir()}
+    assert sorted(published) == ["epoch_1.pth", "epoch_2.pth", "epoch_3.pth", "run.json"]
+    assert published == {p.name: file_digest(p) for p in (tmp_path / "b" / "tiny").iterdir()}
+    assert any((tmp_path / "a" / "logs" / "tiny").iterdir()) and not list(partial.glob("tiny-*"))
 
 
 def test_global_batch_is_split_over_processes_with_accumulation():

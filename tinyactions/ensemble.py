@@ -1,4 +1,4 @@
-"""Ensembles of (run, epoch) members: score averaging joined by video id, and greedy member selection.
+"""Ensembles of (run, epoch) members: which checkpoint a member names, and score averaging joined by video id.
 
 A member is written ``run@epoch`` with epoch an integer, ``best`` or ``last``. ``best`` is the dumped epoch
 with the highest validation mAP (default) or F1 at 0.5: mAP is threshold-free, while F1 at 0.5 can peak in
@@ -7,10 +7,12 @@ on video ids, never on row order.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
-from . import metrics, thresholds
+from . import metrics
 from .annotations import SCORE_COLUMNS
 from .settings import BEST_BY, Member, SettingsError
 
@@ -24,54 +26,61 @@ def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) ->
     return rows.loc[ids, list(SCORE_COLUMNS)].to_numpy(np.float64)
 
 
-def per_epoch(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, by: str) -> dict[int, float]:
-    """Validation score of every dumped epoch: ``mAP`` (over classes with positives) or ``f1`` (macro F1
-    at 0.5)."""
+def epoch_score(scores: np.ndarray, labels: np.ndarray, by: str) -> float:
+    """What ``best`` maximises, for one checkpoint's (videos, classes) val scores: ``mAP`` (over classes
+    with positives) or ``f1`` (macro F1 at 0.5). Unreadable videos (NaN) count as scored 0."""
     if by not in BEST_BY:
         raise ValueError(f"best_by must be one of {BEST_BY}, got {by!r}")
-    out = {}
-    for epoch in sorted(table["epoch"].unique()):
-        scores = np.nan_to_num(split_matrix(table, "val", int(epoch), val_ids))
-        if by == "mAP":
-            out[int(epoch)] = float(np.nanmean(metrics.average_precision(val_labels, scores)))
-        else:
-            out[int(epoch)] = metrics.per_class(val_labels, (scores >= 0.5).astype(int)).macro_f1
-    return out
+    scores = np.nan_to_num(scores)
+    if by == "mAP":
+        return float(np.nanmean(metrics.average_precision(labels, scores)))
+    return metrics.per_class(labels, (scores >= 0.5).astype(int)).macro_f1
 
 
-def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray,
-            best_by: str = "mAP") -> int:
+def per_epoch(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, by: str) -> dict[int, float]:
+    """:func:`epoch_score` of every dumped epoch of a run's score table."""
+    return {int(e): epoch_score(split_matrix(table, "val", int(e), val_ids), val_labels, by)
+            for e in sorted(table["epoch"].unique())}
+
+
+def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, best_by: str) -> int:
     """The epoch of one member on its own (a run's best epoch, its last, or a number)."""
-    return resolve_members([member], {member.run: table}, val_ids, val_labels, best_by)[0]
+    epochs = sorted(int(e) for e in table["epoch"].unique())
+    return resolve_members([member], {member.run: epochs},
+                           lambda run: per_epoch(table, val_ids, val_labels, best_by))[0]
 
 
-def resolve_members(members: list[Member], tables: dict[str, pd.DataFrame], val_ids: list[str],
-                    val_labels: np.ndarray, best_by: str) -> list[int]:
+def resolve_members(members: list[Member], epochs: dict[str, list[int]],
+                    score: Callable[[str], dict[int, float]]) -> list[int]:
     """The epoch of every member, distinct within its run: the seed averages checkpoints "trained at
-    different epochs". Numbers are taken as written; then ``last`` is the latest epoch no number names,
-    and ``best`` the best-scoring epoch not yet taken, so ``best`` and ``last`` never fall on one
-    checkpoint (when the best epoch is the last, ``best`` is the runner-up)."""
+    different epochs". ``epochs``: the dumped epochs of each run; ``score(run)``: the val score of each
+    of its epochs (asked only for runs with a ``best`` member). Numbers are taken as written; then
+    ``last`` is the latest epoch not yet taken, and ``best`` the best-scoring epoch not yet taken, so
+    ``best`` and ``last`` never fall on one checkpoint (when the best epoch is the last, ``best`` is the
+    runner-up), and a repeated ``best`` (``last``) is the next best (the one before): a run's k best
+    epochs, for any epoch count."""
     out: list[int | None] = [None] * len(members)
     taken: dict[str, set[int]] = {}
+    scored: dict[str, dict[int, float]] = {}
     for kind in ("number", "last", "best"):
         for i, member in enumerate(members):
             if (member.epoch if member.epoch in ("last", "best") else "number") != kind:
                 continue
-            table, used = tables[member.run], taken.setdefault(member.run, set())
-            epochs = sorted(int(e) for e in table["epoch"].unique())
-            free = [e for e in epochs if e not in used]
+            used = taken.setdefault(member.run, set())
+            free = [e for e in epochs[member.run] if e not in used]
             if kind == "number":
                 epoch = int(member.epoch)
                 if epoch not in free:
                     raise SettingsError(f"ensemble.members: {member}: epoch {epoch} was not dumped or is named twice "
-                                        f"(epochs {epochs})")
+                                        f"(epochs {epochs[member.run]})")
             elif not free:
                 raise SettingsError(f"ensemble.members: {member}: every dumped epoch of {member.run} is already a member")
             elif kind == "last":
                 epoch = free[-1]
             else:
-                score = per_epoch(table, val_ids, val_labels, best_by)
-                epoch = max(free, key=lambda e: (score[e], e))
+                if member.run not in scored:
+                    scored[member.run] = score(member.run)
+                epoch = max(free, key=lambda e: (scored[member.run][e], e))
             used.add(epoch)
             out[i] = epoch
     return out
@@ -84,23 +93,3 @@ def average(matrices: list[np.ndarray], weights: list[float] | None = None) -> n
         raise ValueError("ensemble weights must be one non-negative number per member, not all zero")
     stack = np.stack(matrices)
     return np.tensordot(weights / weights.sum(), stack, axes=1)
-
-
-def greedy_select(candidates: dict[str, np.ndarray], labels: np.ndarray, config: thresholds.ThresholdConfig,
-                  max_members: int = 12, folds: int = 5, seed: int = 0,
-                  train_frequency: np.ndarray | None = None) -> list[str]:
-    """Forward selection (with replacement) of members maximising the cross-validated macro F1 of
-    the averaged scores with fitted thresholds; stops when no addition helps."""
-    chosen: list[str] = []
-    best = -1.0
-    while len(chosen) < max_members:
-        trial = {}
-        for name in candidates:
-            avg = average([candidates[m] for m in chosen + [name]])
-            trial[name] = thresholds.cross_validated_f1(avg, labels, config, train_frequency, folds=folds, seed=seed)
-        name = max(trial, key=lambda k: trial[k])
-        if trial[name] <= best + 1e-9:
-            break
-        chosen.append(name)
-        best = trial[name]
-    return chosen

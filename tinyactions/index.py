@@ -197,19 +197,20 @@ def video_manifest(frames: list[pd.DataFrame]) -> dict[str, str]:
 
 def add_balance_copies(train: pd.DataFrame, tail: list[str], copies: int = 1,
                        mirrored: dict[str, str] | None = None) -> pd.DataFrame:
-    """Data balance of the seed: every train video with a tail label gets ``copies`` horizontally
-    flipped copies as extra rows (no new files; the loader flips). Labels whose meaning a mirror
-    swaps (turning left/right) are swapped in the copy."""
+    """Data balance of the seed: every train video whose horizontally flipped copy carries a tail
+    label gets ``copies`` such copies as extra rows (no new files; the loader flips). Labels whose
+    meaning a mirror swaps (turning left/right) are swapped in the copy, and the tail test is on the
+    copy's labels: a tail "turning left" gains the mirrored "turning right" videos, and a "turning left"
+    video, whose copy turns right, gets none unless right is tail too."""
     if copies <= 0 or not tail:
         return train
-    mirrored = mirrored or {}
-    has_tail = train[[f"y_{c}" for c in tail]].to_numpy().any(axis=1) & ~train["flip"].to_numpy()
-    flipped = train[has_tail].copy()
+    flipped = train[~train["flip"]].copy()
     flipped["flip"] = True
     if mirrored:
         original = flipped[list(LABEL_COLUMNS)].copy()
         for src, dst in mirrored.items():
             flipped[f"y_{dst}"] = original[f"y_{src}"]
+    flipped = flipped[flipped[[f"y_{c}" for c in tail]].to_numpy().any(axis=1)]
     parts = [train]
     for k in range(copies):
         copy = flipped.copy()

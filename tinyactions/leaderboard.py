@@ -1,8 +1,10 @@
 """The evaluate stage's analysis: per-run numbers, the ensemble, thresholds, post-processing, and what of
 it is an honest (cross-validated) estimate.
 
-Thresholds are fitted on val, so a number measured on the same val is in-sample; every ``*_cv`` number
-fits on k-1 folds of val and scores the held-out fold. ``evaluate`` reads the score tables of every run
+Member epochs, thresholds and group gating are chosen on val, so a number measured on the same val is
+in-sample (``*_in_sample``); every ``*_cv`` number makes every such choice on k-1 folds of val (grouped by
+source video) and scores the held-out fold (:mod:`tinyactions.crossval`). The headline ``f1`` is the
+submission rule's cross-validated F1. ``evaluate`` reads the score tables of every run
 of the settings (never a glob, so removed runs cannot leak in) and writes submission/answer.txt,
 metrics/leaderboard.json, metrics/ablation.md and the per-class plots.
 """
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
+from . import crossval as X
 from . import ensemble as E
 from . import metrics as M
 from . import paths, postprocess
@@ -22,62 +25,28 @@ from . import thresholds as T
 from .annotations import CLASSES
 from .atomic import write_json, write_table, write_text
 from .index import truth
+from .checkpoints import Checkpoints
 from .report import ablation_markdown
-from .settings import Settings, SettingsError
+from .settings import BEST_BY, STRATEGIES, Member, Settings, SettingsError
 from .submission import format_answer
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Folds:
-    """How thresholds are fitted and the honest estimate is drawn."""
-
-    config: T.ThresholdConfig
-    freq: np.ndarray  # train frequency per class (the frequency rule's input)
-    folds: int
-    seed: int
-
-
-def cv_predictions(scores: np.ndarray, labels: np.ndarray, f: Folds, groups=None) -> np.ndarray:
-    """Held-out predictions: thresholds fitted on the other folds (post-processing has no fitted part)."""
-    out = T.cross_validated_predictions(scores, labels, f.config, f.freq, f.folds, f.seed)
-    return postprocess.apply(out, scores, groups) if groups else out
-
-
-def cv_f1(scores: np.ndarray, labels: np.ndarray, f: Folds, groups=None) -> float:
-    return M.per_class(labels, cv_predictions(scores, labels, f, groups)).macro_f1
-
-
-def cv_selection_f1(candidates: dict[str, np.ndarray], labels: np.ndarray, f: Folds,
-                    max_members: int) -> tuple[float, list[list[str]]]:
-    """Greedy selection measured honestly: members and thresholds chosen on k-1 folds, scored on the held-out."""
-    assignment = T.fold_assignment(len(labels), f.folds, f.seed + 1)
-    out = np.zeros_like(labels, dtype=np.int8)
-    picks = []
-    for fold in np.unique(assignment):
-        held = assignment == fold
-        chosen = E.greedy_select({k: v[~held] for k, v in candidates.items()}, labels[~held], f.config,
-                                 max_members=max_members, folds=f.folds, seed=f.seed, train_frequency=f.freq)
-        picks.append(chosen)
-        avg = E.average([candidates[m] for m in chosen])
-        t = T.fit(avg[~held], labels[~held], f.config, f.freq)
-        out[held] = T.predict(avg[held], t)
-    return M.per_class(labels, out).macro_f1, picks
-
-
-def run_rows(tables: dict[str, pd.DataFrame], val_ids: list[str], labels: np.ndarray, best_by: str) -> dict:
-    """Per run: its best epoch (by ``best_by``), F1/precision/recall at 0.5 and mAP there, F1 per epoch."""
+def run_rows(ck: Checkpoints, labels: np.ndarray, best_by: str) -> dict:
+    """Per run: its best epoch (by ``best_by``, chosen on all of val: in-sample), F1/precision/recall at
+    0.5 and mAP there, F1 per epoch."""
+    score = {by: {key: E.epoch_score(ck.val[i], labels, by) for i, key in enumerate(ck.keys)} for by in BEST_BY}
     rows = {}
-    for name, table in tables.items():
-        f1_by_epoch = E.per_epoch(table, val_ids, labels, "f1")
-        best = E.resolve(E.Member(name, "best"), table, val_ids, labels, best_by)
-        summary = M.summary(labels, (E.split_matrix(table, "val", best, val_ids) >= 0.5).astype(int))
-        rows[name] = {"best_epoch": best, "f1": summary["macro_f1"],
-                      "mAP": E.per_epoch(table, val_ids, labels, "mAP")[best],
-                      "precision": summary["macro_precision"], "recall": summary["macro_recall"],
-                      "f1_last_epochs": float(np.mean(list(f1_by_epoch.values())[-3:])),
-                      "f1_by_epoch": {str(k): v for k, v in f1_by_epoch.items()}}
+    for run, epochs in ck.epochs().items():
+        best = E.resolve_members([Member(run, "best")], {run: epochs},
+                                 lambda r: {e: score[best_by][(r, e)] for e in epochs})[0]
+        summary = M.summary(labels, (ck.val[ck.index(run, best)] >= 0.5).astype(int))
+        f1_by_epoch = {e: score["f1"][(run, e)] for e in epochs}
+        rows[run] = {"best_epoch": best, "f1": summary["macro_f1"], "mAP": score["mAP"][(run, best)],
+                     "precision": summary["macro_precision"], "recall": summary["macro_recall"],
+                     "f1_last_epochs": float(np.mean(list(f1_by_epoch.values())[-3:])),
+                     "f1_by_epoch": {str(k): v for k, v in f1_by_epoch.items()}}
     return rows
 
 
@@ -88,98 +57,99 @@ def group_names(setting, cooccurrence: pd.DataFrame, train_videos: int, min_expe
     return [] if setting == "none" else [list(g) for g in setting]
 
 
-def applied_groups(names: list[list[str]], gains: dict[str, float], mode) -> list[list[str]]:
-    """postprocess.apply: every group (true), none (false), or those whose cross-validated gain is positive."""
-    return [n for n in names if mode is True or (mode == "auto" and gains[" | ".join(n)] > 0)]
-
-
 def evaluate(s: Settings) -> dict:
     """Everything the evaluate stage writes; returns the leaderboard."""
-    val_ids, labels = truth(pd.read_parquet(paths.index("val")))
+    val_index = pd.read_parquet(paths.index("val"))
+    val_ids, labels = truth(val_index)
+    videos = val_index.loc[~val_index["flip"], "video_id"].to_numpy()
     test_ids = pd.read_parquet(paths.index("test"))["id"].tolist()
     stats = json.loads((paths.PREPARED / "stats.json").read_text())
     train_counts = np.array([stats["class_counts"]["train"][c] for c in CLASSES], float)
-    t = s.thresholds
-    config = T.ThresholdConfig(strategy=t.strategy, prior=t.prior, min_positives=t.min_positives, low=t.low,
-                               high=t.high, shrink_to=t.shrink_to)
-    f = Folds(config, train_counts / max(stats["videos"]["train"], 1), s.thresholds.folds,
-              s.thresholds.seed)
     tables = {}
     for name in s.run_names():
         path = paths.SCORES / f"{name}.parquet"
         if not path.is_file():
-            raise SettingsError(f"{s.run_key(name)}: score table {path} is missing ({'dump_student' if name in s.students else 'dump'}@{name} first)")
+            raise SettingsError(f"{s.run_key(name)}: score table {path} is missing "
+                                f"({'dump_student' if name in s.students else 'dump'}@{name} first)")
         tables[name] = pd.read_parquet(path)
-
-    best_by = s.best_by
-    board = {"runs": run_rows(tables, val_ids, labels, best_by)}
-    best_run = max(board["runs"], key=lambda k: board["runs"][k]["f1"])
-
-    members = s.members()
-    resolved = list(zip(members, E.resolve_members(members, tables, val_ids, labels, best_by)))
-    weights = s.ensemble.weights
-    val_avg = E.average([E.split_matrix(tables[m.run], "val", e, val_ids) for m, e in resolved], weights)
-    test_avg = E.average([E.split_matrix(tables[m.run], "test", e, test_ids) for m, e in resolved], weights)
-
+    ck = Checkpoints.from_tables(tables, val_ids, test_ids)
+    del tables
+    board = {"runs": run_rows(ck, labels, s.best_by)}
+    val = X.Val(ck, labels, videos)
     names = group_names(s.postprocess.groups, pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0),
                         stats["videos"]["train"], s.postprocess.min_expected)
-    groups = postprocess.validate_groups(names)
+    t = s.thresholds
+    rule = X.Rule(members=s.members(), weights=s.ensemble.weights,
+                  config=T.ThresholdConfig(strategy=t.strategy, prior=t.prior, min_positives=t.min_positives,
+                                           low=t.low, high=t.high, shrink_to=t.shrink_to),
+                  freq=train_counts / max(stats["videos"]["train"], 1), groups=postprocess.validate_groups(names),
+                  apply=s.postprocess.apply, best_by=s.best_by, folds=t.folds, seed=t.seed)
+    everything = np.ones(len(labels), bool)
+    outer = val.folds(everything, rule)
 
-    thresholds = T.fit(val_avg, labels, f.config, f.freq)
-    ens_thr = T.predict(val_avg, thresholds)
-    post_scores = M.per_class(labels, postprocess.apply(ens_thr, val_avg, groups))
-    cv_thr, cv_post = cv_f1(val_avg, labels, f), cv_f1(val_avg, labels, f, groups)
-    group_gain = {" | ".join(n): cv_f1(val_avg, labels, f, [g]) - cv_thr for n, g in zip(names, groups)}
-    single = E.split_matrix(tables[best_run], "val", board["runs"][best_run]["best_epoch"], val_ids)
+    def scored(decision: X.Decision) -> M.Scores:
+        return M.per_class(labels, X.predict(decision, X.member_scores(decision, rule, ck.val)))
 
-    board["single_best"] = {"run": best_run, "f1": board["runs"][best_run]["f1"],
-                            "mAP": board["runs"][best_run]["mAP"],
-                            "f1_thresholds_in_sample": M.per_class(labels, T.predict(single, T.fit(
-                                single, labels, f.config, f.freq))).macro_f1,
-                            "f1_thresholds_cv": cv_f1(single, labels, f)}
+    # the submission rule, fitted on all of val (in-sample), and refitted inside the folds (honest)
+    final = X.decide(rule, val, everything)
+    f1_cv, per_fold = X.nested(rule, val)
+    # its steps: the members at 0.5, + thresholds (each strategy), + every group
+    at_half = replace(rule, config=replace(rule.config, strategy="fixed", prior=0.5), apply=False)
+    thresholds_only = replace(rule, apply=False)
+    all_groups = replace(rule, apply=True)
+    steps = {name: (scored(X.decide(r, val, everything)).macro_f1, X.nested(r, val)[0])
+             for name, r in (("at_0.5", at_half), ("thresholds", thresholds_only), ("postprocess", all_groups))}
+    strategies = {}
+    for strategy in STRATEGIES:
+        r = replace(thresholds_only, config=replace(rule.config, strategy=strategy))
+        strategies[strategy] = {"in_sample": scored(X.decide(r, val, everything)).macro_f1, "cv": X.nested(r, val)[0]}
+    val_avg = X.member_scores(final, rule, ck.val)
+    test_avg = X.member_scores(final, rule, ck.test)
+    gains = X.group_gains(val_avg, labels, rule, outer, T.Ranked.of(val_avg, labels)
+                          if rule.config.strategy == "f1" else None)
+
+    best_run = max(board["runs"], key=lambda k: board["runs"][k]["f1"])
+    single = ck.val[ck.index(best_run, board["runs"][best_run]["best_epoch"])].astype(np.float64)
+    f1_selected, picks = X.nested_greedy(rule, val, max_members=1)
+    board["single_best"] = {
+        "run": best_run, "f1": board["runs"][best_run]["f1"], "mAP": board["runs"][best_run]["mAP"],
+        "f1_thresholds_in_sample": M.per_class(labels, T.predict(single, T.fit(
+            single, labels, rule.config, rule.freq))).macro_f1,
+        "f1_selected_cv": f1_selected, "selected_per_fold": [ck.name(p[0]) for p in picks]}
+    final_scores = scored(final)
     board["ensemble"] = {
-        "members": [f"{m.run}@{e}" for m, e in resolved],
+        "members": [ck.name(i) for i in final.members],
+        "members_per_fold": [[ck.name(i) for i in d.members] for d in per_fold],
         "mAP": float(np.nanmean(M.average_precision(labels, np.nan_to_num(val_avg)))),
-        "f1_at_0.5": M.per_class(labels, T.predict(val_avg, np.full(len(CLASSES), 0.5))).macro_f1,
-        "f1_thresholds_in_sample": M.per_class(labels, ens_thr).macro_f1,
-        "f1_thresholds_cv": cv_thr,
-        "f1_postprocess_in_sample": post_scores.macro_f1,
-        "f1_postprocess_cv": cv_post,
-        "precision": float(post_scores.precision.mean()),
-        "recall": float(post_scores.recall.mean()),
-        "threshold_strategy": f.config.strategy,
-        "groups": names, "group_gain_cv": group_gain,
+        "f1_at_0.5": steps["at_0.5"][0], "f1_at_0.5_cv": steps["at_0.5"][1],
+        "f1_thresholds_in_sample": steps["thresholds"][0], "f1_thresholds_cv": steps["thresholds"][1],
+        "f1_postprocess_in_sample": steps["postprocess"][0], "f1_postprocess_cv": steps["postprocess"][1],
+        "strategies": strategies,
+        "precision": float(final_scores.precision.mean()), "recall": float(final_scores.recall.mean()),
+        "threshold_strategy": rule.config.strategy,
+        "groups": names, "group_gain_cv": {" | ".join(n): g for n, g in zip(names, gains)},
+        "groups_applied": [[CLASSES[c] for c in g] for g in final.groups],
+        "groups_applied_per_fold": [len(d.groups) for d in per_fold],
     }
-    # every checkpoint of every run: the single best one chosen inside the folds is the honest baseline
-    candidates = {f"{name}@{e}": E.split_matrix(t, "val", int(e), val_ids)
-                  for name, t in tables.items() for e in sorted(t["epoch"].unique())}
-    f1, picks = cv_selection_f1(candidates, labels, f, max_members=1)
-    board["single_best"]["f1_selected_cv"] = f1
-    board["single_best"]["selected_per_fold"] = [p[0] for p in picks]
     if s.ensemble.greedy.enabled:
-        f1, picks = cv_selection_f1(candidates, labels, f, s.ensemble.greedy.max_members)
-        board["greedy_selection"] = {"f1_cv": f1, "members_per_fold": picks}
+        f1, picks = X.nested_greedy(rule, val, s.ensemble.greedy.max_members)
+        board["greedy_selection"] = {"f1_cv": f1, "members_per_fold": [[ck.name(i) for i in p] for p in picks]}
+    board["folds"] = {"k": int(outer.max()) + 1, "grouped_by": "video_id", "source_videos": int(len(set(videos)))}
+    board["f1"] = f1_cv  # the headline: the submission rule, every choice made inside the folds
+    board["f1_in_sample"] = final_scores.macro_f1  # the same rule fitted and scored on all of val
 
-    applied = applied_groups(names, group_gain, s.postprocess.apply)
-    final_groups = postprocess.validate_groups(applied)
-    board["ensemble"]["groups_applied"] = applied
-    final_test = T.predict(np.nan_to_num(test_avg, nan=-1.0), thresholds)
-    final_test = postprocess.apply(final_test, test_avg, final_groups) if final_groups else final_test
-    write_text(paths.ANSWER, format_answer(test_ids, final_test))
-
-    final_val = postprocess.apply(ens_thr, val_avg, final_groups) if final_groups else ens_thr
-    per_class = M.per_class(labels, final_val)
-    write_plots(labels, val_avg, per_class, M.per_class(labels, (single >= 0.5).astype(int)), thresholds, f.freq)
-    board["f1"] = per_class.macro_f1  # the submission's rule on val, in-sample
-    board["f1_cv"] = cv_f1(val_avg, labels, f, final_groups)
+    write_text(paths.ANSWER, format_answer(test_ids, X.predict(final, test_avg)))
+    write_plots(labels, val_avg, final_scores, M.per_class(labels, (single >= 0.5).astype(int)),
+                final.thresholds, rule.freq)
     write_json(paths.METRICS / "leaderboard.json", board)
     write_text(paths.METRICS / "ablation.md", ablation_markdown(board, {n: s.run_spec(n) for n in s.run_names()}))
-    log.info("single best %s %.4f | ensemble %.4f -> thresholds %.4f (cv %.4f) -> post-processing %.4f (cv %.4f)",
-             best_run, board["single_best"]["f1"], board["ensemble"]["f1_at_0.5"],
-             board["ensemble"]["f1_thresholds_in_sample"], cv_thr, board["ensemble"]["f1_postprocess_in_sample"],
-             cv_post)
-    log.info("submission rule: thresholds + %d of %d groups; val F1 %.4f (cv %.4f)", len(final_groups),
-             len(groups), board["f1"], board["f1_cv"])
+    e = board["ensemble"]
+    log.info("single best %s %.4f (chosen in folds: cv %.4f) | ensemble at 0.5 %.4f (cv %.4f) -> thresholds "
+             "%.4f (cv %.4f) -> post-processing %.4f (cv %.4f)", best_run, board["single_best"]["f1"], f1_selected,
+             e["f1_at_0.5"], e["f1_at_0.5_cv"], e["f1_thresholds_in_sample"], e["f1_thresholds_cv"],
+             e["f1_postprocess_in_sample"], e["f1_postprocess_cv"])
+    log.info("submission rule: thresholds + %d of %d groups; val F1 %.4f cross-validated (in-sample %.4f)",
+             len(final.groups), len(names), board["f1"], board["f1_in_sample"])
     log.info("wrote %s (%d test videos)", paths.ANSWER, len(test_ids))
     return board
 

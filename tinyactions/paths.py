@@ -19,6 +19,7 @@ SCORES = Path("data/scores")  # data/scores/<run>.parquet
 TEACHERS = Path("data/teachers")  # data/teachers/<student>.parquet: a student's teacher on its training samples
 METRICS = Path("metrics")
 TRAIN_METRICS = METRICS / "train"  # metrics/train/<run>/ (dvclive)
+TRAIN_LOGS = Path("logs/train")  # logs/train/<run>/: the Runner's timestamped logs, outside every output
 ANSWER = Path("submission/answer.txt")
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from .settings import validate_groups  # noqa: F401  (the groups rule, checked with the settings)
 
 
-def derive_groups(cooccurrence: pd.DataFrame, videos: int, min_expected: float = 3.0) -> list[list[str]]:
+def derive_groups(cooccurrence: pd.DataFrame, videos: int, min_expected: float) -> list[list[str]]:
     """Groups of classes that never share a training video where independence predicts they would."""
     counts = pd.Series(np.diag(cooccurrence.to_numpy()), index=cooccurrence.index)
 

@@ -98,14 +98,14 @@ def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str
     warmup = min(spec.warmup_epochs, spec.epochs)
     schedulers = []
     if warmup > 0:
-        schedulers.append(dict(type="LinearLR", start_factor=0.1, by_epoch=True, begin=0, end=warmup,
+        schedulers.append(dict(type="LinearLR", start_factor=spec.warmup_start_factor, by_epoch=True, begin=0, end=warmup,
                                convert_to_iter_based=True))
     if spec.epochs > warmup:
         span = spec.epochs - warmup
         period = max(1, min(spec.restart_period, span))
         periods = [period] * (span // period) + ([span % period] if span % period else [])
         schedulers.append(dict(type="CosineRestartLR", periods=periods, restart_weights=[1.0] * len(periods),
-                               eta_min=spec.lr * 0.01, by_epoch=True, begin=warmup, end=spec.epochs,
+                               eta_min=spec.lr * spec.min_lr_ratio, by_epoch=True, begin=warmup, end=spec.epochs,
                                convert_to_iter_based=True))
     cfg = dict(
         default_scope="mmaction",
@@ -119,7 +119,7 @@ def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str
         train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=spec.epochs, val_interval=1),
         val_cfg=dict(type="ValLoop"),
         optim_wrapper=dict(optimizer=dict(type="AdamW", lr=spec.lr, weight_decay=spec.weight_decay),
-                           clip_grad=dict(max_norm=40, norm_type=2),
+                           clip_grad=dict(max_norm=spec.grad_clip, norm_type=2) if spec.grad_clip else None,
                            **({"accumulative_counts": accumulate} if accumulate > 1 else {})),
         param_scheduler=schedulers,
         default_hooks=dict(

@@ -31,6 +31,8 @@ BACKBONE_NAMES = ("ircsn", "uniformer")
 STRATEGIES = ("fixed", "f1", "frequency")  # per-class threshold rules
 SHRINK_TARGETS = ("pooled", "prior")
 BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
+SR_INPUTS = ("native", "square")  # what the generator is fed: each clip at its own size, or size/4 squared
+SR_CODECS = ("mp4v", "ffv1")  # how super-resolved video is stored: lossy MPEG-4, or lossless (tinyactions.video)
 MEMBER = re.compile(r"^(?P<run>[A-Za-z0-9_.-]+)@(?P<epoch>best|last|\d+)$")
 
 
@@ -72,8 +74,11 @@ class RunSpec:
     batch_size: int  # global: over all training processes
     seed: int
     warmup_epochs: int
+    warmup_start_factor: float
     restart_period: int
+    min_lr_ratio: float
     weight_decay: float
+    grad_clip: float
     sampling: str
     balance: bool  # train on the flipped balance copies of the index
     segments: int
@@ -184,8 +189,11 @@ class Train(Section):
     batch_size: Positive  # global: over every training process
     seed: Count
     warmup_epochs: Count
+    warmup_start_factor: Annotated[float, Field(gt=0.0, le=1.0)]
     restart_period: Positive
+    min_lr_ratio: Share
     weight_decay: Rate
+    grad_clip: Rate  # 0: no clipping
     balance: bool
     sampling: Sampling
     asl: Asl
@@ -239,6 +247,8 @@ class Fit(Section):
 class Superres(Section):
     weights: str  # fit | the path of an official checkpoint
     size: Annotated[int, Field(ge=SCALE)]
+    input: Literal[SR_INPUTS]
+    storage: Literal[SR_CODECS]
     generator: Generator
     window: Annotated[int, Field(ge=3)]
     overlap: Count
@@ -311,7 +321,9 @@ class Settings(Section):
         return RunSpec(
             name=name, backbone=run.backbone, input=run.input, loss=run.loss, lr=run.lr, epochs=run.epochs,
             preset=t.preset, input_size=t.input_size, batch_size=t.batch_size, seed=t.seed,
-            warmup_epochs=t.warmup_epochs, restart_period=t.restart_period, weight_decay=t.weight_decay,
+            warmup_epochs=t.warmup_epochs, warmup_start_factor=t.warmup_start_factor,
+            restart_period=t.restart_period, min_lr_ratio=t.min_lr_ratio, weight_decay=t.weight_decay,
+            grad_clip=t.grad_clip,
             sampling=run.sampling or t.sampling.mode, balance=t.balance if run.balance is None else run.balance,
             segments=t.sampling.segments, dense_interval=t.sampling.dense_interval,
             pretrained=getattr(t.pretrained, run.backbone), kd_alpha=getattr(run, "alpha", None),
@@ -386,8 +398,9 @@ def _check(s: Settings) -> None:
             fail(f"students.{name}.teacher_epoch",
                  f"{student.teacher_epoch} is beyond the {teacher.epochs} epochs of {student.teacher}")
     epochs = {name: s.run_spec(name).epochs for name in s.run_names()}
-    if len(set(s.ensemble.members)) < len(s.ensemble.members):
-        twice = sorted({m for m in s.ensemble.members if s.ensemble.members.count(m) > 1})
+    numbered = [m for m in s.ensemble.members if not m.endswith(("@best", "@last"))]
+    if len(set(numbered)) < len(numbered):  # best and last may repeat: the next best, the one before last
+        twice = sorted({m for m in numbered if numbered.count(m) > 1})
         fail("ensemble.members", f"{', '.join(twice)} listed twice: members are distinct checkpoints")
     for text in s.ensemble.members:
         try:

@@ -28,6 +28,7 @@ from . import paths
 from .annotations import SPLITS
 from .atomic import file_digest, write_json
 from .index import originals
+from .settings import SR_INPUTS as INPUTS
 from .sr_geometry import SCALE, plan_windows
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,12 @@ def save_official(net: torch.nn.Module, path: str | os.PathLike, meta: dict) -> 
     write's temporary name is random, so saving to it made equal weights differ in bytes."""
     import io
 
-    from .atomic import atomic_path
+    from .atomic import write_bytes
     state = {f"{prefix}{k}": v.detach().cpu() for prefix in ("generator.", "generator_ema.")
              for k, v in net.state_dict().items()}
     buffer = io.BytesIO()
     torch.save({"meta": meta, "state_dict": state}, buffer)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(buffer.getvalue())
+    write_bytes(path, buffer.getvalue())
 
 
 def weights_digest(net: torch.nn.Module) -> str:
@@ -103,21 +103,41 @@ def resize_frames(frames: np.ndarray, size: int, interpolation=cv2.INTER_CUBIC) 
 
 
 class Upscaler:
-    """A resident generator that upscales many clips, batching equal-length windows."""
+    """A resident generator that upscales many clips, batching windows of equal length and size.
 
-    def __init__(self, net: torch.nn.Module, out_size: int, window: int = 32, overlap: int = 4, batch: int = 4,
+    ``input``: ``square`` resizes every clip to ``out_size / 4`` squared first (one size, big batches);
+    ``native`` feeds each clip at its own size, as the seed does, and resizes the x4 output to
+    ``out_size`` (a 128 px clip keeps its detail instead of being halved to 56 px first)."""
+
+    def __init__(self, net: torch.nn.Module, out_size: int, window: int, overlap: int, batch: int, input: str,
                  device: str | None = None):
         if out_size % SCALE:
             raise ValueError(f"superres.size must be a multiple of {SCALE}, got {out_size}")
+        if input not in INPUTS:
+            raise ValueError(f"superres.input must be one of {INPUTS}, got {input!r}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         # channels_last: oneDNN/cuDNN convolutions run without layout reorders (same output within
         # rounding; measured on 2 CPU cores: 1.17x frames/s of the demo generator)
         self.net = net.to(self.device, memory_format=torch.channels_last).eval()
         self.out_size, self.in_size = out_size, out_size // SCALE
-        self.window, self.overlap, self.batch = window, overlap, batch
+        self.window, self.overlap, self.batch, self.input = window, overlap, batch, input
 
     def settings(self) -> dict:
-        return {"out_size": self.out_size, "window": self.window, "overlap": self.overlap}
+        """What an output depends on besides the input's bytes and the weights (the cache key)."""
+        return {"out_size": self.out_size, "window": self.window, "overlap": self.overlap,
+                **({"input": self.input} if self.input != "square" else {})}
+
+    def network_input(self, clip: np.ndarray) -> np.ndarray:
+        return resize_frames(clip, self.in_size) if self.input == "square" else clip
+
+    def to_output_size(self, frames: np.ndarray) -> np.ndarray:
+        """The x4 output at ``out_size`` squared (area when shrinking, bicubic when enlarging)."""
+        shrink = max(frames.shape[1:3]) > self.out_size
+        return resize_frames(frames, self.out_size, cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+    def bicubic(self, clip: np.ndarray) -> np.ndarray:
+        """The baseline of the same input: bicubic instead of the network."""
+        return resize_frames(self.network_input(clip), self.out_size)
 
     @torch.no_grad()
     def _forward(self, windows: list[np.ndarray]) -> np.ndarray:
@@ -128,22 +148,22 @@ class Upscaler:
 
     def upscale(self, clips: list[np.ndarray]) -> list[np.ndarray]:
         """(T, h, w, 3) uint8 RGB clips -> (T, out, out, 3) uint8 RGB clips."""
-        inputs = [resize_frames(c, self.in_size) for c in clips]
-        outputs = [np.empty((len(c), self.out_size, self.out_size, 3), np.uint8) for c in clips]
-        jobs: dict[int, list] = {}
+        inputs = [self.network_input(c) for c in clips]
+        outputs = [np.empty((len(c), c.shape[1] * SCALE, c.shape[2] * SCALE, 3), np.uint8) for c in inputs]
+        jobs: dict[tuple, list] = {}
         for ci, clip in enumerate(inputs):
             for start, end, keep_from, keep_to in plan_windows(len(clip), self.window, self.overlap):
-                jobs.setdefault(end - start, []).append((ci, start, end, keep_from, keep_to))
-        for length, items in jobs.items():
+                jobs.setdefault((end - start, *clip.shape[1:3]), []).append((ci, start, end, keep_from, keep_to))
+        for _, items in sorted(jobs.items()):
             for b in range(0, len(items), self.batch):
                 chunk = items[b:b + self.batch]
                 result = self._forward([inputs[ci][s:e] for ci, s, e, _, _ in chunk])
                 for (ci, s, e, kf, kt), frames in zip(chunk, result):
                     outputs[ci][kf:kt] = frames[kf - s:kt - s]
-        return outputs
+        return [self.to_output_size(o) for o in outputs]
 
 
-def process(jobs: list[tuple[str, str]], upscaler: "Upscaler", chunk: int = 16, progress=None) -> None:
+def process(jobs: list[tuple[str, str]], upscaler: "Upscaler", chunk: int, codec: str, progress=None) -> None:
     """Upscale (input path, output path) pairs: chunks of clips go through the network together while
     the next chunk is decoded and the previous one encoded on two threads (torch releases the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -164,7 +184,7 @@ def process(jobs: list[tuple[str, str]], upscaler: "Upscaler", chunk: int = 16, 
             results = upscaler.upscale([frames for _, frames in loaded])
             for future in writes:
                 future.result()
-            writes = [pool.submit(write_video, dst, frames) for (dst, _), frames in zip(loaded, results)]
+            writes = [pool.submit(write_video, dst, frames, codec=codec) for (dst, _), frames in zip(loaded, results)]
             if progress:
                 progress(len(loaded))
         for future in writes:
@@ -192,7 +212,7 @@ def dataset_videos() -> list[str]:
     return sorted(set(found))
 
 
-def upscale_dataset(root: str | os.PathLike, upscaler: Upscaler, shard: int = 0, shards: int = 1,
+def upscale_dataset(root: str | os.PathLike, upscaler: Upscaler, codec: str, shard: int = 0, shards: int = 1,
                     progress_total: Callable[[int], Callable[[int], None]] | None = None) -> int:
     """The superres stage's job: upscale every video of the prepared index that the per-video cache lacks
     (only every ``shards``-th from ``shard`` when sharded). Unsharded, then assemble ``data/superres``
@@ -202,11 +222,12 @@ def upscale_dataset(root: str | os.PathLike, upscaler: Upscaler, shard: int = 0,
     videos = dataset_videos()
     mine = videos[shard::shards]
     weights = weights_digest(upscaler.net)
-    keys = {rel: cache_key(root / rel, upscaler.settings(), weights) for rel in mine}
+    stored = {**upscaler.settings(), **({"codec": codec} if codec != "mp4v" else {})}
+    keys = {rel: cache_key(root / rel, stored, weights) for rel in mine}
     todo = [rel for rel in mine if not cached(keys[rel]).is_file()]
     log.info("%d videos (shard %d/%d: %d), %d cached, %d to upscale", len(videos), shard, shards, len(mine),
              len(mine) - len(todo), len(todo))
-    process([(str(root / rel), str(cached(keys[rel]))) for rel in todo], upscaler, CHUNK,
+    process([(str(root / rel), str(cached(keys[rel]))) for rel in todo], upscaler, CHUNK, codec,
             progress_total(len(todo)) if progress_total else None)
     if shards > 1:
         return len(todo)

@@ -3,12 +3,14 @@
 A run trains in a scratch folder ``models/.partial/<run>-<fingerprint>`` that DVC does not own, so a
 killed ``dvc repro`` (which deletes stage outputs before rerunning) loses nothing: the next attempt
 with the same fingerprint (resolved config + the bytes of its inputs) resumes from the last complete
-epoch; any other fingerprint starts afresh. When the last epoch is done the scratch folder becomes
-``models/<run>`` in one rename, and its dvclive folder is copied to ``metrics/train/<run>``.
+epoch; any other fingerprint starts afresh. When the last epoch is done the run is published
+(:func:`publish`): weights only in ``models/<run>``, byte-reproducible; dvclive's metrics to
+``metrics/train/<run>``; the Runner's timestamped logs beside, in ``logs/train/<run>``.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -27,6 +29,36 @@ def fingerprint(cfg: dict, inputs: list[str]) -> str:
     """Identity of a training run: its resolved config and the content of the files it reads."""
     blob = json.dumps({"cfg": cfg, "inputs": {p: file_digest(p) for p in inputs if p}}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def publish(spec: RunSpec, key: str, work_dir: Path, final: Path, live_out: Path, logs_out: Path) -> None:
+    """A finished run becomes ``final``: the weights of every epoch and run.json, the same bytes for the
+    same code, settings and inputs. Resume state (optimizer, schedulers, message hub) and the Runner's
+    metadata (start time, experiment name) stay out: nothing resumes a finished run. The Runner's logs
+    (timestamped) go to ``logs_out``, dvclive's per-epoch metrics to ``live_out``. The work folder stays
+    resumable until the one rename that publishes."""
+    staging = work_dir.with_name(work_dir.name + ".publish")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for path in sorted(work_dir.glob("epoch_*.pth")):
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        buffer = io.BytesIO()  # in memory: torch.save names a file's archive after the file
+        torch.save({"state_dict": checkpoint["state_dict"],
+                    "meta": {k: checkpoint["meta"][k] for k in ("epoch", "iter")}}, buffer)
+        (staging / path.name).write_bytes(buffer.getvalue())
+    (staging / "run.json").write_text(json.dumps({"run": spec.name, "fingerprint": key, "epochs": spec.epochs,
+                                                  "spec": spec.__dict__}, indent=2) + "\n")
+    shutil.rmtree(live_out, ignore_errors=True)
+    if (work_dir / "live").is_dir():
+        shutil.copytree(work_dir / "live", live_out)
+    shutil.rmtree(logs_out, ignore_errors=True)
+    logs_out.mkdir(parents=True)
+    for path in sorted(work_dir.iterdir()):
+        if path.name not in ("live", "last_checkpoint") and not path.name.startswith("epoch_"):
+            shutil.move(str(path), logs_out / path.name)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)
+    shutil.rmtree(work_dir)
 
 
 def distributed_env() -> tuple[int, int]:
@@ -49,10 +81,11 @@ def init_distributed() -> str:
     return "pytorch"
 
 
-def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, val_index: str, video_root: str,
-          teacher_file: str | None = None, workers: int = 0, batch_per_process: int | None = None):
+def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, logs_dir: Path, train_index: str, val_index: str,
+          video_root: str, teacher_file: str | None = None, workers: int = 0, batch_per_process: int | None = None):
     """Train ``spec`` to completion (resuming a matching partial run). Returns the mmengine Runner;
-    the checkpoints are in ``models_dir/<run>``. ``workers`` data-loading processes per training process
+    the checkpoints are in ``models_dir/<run>``, the per-epoch metrics in ``metrics_dir/<run>`` and the
+    Runner's logs in ``logs_dir/<run>``. ``workers`` data-loading processes per training process
     change the speed, never the result, nor which partial run is resumed; the global batch is
     ``spec.batch_size`` over the processes (``batch_per_process`` clips each, gradients accumulated)."""
     from mmengine.config import Config
@@ -91,17 +124,8 @@ def train(spec: RunSpec, models_dir: Path, metrics_dir: Path, train_index: str, 
     runner = Runner.from_cfg(Config(cfg))
     runner.train()
 
-    final = models_dir / spec.name
     if rank == 0:
-        (work_dir / "last_checkpoint").unlink(missing_ok=True)
-        (work_dir / "run.json").write_text(json.dumps({"run": spec.name, "fingerprint": key,
-                                                        "epochs": spec.epochs, "spec": spec.__dict__}, indent=2))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(work_dir, final)
-        live_out = metrics_dir / spec.name
-        shutil.rmtree(live_out, ignore_errors=True)
-        if (final / "live").is_dir():
-            shutil.copytree(final / "live", live_out)
+        publish(spec, key, work_dir, models_dir / spec.name, metrics_dir / spec.name, logs_dir / spec.name)
     if world > 1:
         torch.distributed.barrier()
     return runner

@@ -105,19 +105,28 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     return VideoInfo(frames=len(frames), width=frames.shape[2], height=frames.shape[1])
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0) -> None:
-    """Write (T, H, W, 3) uint8 RGB as mp4 atomically: a crash never leaves a half-written file
-    under the final name."""
+# codec -> (fourcc, container): mp4v is lossy MPEG-4 part 2 (TinyVIRAT's own videos are mp4); ffv1 is
+# lossless, in a Matroska container (OpenCV's mp4 muxer refuses it), kept under the caller's file name:
+# decoders probe the content, not the name.
+CODECS = {"mp4v": ("mp4v", ".mp4"), "ffv1": ("FFV1", ".mkv")}
+
+
+def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0, codec: str = "mp4v") -> None:
+    """Write (T, H, W, 3) uint8 RGB atomically: a crash never leaves a half-written file under the final
+    name."""
     path = Path(path)
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise ValueError(f"{path}: expected non-empty (T, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}")
+    if codec not in CODECS:
+        raise ValueError(f"{path}: codec must be one of {sorted(CODECS)}, got {codec!r}")
+    fourcc, container = CODECS[codec]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{path.stem}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(suffix=container, prefix=f".{path.stem}.", dir=path.parent)
     os.close(fd)
     try:
         h, w = frames.shape[1:3]
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
         if not writer.isOpened():
             raise VideoDecodeError(f"{path}: OpenCV cannot open an mp4 writer for {w}x{h}")
         for frame in frames:
@@ -131,9 +140,10 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0) 
 
 def uniform_indices(num_frames: int, segments: int, train: bool,
                     rng: np.random.Generator | None = None) -> np.ndarray:
-    """The seed's uniform sampling: split the clip into ``segments`` equal spans and take one frame
-    of each, random in training and the middle one in testing. Clips shorter than ``segments`` repeat
-    frames (each span then covers less than a frame)."""
+    """Uniform sampling: split the clip into ``segments`` equal spans and take one frame of each, at
+    random in training (the seed's rule) and the middle one in testing (ours: the seed samples at random
+    in testing too; the middle keeps every score table reproducible). Clips shorter than ``segments``
+    repeat frames (each span then covers less than a frame)."""
     if num_frames <= 0:
         raise ValueError("num_frames must be positive")
     edges = np.linspace(0.0, num_frames, segments + 1)

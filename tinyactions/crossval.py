@@ -1,0 +1,165 @@
+"""The submission rule fitted on a set of val videos, and honest estimates: every choice inside the folds.
+
+The rule (the seed's recipe) is: members (``run@epoch``, ``best``/``last`` resolved on val) averaged, per-class
+thresholds fitted on val, exclusive groups post-processed (``postprocess.apply: auto`` keeps the groups
+whose gain is positive). Each of these choices looks at val labels, so a number measured on the same val
+is in-sample. The honest estimate refits the whole rule on k-1 folds of val (member epochs, thresholds,
+group gating; group gating and greedy selection score their options by a cross-validation inside those
+k-1 folds) and scores the held-out fold; predictions of all folds are pooled into one macro F1. Folds are
+grouped by source video (:mod:`tinyactions.folds`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ensemble as E
+from . import metrics as M
+from . import postprocess
+from . import thresholds as T
+from .checkpoints import Checkpoints
+from .folds import grouped_folds
+from .settings import Member
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What params.yaml says the submission does."""
+
+    members: list[Member]
+    weights: list[float] | None
+    config: T.ThresholdConfig
+    freq: np.ndarray  # train frequency per class (the frequency rule's input)
+    groups: list[list[int]]  # candidate exclusive groups (class indexes)
+    apply: bool | str  # postprocess.apply: True | False | "auto"
+    best_by: str
+    folds: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The rule fitted on some val videos."""
+
+    members: list[int]  # checkpoint indexes
+    thresholds: np.ndarray
+    groups: list[list[int]]  # applied
+
+
+@dataclass(frozen=True)
+class Val:
+    """The checkpoints' scores with val's labels and source videos."""
+
+    checkpoints: Checkpoints
+    labels: np.ndarray  # (videos, classes) 0/1
+    videos: np.ndarray  # source video of each val video (fold groups)
+    epoch_scores: dict = field(default_factory=dict, compare=False)  # (rows, best_by) -> {(run, epoch): score}
+
+    def folds(self, rows: np.ndarray, rule: Rule, salt: int = 0) -> np.ndarray:
+        """Fold index of each video of ``rows`` (grouped by source video)."""
+        return grouped_folds(self.labels[rows], self.videos[rows], rule.folds, rule.seed + salt)
+
+
+def cv_predictions(scores: np.ndarray, labels: np.ndarray, rule: Rule, folds: np.ndarray,
+                   groups: list[list[int]], ranked: T.Ranked | None = None) -> np.ndarray:
+    """Held-out predictions of thresholds (and post-processing, which fits nothing) over ``folds``."""
+    out = T.cross_validated_predictions(scores, labels, rule.config, rule.freq, folds, ranked)
+    return postprocess.apply(out, scores, groups) if groups else out
+
+
+def group_gains(scores: np.ndarray, labels: np.ndarray, rule: Rule, folds: np.ndarray,
+                ranked: T.Ranked | None = None) -> list[float]:
+    """Cross-validated gain in macro F1 of each candidate group on its own."""
+    base = M.per_class(labels, cv_predictions(scores, labels, rule, folds, [], ranked)).macro_f1
+    return [M.per_class(labels, cv_predictions(scores, labels, rule, folds, [g], ranked)).macro_f1 - base
+            for g in rule.groups]
+
+
+def applied(rule: Rule, gains) -> list[list[int]]:
+    """postprocess.apply: every group (true), none (false), or those with a positive gain (auto)."""
+    return [g for g, gain in zip(rule.groups, gains) if rule.apply is True or (rule.apply == "auto" and gain > 0)]
+
+
+def member_checkpoints(rule: Rule, val: Val, rows: np.ndarray) -> list[int]:
+    """Checkpoint indexes of the members, ``best`` judged on ``rows`` only."""
+    ck = val.checkpoints
+    known = val.epoch_scores.setdefault((rows.tobytes(), rule.best_by), {})  # every variant of a rule shares them
+
+    def score(run: str) -> dict[int, float]:
+        for e in ck.epochs()[run]:
+            if (run, e) not in known:
+                known[(run, e)] = E.epoch_score(ck.val[ck.index(run, e)][rows], val.labels[rows], rule.best_by)
+        return {e: known[(run, e)] for e in ck.epochs()[run]}
+    epochs = E.resolve_members(rule.members, ck.epochs(), score)
+    return [ck.index(m.run, e) for m, e in zip(rule.members, epochs)]
+
+
+def decide(rule: Rule, val: Val, rows: np.ndarray) -> Decision:
+    """The rule fitted on the val videos of ``rows``."""
+    members = member_checkpoints(rule, val, rows)
+    scores, labels = E.average([val.checkpoints.val[i][rows] for i in members], rule.weights), val.labels[rows]
+    ranked = T.Ranked.of(scores, labels) if rule.config.strategy == "f1" else None
+    thresholds = T.fit_ranked(ranked, labels.shape[1], rule.config, rule.freq)
+    gains = group_gains(scores, labels, rule, val.folds(rows, rule, salt=1), ranked) \
+        if rule.apply == "auto" and rule.groups else [0.0] * len(rule.groups)
+    return Decision(members, thresholds, applied(rule, gains))
+
+
+def predict(decision: Decision, scores: np.ndarray) -> np.ndarray:
+    """0/1 predictions of averaged member scores (unreadable videos: NaN, nothing predicted)."""
+    out = T.predict(np.nan_to_num(scores, nan=-1.0), decision.thresholds)
+    return postprocess.apply(out, scores, decision.groups) if decision.groups else out
+
+
+def member_scores(decision: Decision, rule: Rule, arrays: np.ndarray, rows=slice(None)) -> np.ndarray:
+    return E.average([arrays[i][rows] for i in decision.members], rule.weights)
+
+
+def nested(rule: Rule, val: Val) -> tuple[float, list[Decision]]:
+    """Macro F1 of the rule refitted on k-1 folds and applied to the held-out fold, pooled; the decisions."""
+    outer = val.folds(np.ones(len(val.labels), bool), rule)
+    out = np.zeros_like(val.labels, dtype=np.int8)
+    decisions = []
+    for f in np.unique(outer):
+        held = outer == f
+        decision = decide(rule, val, ~held)
+        out[held] = predict(decision, member_scores(decision, rule, val.checkpoints.val, held))
+        decisions.append(decision)
+    return M.per_class(val.labels, out).macro_f1, decisions
+
+
+def greedy(rule: Rule, val: Val, rows: np.ndarray, max_members: int) -> list[int]:
+    """Forward selection (with replacement) over every checkpoint, maximising the macro F1 of the
+    averaged scores with thresholds, cross-validated inside ``rows``; stops when no addition helps."""
+    scores, labels = val.checkpoints.val[:, rows].astype(np.float64), val.labels[rows]
+    folds = val.folds(rows, rule, salt=2)
+    chosen: list[int] = []
+    total, best = np.zeros(scores.shape[1:]), -1.0
+    while len(chosen) < max_members:
+        trial = []
+        for candidate in scores:
+            avg = (total + candidate) / (len(chosen) + 1)
+            trial.append(M.per_class(labels, cv_predictions(avg, labels, rule, folds, [])).macro_f1)
+        pick = int(np.argmax(trial))
+        if trial[pick] <= best + 1e-9:
+            break
+        chosen.append(pick)
+        total += scores[pick]
+        best = trial[pick]
+    return chosen
+
+
+def nested_greedy(rule: Rule, val: Val, max_members: int) -> tuple[float, list[list[int]]]:
+    """The greedy selection measured honestly: members and thresholds chosen on k-1 folds."""
+    outer = val.folds(np.ones(len(val.labels), bool), rule)
+    out = np.zeros_like(val.labels, dtype=np.int8)
+    picks = []
+    for f in np.unique(outer):
+        held = outer == f
+        chosen = greedy(rule, val, ~held, max_members)
+        scores = E.average([val.checkpoints.val[i] for i in chosen])
+        thresholds = T.fit(scores[~held], val.labels[~held], rule.config, rule.freq)
+        out[held] = predict(Decision(chosen, thresholds, []), scores[held])
+        picks.append(chosen)
+    return M.per_class(val.labels, out).macro_f1, picks
