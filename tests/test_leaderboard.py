@@ -152,15 +152,21 @@ def test_group_rules():
     assert X.applied(rule(groups=names, apply=False), gains) == []
 
 
-def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    prepared = tmp_path / "data/prepared"
+def write_val_index(root: Path) -> Path:
+    """data/prepared/val.parquet of LABELS under ``root``; returns data/prepared."""
+    prepared = root / "data/prepared"
     prepared.mkdir(parents=True)
     val = pd.DataFrame(LABELS, columns=list(LABEL_COLUMNS))
     val.insert(0, "flip", False)
     val.insert(0, "video_id", SOURCES)
     val.insert(0, "id", VAL_IDS)
     val.to_parquet(prepared / "val.parquet")
+    return prepared
+
+
+def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    prepared = write_val_index(tmp_path)
     pd.DataFrame({"id": TEST_IDS}).to_parquet(prepared / "test.parquet")
     counts = {c: int(n) for c, n in zip(CLASSES, LABELS.sum(0) + 1)}
     (prepared / "stats.json").write_text(json.dumps({"videos": {"train": 50}, "class_counts": {"train": counts}}))
@@ -216,12 +222,7 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     best epoch and of ensemble members (best_by), and writes data/teachers/<student>.parquet."""
     from tinyactions import teacher as teaching
     monkeypatch.chdir(tmp_path)
-    prepared = tmp_path / "data/prepared"
-    prepared.mkdir(parents=True)
-    val = pd.DataFrame(LABELS, columns=list(LABEL_COLUMNS))
-    val.insert(0, "flip", False)
-    val.insert(0, "id", VAL_IDS)
-    val.to_parquet(prepared / "val.parquet")
+    prepared = write_val_index(tmp_path)
     pd.DataFrame({"sample_id": ["t1", "t1:flip"]}).to_parquet(prepared / "train.parquet")
     (tmp_path / "data/scores").mkdir()
     dumped = table("sr", {1: PERFECT * 0.5, 2: PERFECT, 3: NOISE}, TEST)

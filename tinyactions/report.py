@@ -32,8 +32,9 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
               "Tables 1 and 2 are in-sample: each run's best epoch is chosen on the val it is scored on.", "",
               "## Table 3: ensemble, thresholds, post-processing", "",
               "In-sample: member epochs, thresholds and groups chosen on the val they are scored on. Cross-validated",
-              f"(the honest estimate): every such choice made on {board['folds']['k']}-1 folds of val, grouped by "
-              f"source video ({board['folds']['source_videos']} videos), and scored on the held-out fold.", "",
+              f"(the honest estimate): every such choice made on {board['folds']['k'] - 1} of {board['folds']['k']} "
+              f"folds of val, grouped by source video ({board['folds']['source_videos']} videos), and scored on the "
+              "held-out fold.", "",
               "| step | mAP | F1 in-sample | F1 cross-validated |", "|---|---|---|---|"]
     e, s = board["ensemble"], board["single_best"]
     lines += [f"| single best checkpoint + thresholds ({s['run']} in-sample; chosen inside each fold for the "
