@@ -15,12 +15,12 @@ if [ -z "$(dvc remote list)" ]; then
     echo "leaderboard: no DVC remote configured; add one with: dvc remote add -d shared <url>" >&2
     exit 2
 fi
-# Every leaderboard number is computed from the prepared index and the score tables (data/scores,
-# teacher scores included: evaluate depends on the folder): small files,
+# Every leaderboard number is computed from the prepared index and the score tables (data/scores):
+# small files,
 # fetched first so a stale evaluate can be restored from the run-cache or rerun. Then up-to-date
 # stages are skipped without downloading anything, a stale stage whose inputs match a run the remote
 # has seen is restored from the run-cache, and only the rest runs, after its inputs are pulled.
-dvc pull -q --allow-missing prepare dump teacher dump_student
+dvc pull -q --allow-missing prepare dump dump_student
 if ! dvc repro --pull --allow-missing; then
     # a stale upstream stage also reads the video folders behind the manifests it depends on
     echo "leaderboard: fetching all pipeline data for the stale stages" >&2

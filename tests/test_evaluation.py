@@ -83,7 +83,8 @@ def test_cross_validation_is_below_in_sample_on_noise():
     cfg = threshold_config(strategy="f1", min_positives=0)
     in_sample = M.per_class(labels, T.predict(scores, T.fit(scores, labels, cfg))).macro_f1
     folds = np.arange(120) % 5
-    assert T.cross_validated_f1(scores, labels, cfg, None, folds) < in_sample
+    held_out = T.cross_validated_predictions(scores, labels, cfg, None, folds)
+    assert M.per_class(labels, held_out).macro_f1 < in_sample
 
 
 def test_vectorised_fits_equal_brute_force_on_ties_nan_and_fold_subsets():
@@ -156,9 +157,9 @@ def test_ensemble_aligns_members_by_id_not_row_order():
     m = E.split_matrix(a, "val", 1, ids)
     assert np.allclose(E.average([m, 3 * m], [1, 1]), 2 * m) and np.allclose(E.average([m, 3 * m], [3, 1]), 1.5 * m)
     labels = (m >= 0.5).astype(int)  # epoch 1 is perfect at 0.5 by construction
-    assert E.resolve(E.Member.parse("a@best"), a, ids, labels, best_by="mAP") == 1
-    assert E.resolve(E.Member.parse("a@best"), a, ids, labels, best_by="f1") == 1
-    assert E.resolve(E.Member.parse("a@last"), a, ids, labels, best_by="mAP") == 2
+    assert E.resolve(E.Member.parse("a@best"), a, ids, labels, best_by="mAP", key="k") == 1
+    assert E.resolve(E.Member.parse("a@best"), a, ids, labels, best_by="f1", key="k") == 1
+    assert E.resolve(E.Member.parse("a@last"), a, ids, labels, best_by="mAP", key="k") == 2
     with pytest.raises(ValueError, match="not run@epoch"):
         E.Member.parse("a-best")
     with pytest.raises(KeyError, match="lack val ids"):
@@ -186,9 +187,9 @@ def test_answer_has_every_test_id_in_order_including_unreadable():
 def test_ablation_table3_says_which_number_is_honest():
     from tinyactions.report import ablation_markdown
     board = {"runs": {"ircsn_lr": {"best_epoch": 3, "f1": 0.2, "f1_last_epochs": 0.19}},
-             "single_best": {"run": "ircsn_lr", "f1": 0.2, "mAP": 0.41, "f1_thresholds_in_sample": 0.26,
-                             "f1_selected_cv": 0.21},
-             "ensemble": {"members": ["ircsn_lr@3", "ircsn_lr@2"], "mAP": 0.45, "f1_at_0.5": 0.21,
+             "single_best": {"checkpoint": "ircsn_lr@3", "run": "ircsn_lr", "mAP_in_sample": 0.41,
+                             "f1_thresholds_in_sample": 0.26, "f1_selected_cv": 0.21},
+             "ensemble": {"members": ["ircsn_lr@3", "ircsn_lr@2"], "mAP_in_sample": 0.45, "f1_at_0.5_in_sample": 0.21,
                           "f1_at_0.5_cv": 0.2, "f1_thresholds_in_sample": 0.3, "f1_thresholds_cv": 0.25,
                           "f1_postprocess_in_sample": 0.31, "f1_postprocess_cv": 0.255, "threshold_strategy": "f1",
                           "strategies": {"fixed": {"in_sample": 0.21, "cv": 0.2}, "f1": {"in_sample": 0.3, "cv": 0.25}},
@@ -198,7 +199,7 @@ def test_ablation_table3_says_which_number_is_honest():
     from tests.conftest import run_spec
     text = ablation_markdown(board, {"ircsn_lr": run_spec()})
     assert "every such choice made on 4 of 5 folds of val, grouped by source video (40 videos)" in text
-    assert "| single best checkpoint + thresholds (ircsn_lr in-sample; chosen inside each fold for the " \
+    assert "| single best checkpoint + thresholds (ircsn_lr@3 in-sample; chosen inside each fold for the " \
            "cross-validated column) | 0.410 | 0.260 | 0.210 |" in text
     assert "| ensemble of 2 members, at 0.5 | 0.450 | 0.210 | 0.200 |" in text
     assert "| + thresholds (f1) | – | 0.300 | 0.250 |" in text

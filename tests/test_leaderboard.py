@@ -211,7 +211,9 @@ def test_members_are_distinct_checkpoints():
         asked.append(run)
         return E.per_epoch(t, VAL_IDS, LABELS, "mAP")
     assert E.resolve_members(members, {"a": [1, 2, 3, 4]}, score) == [2, 4, 1] and asked == ["a"]
-    assert E.resolve(Member.parse("a@best"), t, VAL_IDS, LABELS, "mAP") == 4  # a run's own best
+    assert E.resolve(Member.parse("a@best"), t, VAL_IDS, LABELS, "mAP", "k") == 4  # a run's own best
+    with pytest.raises(settings.SettingsError, match="^students.s.teacher_epoch: a@9: epoch 9 was not dumped"):
+        E.resolve(Member.parse("a@9"), t, VAL_IDS, LABELS, "mAP", "students.s.teacher_epoch")
     with pytest.raises(settings.SettingsError, match="^ensemble.members: a@last: every dumped epoch of a"):
         E.resolve_members([Member.parse(m) for m in ("a@1", "a@2", "a@3", "a@4", "a@last")], {"a": [1, 2, 3, 4]},
                           score)

@@ -135,7 +135,6 @@ OUT_OF_SCOPE = ("execution", "synth", "data.source", "data.root", "train.pretrai
 
 def marked_keys(text: str) -> set[str]:
     """Dotted keys a profile marks "(ours)" (the line's whole value) or "(ours: a, b)" (fields a, b of it)."""
-    import re
     marked, stack = set(), []
     for line in text.splitlines():
         match = re.match(r"^( *)([A-Za-z0-9_]+):(.*)$", line)

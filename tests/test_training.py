@@ -111,9 +111,13 @@ def test_every_epoch_is_kept_and_a_killed_run_resumes_to_the_same_weights(tmp_pa
         assert torch.equal(a[key], b[key]), key
     # the published run is the same bytes (no times, hosts or paths inside), however it got there; the
     # Runner's timestamped logs lie beside it
-    published = {p.name: file_digest(p) for p in final.iterdir()}
+    def digests(folder):
+        return {str(p.relative_to(folder)): file_digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    published = digests(final)
     assert sorted(published) == ["epoch_1.pth", "epoch_2.pth", "epoch_3.pth", "run.json"]
-    assert published == {p.name: file_digest(p) for p in (tmp_path / "b" / "tiny").iterdir()}
+    assert published == digests(tmp_path / "b" / "tiny")
+    live = digests(tmp_path / "a" / "metrics" / "tiny")  # the stage's other output: dvclive's metrics
+    assert "metrics.json" in live and live == digests(tmp_path / "b" / "metrics" / "tiny")
     assert any((tmp_path / "a" / "logs" / "tiny").iterdir()) and not list(partial.glob("tiny-*"))
 
 

@@ -43,22 +43,23 @@ def per_epoch(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, b
             for e in sorted(table["epoch"].unique())}
 
 
-def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, best_by: str) -> int:
+def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, best_by: str,
+            key: str) -> int:
     """The epoch of one member on its own (a run's best epoch, its last, or a number)."""
     epochs = sorted(int(e) for e in table["epoch"].unique())
     return resolve_members([member], {member.run: epochs},
-                           lambda run: per_epoch(table, val_ids, val_labels, best_by))[0]
+                           lambda run: per_epoch(table, val_ids, val_labels, best_by), key)[0]
 
 
-def resolve_members(members: list[Member], epochs: dict[str, list[int]],
-                    score: Callable[[str], dict[int, float]]) -> list[int]:
+def resolve_members(members: list[Member], epochs: dict[str, list[int]], score: Callable[[str], dict[int, float]],
+                    key: str = "ensemble.members") -> list[int]:
     """The epoch of every member, distinct within its run: the seed averages checkpoints "trained at
     different epochs". ``epochs``: the dumped epochs of each run; ``score(run)``: the val score of each
     of its epochs (asked only for runs with a ``best`` member). Numbers are taken as written; then
     ``last`` is the latest epoch not yet taken, and ``best`` the best-scoring epoch not yet taken, so
     ``best`` and ``last`` never fall on one checkpoint (when the best epoch is the last, ``best`` is the
     runner-up), and a repeated ``best`` (``last``) is the next best (the one before): a run's k best
-    epochs, for any epoch count."""
+    epochs, for any epoch count. ``key``: the setting errors name."""
     out: list[int | None] = [None] * len(members)
     taken: dict[str, set[int]] = {}
     scored: dict[str, dict[int, float]] = {}
@@ -71,10 +72,10 @@ def resolve_members(members: list[Member], epochs: dict[str, list[int]],
             if kind == "number":
                 epoch = int(member.epoch)
                 if epoch not in free:
-                    raise SettingsError(f"ensemble.members: {member}: epoch {epoch} was not dumped or is named twice "
+                    raise SettingsError(f"{key}: {member}: epoch {epoch} was not dumped or is named twice "
                                         f"(epochs {epochs[member.run]})")
             elif not free:
-                raise SettingsError(f"ensemble.members: {member}: every dumped epoch of {member.run} is already a member")
+                raise SettingsError(f"{key}: {member}: every dumped epoch of {member.run} is already a member")
             elif kind == "last":
                 epoch = free[-1]
             else:

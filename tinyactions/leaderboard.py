@@ -3,8 +3,9 @@ it is an honest (cross-validated) estimate.
 
 Member epochs, thresholds and group gating are chosen on val, so a number measured on the same val is
 in-sample (``*_in_sample``); every ``*_cv`` number makes every such choice on k-1 folds of val (grouped by
-source video) and scores the held-out fold (:mod:`tinyactions.crossval`). The headline ``f1`` is the
-submission rule's cross-validated F1. ``evaluate`` reads the score tables of every run
+source video) and scores the held-out fold (:mod:`tinyactions.crossval`); every other number is
+in-sample (the per-run rows: each run at its best epoch on val). The headline ``f1`` is the submission
+rule's cross-validated F1. ``evaluate`` reads the score tables of every run
 of the settings (never a glob, so removed runs cannot leak in) and writes submission/answer.txt,
 metrics/leaderboard.json, metrics/ablation.md and the per-class plots.
 """
@@ -90,29 +91,33 @@ def evaluate(s: Settings) -> dict:
     def scored(decision: X.Decision) -> M.Scores:
         return M.per_class(labels, X.predict(decision, X.member_scores(decision, rule, ck.val)))
 
+    def both(r: X.Rule) -> tuple[float, float]:
+        """(in-sample, cross-validated) macro F1 of rule ``r``."""
+        return scored(X.decide(r, val, everything)).macro_f1, X.nested(r, val)[0]
+
     # the submission rule, fitted on all of val (in-sample), and refitted inside the folds (honest)
     final = X.decide(rule, val, everything)
     f1_cv, per_fold = X.nested(rule, val)
-    # its steps: the members at 0.5, + thresholds (each strategy), + every group
-    at_half = replace(rule, config=replace(rule.config, strategy="fixed", prior=0.5), apply=False)
+    # its steps: the members at 0.5, + thresholds (each strategy), + every group, + each group alone
     thresholds_only = replace(rule, apply=False)
-    all_groups = replace(rule, apply=True)
-    steps = {name: (scored(X.decide(r, val, everything)).macro_f1, X.nested(r, val)[0])
-             for name, r in (("at_0.5", at_half), ("thresholds", thresholds_only), ("postprocess", all_groups))}
     strategies = {}
     for strategy in STRATEGIES:
-        r = replace(thresholds_only, config=replace(rule.config, strategy=strategy))
-        strategies[strategy] = {"in_sample": scored(X.decide(r, val, everything)).macro_f1, "cv": X.nested(r, val)[0]}
+        in_sample, cv = both(replace(thresholds_only, config=replace(rule.config, strategy=strategy)))
+        strategies[strategy] = {"in_sample": in_sample, "cv": cv}
+    at_half = both(replace(rule, config=replace(rule.config, strategy="fixed", prior=0.5), apply=False))
+    with_groups = both(replace(rule, apply=True))
+    base = strategies[rule.config.strategy]["cv"]
+    gains = [X.nested(replace(rule, groups=[g], apply=True), val)[0] - base for g in rule.groups]
     val_avg = X.member_scores(final, rule, ck.val)
     test_avg = X.member_scores(final, rule, ck.test)
-    gains = X.group_gains(val_avg, labels, rule, outer, T.Ranked.of(val_avg, labels)
-                          if rule.config.strategy == "f1" else None)
 
-    best_run = max(board["runs"], key=lambda k: board["runs"][k]["f1"])
-    single = ck.val[ck.index(best_run, board["runs"][best_run]["best_epoch"])].astype(np.float64)
+    # the single best checkpoint by the selection's own criterion: on all of val, and inside the folds
+    best = X.greedy(rule, val, everything, max_members=1)[0]
+    single = ck.val[best].astype(np.float64)
     f1_selected, picks = X.nested_greedy(rule, val, max_members=1)
     board["single_best"] = {
-        "run": best_run, "f1": board["runs"][best_run]["f1"], "mAP": board["runs"][best_run]["mAP"],
+        "checkpoint": ck.name(best), "run": ck.keys[best][0],
+        "mAP_in_sample": E.epoch_score(single, labels, "mAP"),
         "f1_thresholds_in_sample": M.per_class(labels, T.predict(single, T.fit(
             single, labels, rule.config, rule.freq))).macro_f1,
         "f1_selected_cv": f1_selected, "selected_per_fold": [ck.name(p[0]) for p in picks]}
@@ -120,12 +125,13 @@ def evaluate(s: Settings) -> dict:
     board["ensemble"] = {
         "members": [ck.name(i) for i in final.members],
         "members_per_fold": [[ck.name(i) for i in d.members] for d in per_fold],
-        "mAP": float(np.nanmean(M.average_precision(labels, np.nan_to_num(val_avg)))),
-        "f1_at_0.5": steps["at_0.5"][0], "f1_at_0.5_cv": steps["at_0.5"][1],
-        "f1_thresholds_in_sample": steps["thresholds"][0], "f1_thresholds_cv": steps["thresholds"][1],
-        "f1_postprocess_in_sample": steps["postprocess"][0], "f1_postprocess_cv": steps["postprocess"][1],
+        "mAP_in_sample": float(np.nanmean(M.average_precision(labels, np.nan_to_num(val_avg)))),
+        "f1_at_0.5_in_sample": at_half[0], "f1_at_0.5_cv": at_half[1],
+        "f1_thresholds_in_sample": strategies[rule.config.strategy]["in_sample"], "f1_thresholds_cv": base,
+        "f1_postprocess_in_sample": with_groups[0], "f1_postprocess_cv": with_groups[1],
         "strategies": strategies,
-        "precision": float(final_scores.precision.mean()), "recall": float(final_scores.recall.mean()),
+        "precision_in_sample": float(final_scores.precision.mean()),
+        "recall_in_sample": float(final_scores.recall.mean()),
         "threshold_strategy": rule.config.strategy,
         "groups": names, "group_gain_cv": {" | ".join(n): g for n, g in zip(names, gains)},
         "groups_applied": [[CLASSES[c] for c in g] for g in final.groups],
@@ -145,8 +151,8 @@ def evaluate(s: Settings) -> dict:
     write_text(paths.METRICS / "ablation.md", ablation_markdown(board, {n: s.run_spec(n) for n in s.run_names()}))
     e = board["ensemble"]
     log.info("single best %s %.4f (chosen in folds: cv %.4f) | ensemble at 0.5 %.4f (cv %.4f) -> thresholds "
-             "%.4f (cv %.4f) -> post-processing %.4f (cv %.4f)", best_run, board["single_best"]["f1"], f1_selected,
-             e["f1_at_0.5"], e["f1_at_0.5_cv"], e["f1_thresholds_in_sample"], e["f1_thresholds_cv"],
+             "%.4f (cv %.4f) -> post-processing %.4f (cv %.4f)", ck.name(best),
+             board["single_best"]["f1_thresholds_in_sample"], f1_selected, e["f1_at_0.5_in_sample"], e["f1_at_0.5_cv"], e["f1_thresholds_in_sample"], e["f1_thresholds_cv"],
              e["f1_postprocess_in_sample"], e["f1_postprocess_cv"])
     log.info("submission rule: thresholds + %d of %d groups; val F1 %.4f cross-validated (in-sample %.4f)",
              len(final.groups), len(names), board["f1"], board["f1_in_sample"])

@@ -28,7 +28,7 @@ def score_teacher(teacher: RunSpec, rule: Member, student: str, best_by: str, ch
     if not dumped.is_file():
         raise FileNotFoundError(f"students.{student}.teacher: {dumped} is missing (dump@{rule.run} first)")
     val_ids, val_labels = truth(pd.read_parquet(paths.index("val")))
-    epoch = resolve(rule, pd.read_parquet(dumped), val_ids, val_labels, best_by)
+    epoch = resolve(rule, pd.read_parquet(dumped), val_ids, val_labels, best_by, f"students.{student}.teacher_epoch")
     index = pd.read_parquet(paths.index("train"))
     log.info("teacher %s epoch %d scores %d training samples on SR video", rule.run, epoch, len(index))
     table = score_split(teacher, {epoch: paths.MODELS / rule.run / f"epoch_{epoch}.pth"}, index,

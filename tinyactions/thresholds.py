@@ -10,9 +10,8 @@ Rare classes (few validation positives) overfit an F1-optimal threshold: it is s
 shared threshold with weight ``positives / (positives + min_positives)``. The shared threshold is
 ``pooled`` (the one threshold for all classes that maximises the macro F1 on the same scores: averaged
 ensemble scores are compressed towards the base rates, so 0.5 would silence rare classes) or the fixed
-``prior``. The honest
-estimate of a strategy is :func:`cross_validated_f1`: thresholds fitted on k-1 folds of val, applied to
-the held-out fold, macro F1 over the pooled predictions. Fitting is vectorised over classes and works on
+``prior``. :func:`cross_validated_predictions` fits on k-1 folds of val and predicts the held-out fold
+(the honest estimates of :mod:`tinyactions.crossval` are built on it). Fitting is vectorised over classes and works on
 a ranking made once (:class:`Ranked`), so the folds of a cross-validation cost no further sort.
 """
 from __future__ import annotations
@@ -159,10 +158,3 @@ def cross_validated_predictions(scores: np.ndarray, labels: np.ndarray, config: 
         fitted = fit_ranked(rest, scores.shape[1], config, train_frequency)
         predicted[held] = predict(scores[held], fitted)
     return predicted
-
-
-def cross_validated_f1(scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig,
-                       train_frequency: np.ndarray | None, folds: np.ndarray) -> float:
-    """Macro F1 of thresholds fitted on k-1 folds and applied to the held-out fold, pooled."""
-    return metrics.per_class(labels, cross_validated_predictions(scores, labels, config, train_frequency,
-                                                                 folds)).macro_f1

@@ -46,8 +46,11 @@ def publish(spec: RunSpec, key: str, work_dir: Path, final: Path, live_out: Path
         torch.save({"state_dict": checkpoint["state_dict"],
                     "meta": {k: checkpoint["meta"][k] for k in ("epoch", "iter")}}, buffer)
         (staging / path.name).write_bytes(buffer.getvalue())
+    recipe = dict(spec.__dict__)  # the initial weights by name and content, never by a host's path
+    if spec.pretrained:
+        recipe["pretrained"] = {"file": Path(spec.pretrained).name, "sha256": file_digest(spec.pretrained)}
     (staging / "run.json").write_text(json.dumps({"run": spec.name, "fingerprint": key, "epochs": spec.epochs,
-                                                  "spec": spec.__dict__}, indent=2) + "\n")
+                                                  "spec": recipe}, indent=2) + "\n")
     shutil.rmtree(live_out, ignore_errors=True)
     if (work_dir / "live").is_dir():
         shutil.copytree(work_dir / "live", live_out)
