@@ -4,10 +4,11 @@
 
 Writes one workspace the size of the real task: val 3,308 and test 6,097 videos (the real split
 sizes), labels long-tailed over the 26 classes and clustered by source video (about 16 clips per
-source, as in TinyVIRAT-v2), and score tables of 5 runs x 12 epochs (4 runs and 1 student, the paper
+source, as in TinyVIRAT-v2), and score tables of 6 runs x 12 epochs (5 runs and 1 student, the paper
 profile) whose scores carry the labels plus noise. Then runs `leaderboard.evaluate` on it twice, in
 separate processes: with the code of this tree and with the code of ``--peer`` (a git revision, by
-default HEAD), each with its own params.yaml shaped to the same runs and the seed's 12-member mix.
+default HEAD), each with its own params.yaml shaped to the same runs and the paper profile's 12-member
+mix. Run it pinned to two cores (``taskset -c 0,1``) on a bigger machine.
 Prints seconds and peak RSS of both and the ratios this / peer.
 """
 from __future__ import annotations
@@ -30,12 +31,15 @@ from tinyactions.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS  # noq
 
 VAL, TEST, EPOCHS = 3308, 6097, 12
 CLIPS_PER_SOURCE = 16
-RUNS = {"ircsn_lr": ("ircsn", "lr"), "uniformer_lr": ("uniformer", "lr"), "ircsn_sr": ("ircsn", "sr"),
-        "uniformer_sr": ("uniformer", "sr")}
+RUNS = {"ircsn_lr": ("ircsn", "lr", "bce"), "uniformer_lr": ("uniformer", "lr", "bce"),
+        "ircsn_lr_asl": ("ircsn", "lr", "asl"), "ircsn_sr": ("ircsn", "sr", "bce"),
+        "uniformer_sr": ("uniformer", "sr", "bce")}
 STUDENT = "ircsn_kd"
+# the paper profile's mix; a revision without repeated members takes ircsn_sr@9 for the second best
 MEMBERS = ["uniformer_lr@best", "uniformer_sr@best", "uniformer_sr@last", "ircsn_lr@best", "ircsn_lr@last",
-           "ircsn_lr@9", "ircsn_lr@10", "ircsn_sr@best", "ircsn_sr@last", "ircsn_sr@9", "ircsn_kd@best",
-           "ircsn_kd@last"]
+           "ircsn_lr_asl@best", "ircsn_lr_asl@last", "ircsn_sr@best", "ircsn_sr@best", "ircsn_sr@last",
+           "ircsn_kd@best", "ircsn_kd@last"]
+MEMBERS_DISTINCT_NAMES = [m if i != 8 else "ircsn_sr@9" for i, m in enumerate(MEMBERS)]
 
 
 def labels(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -96,14 +100,15 @@ def write_workspace(root: Path, seed: int = 0) -> None:
 def params_for(tree_params: dict) -> dict:
     """The tree's own params.yaml with the bench's runs, student and members (either schema)."""
     p = dict(tree_params)
-    p["runs"] = {n: {"backbone": b, "input": i, "loss": "bce", "lr": 0.0001, "epochs": EPOCHS}
-                 for n, (b, i) in RUNS.items()}
+    p["runs"] = {n: {"backbone": b, "input": i, "loss": loss, "lr": 0.0001, "epochs": EPOCHS}
+                 for n, (b, i, loss) in RUNS.items()}
     if "students" in p:
         p["students"] = {STUDENT: {"backbone": "ircsn", "input": "lr", "loss": "kd", "teacher": "ircsn_sr",
-                                   "teacher_epoch": "best", "alpha": 0.5, "lr": 0.0001, "epochs": EPOCHS}}
+                                   "teacher_epoch": "last", "alpha": 0.5, "lr": 0.0001, "epochs": EPOCHS}}
+        p["ensemble"]["members"] = MEMBERS
     else:
         p["kd"]["student"].update(name=STUDENT, epochs=EPOCHS)
-    p["ensemble"]["members"] = MEMBERS
+        p["ensemble"]["members"] = MEMBERS_DISTINCT_NAMES
     return p
 
 
