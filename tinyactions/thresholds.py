@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import metrics
 from .settings import SHRINK_TARGETS, STRATEGIES
 
 POOLED_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
