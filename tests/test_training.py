@@ -213,3 +213,66 @@ def test_pretrained_checkpoint_initialises_the_backbone_but_not_the_head(tmp_pat
     loaded = runner.model.state_dict()
     assert torch.equal(loaded["backbone.conv1.conv.weight"], source.state_dict()["backbone.conv1.conv.weight"])
     assert loaded["cls_head.fc_cls.weight"].shape == (26, 512)
+
+
+class _FakeRunner:
+    """What EpochLogHook reads of mmengine's Runner; ``val_loop.run`` calls the hook's after_val_epoch."""
+
+    def __init__(self, hook, val_f1):
+        from types import SimpleNamespace
+        self.epoch = 0
+        self.lr = 0.1
+        self.optim_wrapper = SimpleNamespace(get_lr=lambda: {"lr": [self.lr]})
+        self.val_loop = SimpleNamespace(run=lambda: hook.after_val_epoch(self, {"val/f1": val_f1(self.epoch)}))
+
+
+def _epoch_log_run(live_dir, kill_at=None):
+    """Three epochs as mmengine calls the hook; ``kill_at=(epoch, point)`` drops the process there and
+    resumes a fresh hook from the last saved checkpoint, as train() does."""
+    from tinyactions.hooks import EpochLogHook
+
+    points = ["iter", "train_epoch_end", "saved", "validated"]
+    hook, saved, epoch = EpochLogHook(str(live_dir)), None, 0
+    runner = _FakeRunner(hook, lambda e: 0.1 * e)
+    while epoch < 3:
+        for point in points:
+            if point == "iter":
+                for i in range(2):
+                    hook.after_train_iter(runner, i, outputs={"loss": torch.tensor(float(epoch * 10 + i))})
+            elif point == "train_epoch_end":
+                runner.lr = 0.1 / (epoch + 2)  # the scheduler has stepped
+                hook.after_train_epoch(runner)
+            elif point == "saved":
+                saved = {"meta": {"epoch": epoch + 1}}
+                hook.before_save_checkpoint(runner, saved)
+                runner.epoch = epoch + 1  # mmengine counts the epoch once its training has ended
+            else:
+                runner.val_loop.run()
+            if kill_at == (epoch + 1, point):
+                kill_at = None
+                hook = EpochLogHook(str(live_dir))  # a fresh process
+                runner = _FakeRunner(hook, lambda e: 0.1 * e)
+                if saved is None:
+                    epoch = 0
+                    break
+                runner.epoch = epoch = saved["meta"]["epoch"]
+                runner.lr = 0.1 / (epoch + 1)
+                hook.after_load_checkpoint(runner, saved)
+                hook.before_train(runner)
+                break
+        else:
+            epoch += 1
+    return {str(p.relative_to(live_dir)): p.read_bytes() for p in sorted(live_dir.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("point", ["iter", "train_epoch_end", "saved", "validated"])
+@pytest.mark.parametrize("epoch", [1, 2])
+def test_epoch_log_of_a_run_killed_anywhere_matches_the_uninterrupted_one(tmp_path, epoch, point):
+    """Killed between saving epoch N and validating it (mmengine validates after saving), the resumed
+    run validates epoch N again: its log has every epoch once, as if nothing had stopped."""
+    reference = _epoch_log_run(tmp_path / "a")
+    f1 = reference["plots/metrics/val/f1.tsv"].decode().splitlines()
+    assert f1 == ["step\tf1", "1\t0.1", "2\t0.2", "3\t0.30000000000000004"]
+    loss = reference["plots/metrics/train/loss.tsv"].decode().splitlines()
+    assert loss == ["step\tloss", "1\t0.5", "2\t10.5", "3\t20.5"]
+    assert _epoch_log_run(tmp_path / "b", kill_at=(epoch, point)) == reference

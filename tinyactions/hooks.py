@@ -5,7 +5,8 @@
   with the same weights as one that never stopped (mmengine restores model, optimizer, schedulers and
   sampler, not RNG streams).
 - ``EpochLogHook``: per-epoch train loss, learning rate and validation metrics logged with dvclive
-  (step = epoch), from rank 0 only.
+  (step = epoch), from rank 0 only; the log travels in the checkpoints, so a resumed run writes the
+  same files as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -42,33 +43,62 @@ class ExactResumeHook(Hook):
 
 @HOOKS.register_module()
 class EpochLogHook(Hook):
+    """The per-epoch log travels inside each checkpoint, so a run killed at any point and resumed
+    writes the same files as one that never stopped: checkpoint N carries rows 1..N-1 and epoch N's
+    train loss and learning rate; epoch N's validation (which mmengine runs after saving, so a kill
+    can lose it) is run again at resume. The dvclive folder is rewritten from the rows each epoch,
+    never appended to."""
     priority = "LOW"
 
     def __init__(self, live_dir: str):
         self.live_dir = live_dir
-        self._live = None
+        self._rows: list[dict[str, float]] = []  # one per epoch: {"epoch", "train/loss", "train/lr", val...}
         self._losses: list[float] = []
-
-    def _get_live(self, runner):
-        if self._live is None:
-            from dvclive import Live
-            self._live = Live(self.live_dir, dvcyaml=False, save_dvc_exp=False, resume=runner.epoch > 0)
-        return self._live
+        self._validate_at_start = False
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if outputs and "loss" in outputs:
             self._losses.append(float(outputs["loss"].detach()))
 
+    def after_train_epoch(self, runner) -> None:
+        # the parameter schedulers (default hooks, same priority, registered first) have stepped: the
+        # learning rate logged is the one the next epoch starts with
+        row = {"epoch": runner.epoch + 1, "train/lr": float(runner.optim_wrapper.get_lr()["lr"][0])}
+        if self._losses:
+            row["train/loss"] = float(np.mean(self._losses))
+        self._rows = [r for r in self._rows if r["epoch"] < row["epoch"]] + [row]
+        self._losses.clear()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault("meta", {})["epoch_log"] = [dict(r) for r in self._rows]
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._rows = [dict(r) for r in checkpoint.get("meta", {}).get("epoch_log", [])]
+        self._validate_at_start = bool(self._rows)
+
+    def before_train(self, runner) -> None:
+        if self._validate_at_start:
+            self._validate_at_start = False
+            runner.val_loop.run()
+
     def after_val_epoch(self, runner, metrics=None) -> None:
         if not is_main_process():
-            self._losses.clear()
             return
-        live = self._get_live(runner)
-        live.step = runner.epoch  # epochs are 1-based once an epoch has finished
-        if self._losses:
-            live.log_metric("train/loss", float(np.mean(self._losses)))
-        live.log_metric("train/lr", float(runner.optim_wrapper.get_lr()["lr"][0]))
-        for key, value in (metrics or {}).items():
-            live.log_metric(key, float(value))
+        if not self._rows or self._rows[-1]["epoch"] != runner.epoch:  # epochs are 1-based once one has ended
+            self._rows.append({"epoch": runner.epoch})
+        self._rows[-1].update({key: float(value) for key, value in (metrics or {}).items()})
+        self._write()
+
+    def _write(self) -> None:
+        from dvclive import Live
+
+        live = Live(self.live_dir, dvcyaml=False, save_dvc_exp=False, resume=False)
+        for row in self._rows:
+            live.step = int(row["epoch"])
+            for key in ("train/loss", "train/lr"):
+                if key in row:
+                    live.log_metric(key, row[key])
+            for key, value in row.items():
+                if key not in ("epoch", "train/loss", "train/lr"):
+                    live.log_metric(key, value)
         live.make_summary()
-        self._losses.clear()
