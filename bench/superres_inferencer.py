@@ -59,7 +59,7 @@ def run_side(side: str, clips: list[str], out_dir: str, weights: str, spec: dict
     if side == "tinyactions":
         net = S.build_generator(S.GeneratorSpec(**spec))
         S.load_official(net, weights)
-        upscaler = S.Upscaler(net, out_size, window=64, overlap=4, batch=4, input="square", device="cpu")
+        upscaler = S.Upscaler(net, out_size, window=64, overlap=4, batch=4, input="square", device="cpu", precision="fp32")
         S.process([(c, f"{out_dir}/{Path(c).name}") for c in clips], upscaler, S.CHUNK, "mp4v")
     else:
         inferencer = peer_inferencer(weights, spec)
@@ -77,7 +77,7 @@ def equality(clip: str, weights: str, spec: dict, out_size: int) -> int:
     from tinyactions.video import read_video
     net = S.build_generator(S.GeneratorSpec(**spec))
     S.load_official(net, weights)
-    ours = S.Upscaler(net, out_size, window=64, overlap=4, batch=4, input="square", device="cpu").upscale([read_video(clip)])[0]
+    ours = S.Upscaler(net, out_size, window=64, overlap=4, batch=4, input="square", device="cpu", precision="fp32").upscale([read_video(clip)])[0]
     inferencer = peer_inferencer(weights, spec)
     with torch.no_grad():
         pred = inferencer.forward(inferencer.preprocess(clip))[0]  # (t, 3, h, w) RGB in [0, 1]

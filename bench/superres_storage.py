@@ -37,7 +37,7 @@ def main() -> None:
     seconds = {}
     for mode in ("square", "native"):
         up = S.Upscaler(net, sr.size, window=sr.window, overlap=sr.overlap, batch=s.execution.superres_batch,
-                        input=mode, device="cpu")
+                        input=mode, device="cpu", precision=sr.precision)
         start = time.perf_counter()
         outputs = up.upscale([lr for lr, _ in pairs])
         seconds[mode] = time.perf_counter() - start

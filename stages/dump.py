@@ -26,8 +26,8 @@ def main() -> None:
             bar.close()
         bars.append(tqdm(total=total, unit="clip", desc=description))
         return bars[-1].update
-    dump_run(spec, s.video_root(spec.input), s.dump.views, s.execution.score_chunk, s.epochs_key(spec.name),
-             progress)
+    dump_run(spec, s.video_root(spec.input), s.dump.views, s.execution.score_chunk, s.dump.precision,
+             s.epochs_key(spec.name), progress)
     bars[-1].close()
 
 

@@ -6,13 +6,12 @@
 Each output is cached in data/.superres-cache under the hash of the input's bytes + SR settings +
 weights, outside DVC's outputs: an interrupted run resumes where it stopped, new videos are the only
 work after a dataset grows, and shards on several processes/GPUs/hosts (sharing that folder, or
-merging it) split the work; a final run without --shard assembles data/superres from the cache and
+merging it) split the work (on one host, execution.superres_workers CPU processes, or one per
+visible GPU, do it without --shard); a final run without --shard assembles data/superres from the cache and
 writes data/manifests/sr.json (path -> cache key: what runs on super-resolved input depend on).
 """
 import argparse
-import os
 
-import torch
 from tqdm import tqdm
 
 from tinyactions import paths, settings, stage
@@ -38,16 +37,13 @@ def main() -> None:
     shard, shards = parse_shard(ap.parse_args().shard)
     log = stage.logger("superres")
     s = settings.load()
-    net = S.build_generator(S.GeneratorSpec(**s.superres.generator.model_dump()))
-    S.load_official(net, paths.GENERATOR, key=str(paths.GENERATOR))
-    if torch.cuda.is_available():
-        log.info("using %d GPU(s)", torch.cuda.device_count())
-    else:
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
-    upscaler = S.Upscaler(net, s.superres.size, window=s.superres.window, overlap=s.superres.overlap,
-                          batch=s.execution.superres_batch, input=s.superres.input)
+    job = S.UpscaleJob(S.GeneratorSpec(**s.superres.generator.model_dump()), str(paths.GENERATOR), s.superres.size,
+                       s.superres.window, s.superres.overlap, s.execution.superres_batch, s.superres.input,
+                       s.superres.precision)
+    where = S.devices(s.execution.superres_workers)
+    log.info("%d worker(s) on %s, %s", len(where), where[0], job.settings(where[0]).get("precision", "fp32"))
     bars = []
-    S.upscale_dataset(s.data.root, upscaler, s.superres.storage, shard, shards,
+    S.upscale_dataset(s.data.root, job, s.superres.storage, where, shard, shards,
                       lambda total: bars.append(tqdm(total=total, unit="clip", desc="superres")) or bars[-1].update)
     for bar in bars:
         bar.close()

@@ -23,7 +23,8 @@ def main() -> None:
     s = settings.load()
     rule = s.teacher(student)
     with tqdm(unit="clip", desc=f"teacher {rule}") as bar:
-        epoch = score_teacher(s.run_spec(rule.run), rule, student, s.best_by, s.execution.score_chunk, bar.update)
+        epoch = score_teacher(s.run_spec(rule.run), rule, student, s.best_by, s.dump.views,
+                              s.execution.score_chunk, s.dump.precision, bar.update)
     log.info("%s: teacher %s@%d", student, rule.run, epoch)
 
 

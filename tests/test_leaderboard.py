@@ -232,17 +232,17 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     scored = []
 
     def score_split(spec, checkpoints, index, video_root, split, **kwargs):
-        scored.append((sorted(checkpoints), video_root, split))
+        scored.append((sorted(checkpoints), video_root, split, kwargs["views"], kwargs["precision"]))
         return pd.DataFrame({"sample_id": index["sample_id"], "epoch": list(checkpoints)[0]})
     monkeypatch.setattr(teaching, "score_split", score_split)
     spec = None  # the recipe only reaches score_split
     for rule, by, expected in (("best", "mAP", 2), ("last", "mAP", 3), ("1", "mAP", 1), ("best", "f1", 2)):
-        epoch = teaching.score_teacher(spec, Member("sr", rule), "kd", by, chunk=4)
-        assert epoch == expected and scored[-1] == ([expected], "data/superres", "train")
+        epoch = teaching.score_teacher(spec, Member("sr", rule), "kd", by, views=2, chunk=4, precision="bf16")
+        assert epoch == expected and scored[-1] == ([expected], "data/superres", "train", 2, "bf16")
         if rule == "best":
             assert epoch == L.run_rows(checkpoints({"sr": dumped}), LABELS, by)["sr"]["best_epoch"]
     written = pd.read_parquet(tmp_path / "data/teachers/kd.parquet")
     assert written["sample_id"].tolist() == ["t1", "t1:flip"] and (written["epoch"] == 2).all()
     (tmp_path / "data/scores/sr.parquet").unlink()
     with pytest.raises(FileNotFoundError, match=r"^students.kd.teacher: data/scores/sr.parquet is missing"):
-        teaching.score_teacher(spec, Member("sr", "best"), "kd", "mAP", chunk=4)
+        teaching.score_teacher(spec, Member("sr", "best"), "kd", "mAP", views=1, chunk=4, precision="fp32")

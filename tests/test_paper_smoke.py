@@ -27,6 +27,7 @@ import torch
 import yaml
 
 from tests.dvcrepo import commit, deep_update, dvc, make_repo
+from tinyactions import precision
 from tinyactions.memory import GIB, TreeWatch
 
 pytestmark = pytest.mark.paper
@@ -137,7 +138,9 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     official = torch.load(params["superres"]["weights"], map_location="cpu")["state_dict"]
     ema, plain = "generator_ema.basicvsr.conv_last.weight", "generator.basicvsr.conv_last.weight"
     assert torch.equal(generator[ema], official[ema]) and not torch.equal(official[ema], official[plain])
-    manifest = json.loads((repo / "data/manifests/sr.json").read_text())
+    made = json.loads((repo / "data/manifests/sr.json").read_text())
+    assert made["made_with"] == {"precision": "bf16" if precision.cpu_has_amx() else "fp32", "device": "cpu"}
+    manifest = made["videos"]
     assert len(manifest) == sum(CLIPS.values())
     for rel in manifest:
         sr, lr = (cv2.VideoCapture(str(path)) for path in (repo / "data/superres" / rel, root / rel))

@@ -25,7 +25,7 @@ def test_dump_rows_are_complete_unique_and_decoded_once(tmp_path, monkeypatch):
     real = dataset.read_sampled
     monkeypatch.setattr(dataset, "read_sampled", lambda path, sampler: calls.append(path) or real(path, sampler))
 
-    table = score_split(spec, checkpoints, index, prepared["root"], "val", chunk=2)
+    table = score_split(spec, checkpoints, index, prepared["root"], "val", views=1, chunk=2, precision="fp32")
     assert len(calls) == 4, "each readable clip is decoded once for all epochs"
     assert len(table) == 2 * 5 and not table.duplicated(["run", "epoch", "split", "id"]).any()
     assert set(table["epoch"]) == {1, 2} and set(table["id"]) == set(index["id"])
@@ -36,5 +36,11 @@ def test_dump_rows_are_complete_unique_and_decoded_once(tmp_path, monkeypatch):
     e1 = table[(table.epoch == 1) & table.readable][list(SCORE_COLUMNS)].to_numpy()
     e2 = table[(table.epoch == 2) & table.readable][list(SCORE_COLUMNS)].to_numpy()
     assert not np.allclose(e1, e2), "each epoch's own weights"
-    again = score_split(spec, {1: checkpoints[1]}, index, prepared["root"], "val", chunk=3)
+    again = score_split(spec, {1: checkpoints[1]}, index, prepared["root"], "val", views=1, chunk=3, precision="fp32")
     np.testing.assert_allclose(again[again.readable][list(SCORE_COLUMNS)].to_numpy(), e1, rtol=1e-5, atol=1e-6)
+    assert table.attrs == {"precision": "fp32", "device": "cpu"}
+    # bf16 autocast: the same decisions' scores within bf16 rounding, and the table says how it was made
+    half = score_split(spec, {1: checkpoints[1]}, index, prepared["root"], "val", views=1, chunk=2, precision="bf16")
+    assert half.attrs == {"precision": "bf16", "device": "cpu"}
+    h1 = half[half.readable][list(SCORE_COLUMNS)].to_numpy()
+    assert not np.array_equal(h1, e1) and np.abs(h1 - e1).max() < 0.05

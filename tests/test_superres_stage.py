@@ -67,6 +67,37 @@ def test_shards_cache_and_assembly(tmp_path):
     assert "0 to upscale" in run(repo), "a rerun is all cache hits"
 
 
+@pytest.mark.slow
+def test_two_cpu_workers_split_the_videos_and_match_one(tmp_path):
+    """execution.superres_workers: 2 spawned processes each take every other video; the assembled set,
+    its manifest and every decoded frame equal a one-process run's."""
+    repo = tmp_path / "repo"
+    prepared = make_prepared(repo / "prep", n_train=6, n_val=3, size=16, frames=10)
+    (repo / "data/prepared").mkdir(parents=True)
+    for split in ("train", "val"):
+        shutil.copy(prepared[split], repo / f"data/prepared/{split}.parquet")
+    pd.read_parquet(prepared["val"]).head(0).assign(split="test").to_parquet(repo / "data/prepared/test.parquet")
+    net = S.build_generator(S.GeneratorSpec(8, 1, 1))
+    S.save_official(net, repo / "models/superres/generator.pth", {})
+    results = {}
+    for workers in (1, 2):
+        params = {"data": {"root": prepared["root"]},
+                  "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1,
+                                                         "cleaning_blocks": 1}, "window": 8, "overlap": 2},
+                  "execution": {"superres_batch": 2, "superres_workers": workers}}
+        (repo / "params.yaml").write_text(yaml.safe_dump(full_params(params)))
+        shutil.rmtree(repo / "data/.superres-cache", ignore_errors=True)
+        log = run(repo)
+        assert f"{workers} worker(s) on cpu" in log and "6 to upscale" in log
+        videos = sorted(p.relative_to(repo / "data/superres") for p in (repo / "data/superres").rglob("*.mp4"))
+        results[workers] = ({str(v): read_video(repo / "data/superres" / v) for v in videos},
+                            json.loads((repo / "data/manifests/sr.json").read_text()))
+    (one, manifest_one), (two, manifest_two) = results[1], results[2]
+    assert manifest_one == manifest_two and len(manifest_one["videos"]) == 9 == len(one)
+    assert manifest_one["made_with"] == {"precision": "fp32", "device": "cpu"}
+    assert one.keys() == two.keys() and all((one[k] == two[k]).all() for k in one)
+
+
 def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path):
     """superres.weights = a path: the stage validates and copies the official checkpoint, writes the
     declared outputs (no comparison: real data has no clean renders), and a missing path names the key."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 
+from . import precision as numeric
 from . import workers as data_workers
 from .annotations import NUM_CLASSES
 from .settings import RunSpec, SettingsError
@@ -95,6 +96,7 @@ def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str
     """A complete mmengine Runner config for one run. ``workers`` (data-loading processes), ``processes``
     and ``batch_per_process`` are execution settings: the global batch stays ``spec.batch_size``."""
     batch, accumulate = split_batch(spec.batch_size, processes, batch_per_process)
+    device = numeric.training_device()
     warmup = min(spec.warmup_epochs, spec.epochs)
     schedulers = []
     if warmup > 0:
@@ -118,7 +120,8 @@ def runner_config(spec: RunSpec, work_dir: str, train_index: str, val_index: str
         val_evaluator=dict(type="MultiLabelF1Metric"),
         train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=spec.epochs, val_interval=1),
         val_cfg=dict(type="ValLoop"),
-        optim_wrapper=dict(optimizer=dict(type="AdamW", lr=spec.lr, weight_decay=spec.weight_decay),
+        optim_wrapper=dict(**numeric.optim_wrapper(numeric.resolve(spec.precision, "train", device), device),
+                           optimizer=dict(type="AdamW", lr=spec.lr, weight_decay=spec.weight_decay),
                            clip_grad=dict(max_norm=spec.grad_clip, norm_type=2) if spec.grad_clip else None,
                            **({"accumulative_counts": accumulate} if accumulate > 1 else {})),
         param_scheduler=schedulers,

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from . import paths
+from . import precision as numeric
 from .annotations import CLASSES, SCORE_COLUMNS
 from .atomic import write_table
 from .recipes import RunSpec, model_config, pipeline
@@ -29,16 +30,19 @@ def load_epoch(model: torch.nn.Module, path: str | os.PathLike) -> None:
 
 
 def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame, video_root: str, split: str,
-                views: int = 1, chunk: int = 32, device: str | None = None,
+                views: int, chunk: int, precision: str, device: str | None = None,
                 progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Rows (run, epoch, split, id, sample_id, readable, s_<class>...) for every video of ``index`` and
-    every epoch of ``checkpoints``. ``index`` rows with ``flip`` are scored on the flipped clip."""
+    every epoch of ``checkpoints``. ``index`` rows with ``flip`` are scored on the flipped clip.
+    ``precision`` (fp32 | bf16 | fp16 | auto) is resolved on the device; the table's ``attrs`` (kept in
+    parquet) record it and the device."""
     from mmengine.dataset import Compose
     from mmengine.registry import DefaultScope
 
     from .components import build_model
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    precision = numeric.resolve(precision, "scores", device)
     models = {}
     for epoch, path in sorted(checkpoints.items()):
         model = build_model(model_config(spec))
@@ -54,12 +58,12 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
                              "sample_id": r.sample_id, "start_index": 0, "modality": "RGB"})
                   for r in rows.itertuples()]
         batch = {"inputs": [p["inputs"] for p in packed], "data_samples": [p["data_samples"] for p in packed]}
-        with torch.no_grad():
+        with torch.no_grad(), numeric.autocast(precision, device):
             for epoch, model in models.items():
                 data = model.data_preprocessor(batch, training=False)
                 out = model(**data, mode="predict")
                 scores[epoch][start:start + len(rows)] = torch.stack(
-                    [s.pred_score for s in out]).cpu().numpy()
+                    [s.pred_score for s in out]).float().cpu().numpy()
         if progress:
             progress(len(rows))
     frames = []
@@ -80,10 +84,12 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
                 missing[col] = np.float32(np.nan)
             table = pd.concat([table, missing], ignore_index=True)
         frames.append(table)
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    table.attrs = numeric.record(precision, device)
+    return table
 
 
-def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int, epochs_key: str,
+def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int, precision: str, epochs_key: str,
              progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Path:
     """The dump stage's job: every saved epoch of a run scored on val and test, one table in
     ``data/scores/<run>.parquet``. ``progress(description, total)`` gives a per-video callback;
@@ -97,8 +103,9 @@ def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int, epochs_key:
         index = pd.read_parquet(paths.index(split))
         tick = progress(f"{split} x {len(checkpoints)} epochs", int(index["readable"].sum())) if progress else None
         tables.append(score_split(spec, checkpoints, index, video_root, split, views=views, chunk=chunk,
-                                  progress=tick))
+                                  precision=precision, progress=tick))
     table = pd.concat(tables, ignore_index=True)
+    table.attrs = tables[0].attrs
     out = paths.SCORES / f"{spec.name}.parquet"
     write_table(out, table)
     log.info("%d rows (%d epochs x val+test) -> %s", len(table), len(checkpoints), out)

@@ -32,6 +32,7 @@ STRATEGIES = ("fixed", "f1", "frequency")  # per-class threshold rules
 SHRINK_TARGETS = ("pooled", "prior")
 BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
 SR_INPUTS = ("native", "square")  # what the generator is fed: each clip at its own size, or size/4 squared
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # numeric precision of a stage family (tinyactions.precision)
 SR_CODECS = ("mp4v", "ffv1")  # how super-resolved video is stored: lossy MPEG-4, or lossless (tinyactions.video)
 MEMBER = re.compile(r"^(?P<run>[A-Za-z0-9_.-]+)@(?P<epoch>best|last|\d+)$")
 
@@ -84,6 +85,7 @@ class RunSpec:
     segments: int
     dense_interval: int
     pretrained: str | None
+    precision: str  # fp32 | bf16 | fp16 | auto (train.precision; resolved on the training device)
     kd_alpha: float | None  # the student's alpha (loss kd); None for other runs
     asl: dict
 
@@ -198,6 +200,7 @@ class Train(Section):
     sampling: Sampling
     asl: Asl
     pretrained: Pretrained
+    precision: Literal[PRECISIONS]
 
 
 class Execution(Section):
@@ -207,6 +210,7 @@ class Execution(Section):
     loader_workers: Count
     score_chunk: Positive
     superres_batch: Positive
+    superres_workers: Positive  # CPU processes (GPUs: one worker each, whatever this says)
 
 
 class Run(Section):
@@ -242,6 +246,7 @@ class Fit(Section):
     lr: Rate
     eval_clips: Positive
     seed: Count
+    precision: Literal["fp32", "bf16", "auto"]  # no fp16: the fit's loop does no loss scaling
 
 
 class Superres(Section):
@@ -252,11 +257,13 @@ class Superres(Section):
     generator: Generator
     window: Annotated[int, Field(ge=3)]
     overlap: Count
+    precision: Literal[PRECISIONS]
     fit: Fit
 
 
 class Dump(Section):
     views: Positive
+    precision: Literal[PRECISIONS]  # score dumps and the teacher's scores
 
 
 class Thresholds(Section):
@@ -326,7 +333,7 @@ class Settings(Section):
             grad_clip=t.grad_clip,
             sampling=run.sampling or t.sampling.mode, balance=t.balance if run.balance is None else run.balance,
             segments=t.sampling.segments, dense_interval=t.sampling.dense_interval,
-            pretrained=getattr(t.pretrained, run.backbone), kd_alpha=getattr(run, "alpha", None),
+            pretrained=getattr(t.pretrained, run.backbone), precision=t.precision, kd_alpha=getattr(run, "alpha", None),
             asl=t.asl.model_dump())
 
     def epochs_key(self, name: str) -> str:

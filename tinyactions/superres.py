@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from . import paths
+from . import precision as numeric
 from .annotations import SPLITS
 from .atomic import file_digest, write_json
 from .index import originals
@@ -102,6 +103,17 @@ def resize_frames(frames: np.ndarray, size: int, interpolation=cv2.INTER_CUBIC) 
     return np.stack([cv2.resize(f, (size, size), interpolation=interpolation) for f in frames])
 
 
+def output_settings(out_size: int, window: int, overlap: int, input: str, precision: str,
+                    device: torch.device) -> dict:
+    """What an SR output depends on besides the input's bytes and the weights (part of its cache key);
+    ``precision`` is the resolved one. Keys at their first values are left out, so older caches stay
+    valid."""
+    return {"out_size": out_size, "window": window, "overlap": overlap,
+            **({"input": input} if input != "square" else {}),
+            **({"precision": precision} if precision != "fp32" else {}),
+            **({"device": device.type} if device.type != "cpu" else {})}
+
+
 class Upscaler:
     """A resident generator that upscales many clips, batching windows of equal length and size.
 
@@ -110,7 +122,7 @@ class Upscaler:
     ``out_size`` (a 128 px clip keeps its detail instead of being halved to 56 px first)."""
 
     def __init__(self, net: torch.nn.Module, out_size: int, window: int, overlap: int, batch: int, input: str,
-                 device: str | None = None):
+                 device: str | None = None, *, precision: str):
         if out_size % SCALE:
             raise ValueError(f"superres.size must be a multiple of {SCALE}, got {out_size}")
         if input not in INPUTS:
@@ -119,13 +131,13 @@ class Upscaler:
         # channels_last: oneDNN/cuDNN convolutions run without layout reorders (same output within
         # rounding; measured on 2 CPU cores: 1.17x frames/s of the demo generator)
         self.net = net.to(self.device, memory_format=torch.channels_last).eval()
+        self.precision = numeric.resolve(precision, "superres", self.device)
         self.out_size, self.in_size = out_size, out_size // SCALE
         self.window, self.overlap, self.batch, self.input = window, overlap, batch, input
 
     def settings(self) -> dict:
         """What an output depends on besides the input's bytes and the weights (the cache key)."""
-        return {"out_size": self.out_size, "window": self.window, "overlap": self.overlap,
-                **({"input": self.input} if self.input != "square" else {})}
+        return output_settings(self.out_size, self.window, self.overlap, self.input, self.precision, self.device)
 
     def network_input(self, clip: np.ndarray) -> np.ndarray:
         return resize_frames(clip, self.in_size) if self.input == "square" else clip
@@ -143,7 +155,9 @@ class Upscaler:
     def _forward(self, windows: list[np.ndarray]) -> np.ndarray:
         x = torch.from_numpy(np.stack(windows)).to(self.device)  # (n, t, h, w, 3) uint8
         x = x.permute(0, 1, 4, 2, 3).float().div_(255)
-        y = self.net(x).clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+        with numeric.autocast(self.precision, self.device):
+            y = self.net(x)
+        y = y.float().clamp_(0, 1).mul_(255).round_().to(torch.uint8)
         return y.permute(0, 1, 3, 4, 2).cpu().numpy()
 
     def upscale(self, clips: list[np.ndarray]) -> list[np.ndarray]:
@@ -191,6 +205,84 @@ def process(jobs: list[tuple[str, str]], upscaler: "Upscaler", chunk: int, codec
             future.result()
 
 
+@dataclass(frozen=True)
+class UpscaleJob:
+    """Everything that builds the superres stage's Upscaler, in this process or in a worker (picklable)."""
+
+    generator: GeneratorSpec
+    weights: str  # an official-format checkpoint
+    out_size: int
+    window: int
+    overlap: int
+    batch: int
+    input: str
+    precision: str  # as set (auto resolves per device)
+
+    def network(self) -> torch.nn.Module:
+        net = build_generator(self.generator)
+        load_official(net, self.weights, key=self.weights)
+        return net
+
+    def build(self, device: str, net: torch.nn.Module | None = None) -> Upscaler:
+        return Upscaler(net or self.network(), self.out_size, self.window, self.overlap, self.batch, self.input,
+                        device, precision=self.precision)
+
+    def settings(self, device: str) -> dict:
+        device = torch.device(device)
+        return output_settings(self.out_size, self.window, self.overlap, self.input,
+                               numeric.resolve(self.precision, "superres", device), device)
+
+
+def devices(cpu_workers: int) -> list[str]:
+    """Where super-resolution runs: one worker per visible GPU, else ``cpu_workers`` processes that
+    share the cores."""
+    if torch.cuda.is_available():
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return ["cpu"] * cpu_workers
+
+
+def _worker(job: UpscaleJob, device: str, threads: int, pairs: list[tuple[str, str]], codec: str, done) -> None:
+    """One worker process: its share of the (input, output) pairs; reports clips done on ``done``."""
+    torch.set_num_threads(threads)
+    process(pairs, job.build(device), CHUNK, codec, done.put)
+
+
+def process_parallel(pairs: list[tuple[str, str]], job: UpscaleJob, where: list[str], codec: str,
+                     progress=None) -> None:
+    """``process`` over the devices of ``where`` (every ``len(where)``-th pair each); one device runs in
+    this process. Worker processes are spawned (CUDA cannot be forked) and split the CPU cores."""
+    if len(where) == 1:
+        process(pairs, job.build(where[0]), CHUNK, codec, progress)
+        return
+    import multiprocessing as mp
+    import queue
+
+    cores = len(os.sched_getaffinity(0))
+    context = mp.get_context("spawn")
+    done = context.Queue()
+    workers = [context.Process(target=_worker, args=(job, device, max(1, cores // len(where)), pairs[i::len(where)],
+                                                      codec, done), daemon=True)
+               for i, device in enumerate(where)]
+    for w in workers:
+        w.start()
+    try:
+        while any(w.is_alive() for w in workers) or not done.empty():
+            try:
+                count = done.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if progress:
+                progress(count)
+        failed = [f"{device} (exit {w.exitcode})" for w, device in zip(workers, where) if w.exitcode != 0]
+        if failed:
+            raise RuntimeError(f"super-resolution workers failed: {', '.join(failed)}")
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+            w.join()
+
+
 def cache_key(video: str | os.PathLike, settings: dict, weights: str) -> str:
     """Identity of one SR output: the input file's bytes, the SR settings, the weights."""
     blob = json.dumps({"video": file_digest(video), "settings": settings, "weights": weights}, sort_keys=True)
@@ -212,23 +304,28 @@ def dataset_videos() -> list[str]:
     return sorted(set(found))
 
 
-def upscale_dataset(root: str | os.PathLike, upscaler: Upscaler, codec: str, shard: int = 0, shards: int = 1,
+def upscale_dataset(root: str | os.PathLike, job: UpscaleJob, codec: str, where: list[str], shard: int, shards: int,
                     progress_total: Callable[[int], Callable[[int], None]] | None = None) -> int:
     """The superres stage's job: upscale every video of the prepared index that the per-video cache lacks
-    (only every ``shards``-th from ``shard`` when sharded). Unsharded, then assemble ``data/superres``
-    from the cache (hard links) and write ``data/manifests/sr.json`` (path -> cache key: what runs on
-    super-resolved input depend on). Returns the number of videos upscaled now."""
+    (only every ``shards``-th from ``shard`` when sharded), on the devices of ``where`` (see ``devices``).
+    Unsharded, then assemble ``data/superres`` from the cache (hard links) and write
+    ``data/manifests/sr.json`` (the precision and device it was made with, and path -> cache key: what
+    runs on super-resolved input depend on). Returns the number of videos upscaled now."""
     root = Path(root)
     videos = dataset_videos()
     mine = videos[shard::shards]
-    weights = weights_digest(upscaler.net)
-    stored = {**upscaler.settings(), **({"codec": codec} if codec != "mp4v" else {})}
+    weights = weights_digest(job.network())
+    stored = {**job.settings(where[0]), **({"codec": codec} if codec != "mp4v" else {})}
     keys = {rel: cache_key(root / rel, stored, weights) for rel in mine}
-    todo = [rel for rel in mine if not cached(keys[rel]).is_file()]
+    todo, queued = [], set()  # one job per cache key: identical files are upscaled once
+    for rel in mine:
+        if keys[rel] not in queued and not cached(keys[rel]).is_file():
+            queued.add(keys[rel])
+            todo.append(rel)
     log.info("%d videos (shard %d/%d: %d), %d cached, %d to upscale", len(videos), shard, shards, len(mine),
              len(mine) - len(todo), len(todo))
-    process([(str(root / rel), str(cached(keys[rel]))) for rel in todo], upscaler, CHUNK, codec,
-            progress_total(len(todo)) if progress_total else None)
+    process_parallel([(str(root / rel), str(cached(keys[rel]))) for rel in todo], job, where, codec,
+                     progress_total(len(todo)) if progress_total else None)
     if shards > 1:
         return len(todo)
     shutil.rmtree(paths.SUPERRES, ignore_errors=True)
@@ -239,6 +336,8 @@ def upscale_dataset(root: str | os.PathLike, upscaler: Upscaler, codec: str, sha
             os.link(cached(keys[rel]), target)
         except OSError:
             shutil.copyfile(cached(keys[rel]), target)
-    write_json(paths.SR_MANIFEST, {rel: keys[rel] for rel in videos})
+    device = torch.device(where[0])
+    made_with = numeric.record(numeric.resolve(job.precision, "superres", device), device)
+    write_json(paths.SR_MANIFEST, {"made_with": made_with, "videos": {rel: keys[rel] for rel in videos}})
     log.info("wrote %d videos to %s", len(videos), paths.SUPERRES)
     return len(todo)

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from . import paths
+from . import precision as numeric
 from .atomic import write_json, write_table
 from .index import originals
 from .settings import Superres, SettingsError
@@ -103,11 +104,12 @@ def compare_with_bicubic(upscaler: Upscaler, pairs: list[tuple[np.ndarray, np.nd
 
 
 def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_size: int, iterations: int,
-        clip_len: int = 8, batch: int = 4, lr: float = 2e-4, seed: int = 0, progress=None) -> list[float]:
+        clip_len: int, batch: int, lr: float, seed: int, precision: str, progress=None) -> list[float]:
     """Fit the generator on (LR clip, HR clip) pairs with an L1 pixel loss (the GAN, perceptual and
     cleaning losses of the original recipe are left out), Adam with a cosine decay of the learning
     rate over the iterations (a short fit ends lower than at a constant rate). Returns the loss per
-    iteration.
+    iteration. ``precision`` is a resolved one: fp32, or bf16 autocast (fp16 would need loss scaling,
+    which this loop does not do: settings refuse it).
 
     Speed (the fit runs on the demo's CPU budget): channels_last memory layout, and SPyNet, which mmagic
     keeps frozen, sees detached frames, so no backward pass runs through it (the cleaning module then
@@ -118,6 +120,7 @@ def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_si
     in_size = out_size // SCALE
     prepared = [(resize_frames(lr_clip, in_size), resize_frames(hr_clip, out_size, cv2.INTER_AREA))
                 for lr_clip, hr_clip in pairs]
+    device = next(net.parameters()).device
     net.to(memory_format=torch.channels_last).train()
     no_flow_gradient = net.basicvsr.spynet.register_forward_pre_hook(_detached)
     optim = torch.optim.Adam([w for w in net.parameters() if w.requires_grad], lr=lr, betas=(0.9, 0.99))
@@ -138,7 +141,9 @@ def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_si
                 ys.append(np.ascontiguousarray(y))
             x = torch.from_numpy(np.stack(xs)).permute(0, 1, 4, 2, 3).float() / 255
             y = torch.from_numpy(np.stack(ys)).permute(0, 1, 4, 2, 3).float() / 255
-            loss = torch.nn.functional.l1_loss(net(x), y)
+            with numeric.autocast(precision, device):
+                out = net(x)
+            loss = torch.nn.functional.l1_loss(out.float(), y)
             optim.zero_grad()
             loss.backward()
             optim.step()
@@ -187,18 +192,22 @@ def make_generator(sr: Superres, lr_root: str, batch: int, progress: Callable[[f
     train_pairs = load_pairs(sample_clips("train", f.clips, f.seed), lr_root)
     log.info("fitting on %d clip pairs, %d iterations", len(train_pairs), f.iterations)
     start = time.time()
+    precision = numeric.resolve(f.precision, "superres_fit", "cpu")
     losses = fit(start_from_upsampling(net), train_pairs, sr.size, f.iterations, clip_len=f.clip_len, batch=f.batch,
-                 lr=f.lr, seed=f.seed, progress=progress)
+                 lr=f.lr, seed=f.seed, precision=precision, progress=progress)
     save_official(net, paths.GENERATOR, {"source": "fit", "generator": asdict(spec), "fit": f.model_dump()})
     write_table(FIT_LOSS, pd.DataFrame({"step": np.arange(1, len(losses) + 1), "l1": losses}))
 
     eval_clips = sample_clips("val", f.eval_clips, f.seed)
-    upscaler = Upscaler(net, sr.size, window=sr.window, overlap=sr.overlap, batch=batch, input=sr.input)
+    upscaler = Upscaler(net, sr.size, window=sr.window, overlap=sr.overlap, batch=batch, input=sr.input,
+                        precision=sr.precision)
     table = compare_with_bicubic(upscaler, load_pairs(eval_clips, lr_root), eval_clips, sr.storage)
     write_table(FIT_CLIPS, table)
     summary = {name: {k: float(table[f"{k}_{name}"].mean()) for k in ("psnr", "ssim")}
                for name in ("sr", "bicubic", "sr_stored", "bicubic_stored")}
     summary.update(weights="fit", fitted=True, eval_clips=len(table), input=sr.input, storage=sr.storage,
+                   fit_made_with=numeric.record(precision, "cpu"),
+                   made_with=numeric.record(upscaler.precision, upscaler.device),
                    clips_sr_better=int((table["psnr_sr"] > table["psnr_bicubic"]).sum()),
                    clips_sr_better_stored=int((table["psnr_sr_stored"] > table["psnr_bicubic_stored"]).sum()),
                    final_l1=float(np.mean(losses[-10:])) if losses else None)

@@ -18,12 +18,12 @@ from .settings import Member
 log = logging.getLogger(__name__)
 
 
-def score_teacher(teacher: RunSpec, rule: Member, student: str, best_by: str, chunk: int,
-                  progress: Callable[[int], None] | None = None) -> int:
+def score_teacher(teacher: RunSpec, rule: Member, student: str, best_by: str, views: int, chunk: int,
+                  precision: str, progress: Callable[[int], None] | None = None) -> int:
     """The teacher stage's job: the teacher's checkpoint ``rule`` (``run@best``, ``@last`` or a number,
     resolved on its val dump as an ensemble member is) scores the super-resolved version of every
     training sample (balance copies on the flipped clip) into ``data/teachers/<student>.parquet``,
-    keyed by sample_id. Returns the epoch used."""
+    keyed by sample_id, with ``views`` and ``precision`` of the score dumps. Returns the epoch used."""
     dumped = paths.SCORES / f"{rule.run}.parquet"
     if not dumped.is_file():
         raise FileNotFoundError(f"students.{student}.teacher: {dumped} is missing (dump@{rule.run} first)")
@@ -32,6 +32,7 @@ def score_teacher(teacher: RunSpec, rule: Member, student: str, best_by: str, ch
     index = pd.read_parquet(paths.index("train"))
     log.info("teacher %s epoch %d scores %d training samples on SR video", rule.run, epoch, len(index))
     table = score_split(teacher, {epoch: paths.MODELS / rule.run / f"epoch_{epoch}.pth"}, index,
-                        str(paths.SUPERRES), "train", chunk=chunk, progress=progress)
+                        str(paths.SUPERRES), "train", views=views, chunk=chunk, precision=precision,
+                        progress=progress)
     write_table(paths.teacher_scores(student), table)
     return epoch

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from . import precision as numeric
 from .atomic import file_digest
 from .recipes import RunSpec, runner_config
 from .workers import prepare_forkserver
@@ -49,8 +50,10 @@ def publish(spec: RunSpec, key: str, work_dir: Path, final: Path, live_out: Path
     recipe = dict(spec.__dict__)  # the initial weights by name and content, never by a host's path
     if spec.pretrained:
         recipe["pretrained"] = {"file": Path(spec.pretrained).name, "sha256": file_digest(spec.pretrained)}
+    device = numeric.training_device()
+    made_with = numeric.record(numeric.resolve(spec.precision, "train", device), device)
     (staging / "run.json").write_text(json.dumps({"run": spec.name, "fingerprint": key, "epochs": spec.epochs,
-                                                  "spec": recipe}, indent=2) + "\n")
+                                                  "made_with": made_with, "spec": recipe}, indent=2) + "\n")
     shutil.rmtree(live_out, ignore_errors=True)
     if (work_dir / "live").is_dir():
         shutil.copytree(work_dir / "live", live_out)
