@@ -1,5 +1,6 @@
-"""Super-resolution throughput: the superres stage's engine (tinyactions.superres.process) vs mmagic's own
-VideoRestorationInferencer (what MMagicInferencer('real_basicvsr') runs), same clips, same weights, one run.
+"""Super-resolution throughput: the superres stage's engine (tinyactions.superres.process_parallel) in fp32,
+in bf16 autocast and in bf16 on 2 worker processes vs mmagic's own VideoRestorationInferencer (what
+MMagicInferencer('real_basicvsr') runs, fp32), same clips, same weights, one run.
 
     bash scripts/setup-bench.sh && .venv-bench/bin/python bench/superres_inferencer.py [--clips 48]
     .venv-bench/bin/python bench/superres_inferencer.py --generator official --clips 12   # 64 ch, 20+20, 224 px
@@ -56,11 +57,11 @@ def run_side(side: str, clips: list[str], out_dir: str, weights: str, spec: dict
     from tinyactions.video import read_video
     frames = sum(len(read_video(c)) for c in clips)
     start = time.perf_counter()
-    if side == "tinyactions":
-        net = S.build_generator(S.GeneratorSpec(**spec))
-        S.load_official(net, weights)
-        upscaler = S.Upscaler(net, out_size, window=64, overlap=4, batch=4, input="square", device="cpu", precision="fp32")
-        S.process([(c, f"{out_dir}/{Path(c).name}") for c in clips], upscaler, S.CHUNK, "mp4v")
+    if side.startswith("tinyactions"):  # tinyactions <precision> <workers>
+        _, precision, workers = side.split()
+        job = S.UpscaleJob(S.GeneratorSpec(**spec), weights, out_size, window=64, overlap=4, batch=4, input="square",
+                           precision=precision)
+        S.process_parallel([(c, f"{out_dir}/{Path(c).name}") for c in clips], job, S.devices(int(workers)), "mp4v")
     else:
         inferencer = peer_inferencer(weights, spec)
         for c in clips:
@@ -114,7 +115,7 @@ def main():
         Path(f"{tmp}/job.json").write_text(json.dumps({"clips": clips, "out": tmp, "weights": f"{tmp}/w.pth",
                                                        "spec": spec, "size": size}))
         results = {}
-        for side in ("mmagic", "tinyactions"):
+        for side in ("mmagic", "tinyactions fp32 1", "tinyactions bf16 1", "tinyactions bf16 2"):
             os.makedirs(f"{tmp}/{side}", exist_ok=True)
             out = subprocess.run([sys.executable, __file__, "--side", side, "--job", f"{tmp}/job.json"],
                                  capture_output=True, text=True)
@@ -122,10 +123,12 @@ def main():
             results[side] = json.loads(out.stdout.strip().splitlines()[-1])
         diff = equality(clips[0], f"{tmp}/w.pth", spec, size)
     print(f"generator {args.generator} {spec}, {size} px out, {args.clips} clips")
+    peer = results["mmagic"]["frames_per_s"]
     for side, r in results.items():
-        print(f"  {side:12s} {r['frames_per_s']:7.1f} frames/s  peak RSS {r['peak_rss_mb']:7.0f} MB")
-    print(f"ratio tinyactions / mmagic inferencer: {results['tinyactions']['frames_per_s'] / results['mmagic']['frames_per_s']:.2f}x")
-    print(f"max abs difference of network outputs on a whole clip: {diff} grey levels")
+        label = side if side == "mmagic" else "{} {} ({} worker{})".format(*side.split(), "s" if side[-1] != "1" else "")
+        print(f"  {label:32s} {r['frames_per_s']:7.1f} frames/s  {r['frames_per_s'] / peer:5.2f}x mmagic  "
+              f"peak RSS {r['peak_rss_mb']:7.0f} MB (main process)")
+    print(f"max abs difference of network outputs on a whole clip (fp32 vs mmagic): {diff} grey levels")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ def make_repo(path: Path, overrides: dict) -> dict:
     for cmd in (["git", "init", "-q", "-b", "main"], ["git", "config", "user.email", "t@example.invalid"],
                 ["git", "config", "user.name", "test"], [sys.executable, "-m", "dvc", "init", "-q"],
                 ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+        if cmd[:2] == ["git", "add"]:  # the project's DVC settings (cache link type) over dvc init's
+            shutil.copy(ROOT / ".dvc/config", path / ".dvc/config")
         subprocess.run(cmd, cwd=path, env=env, check=True, capture_output=True)
     return env
 

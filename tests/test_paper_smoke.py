@@ -139,7 +139,7 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     ema, plain = "generator_ema.basicvsr.conv_last.weight", "generator.basicvsr.conv_last.weight"
     assert torch.equal(generator[ema], official[ema]) and not torch.equal(official[ema], official[plain])
     made = json.loads((repo / "data/manifests/sr.json").read_text())
-    assert made["made_with"] == {"precision": "bf16" if precision.cpu_has_amx() else "fp32", "device": "cpu"}
+    assert made["made_with"] == {"precision": "bf16" if precision.cpu_has_bf16() else "fp32", "device": "cpu"}
     manifest = made["videos"]
     assert len(manifest) == sum(CLIPS.values())
     for rel in manifest:

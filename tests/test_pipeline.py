@@ -1,6 +1,7 @@
 """End to end: `dvc repro` of the whole pipeline on a tiny generated dataset in a temporary git repo."""
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -49,6 +50,14 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert train["sample_id"].is_unique and train.loc[train.flip, "sample_id"].str.endswith(":flip").all()
     assert len(pd.read_parquet(repo / "data/prepared/test.parquet")) == 8
     assert json.loads((repo / "metrics/data.json").read_text())["videos"]["val"] == 12
+    # outputs are links into DVC's cache (cache.type: reflink where the file system has it, else hard
+    # links), made read-only by DVC: checkpoints and videos are stored once
+    checkpoint = repo / "models/ircsn_lr/epoch_1.pth"
+    probe = tmp_path / "reflink-probe"
+    probe.write_bytes(b"x")
+    reflinks = subprocess.run(["cp", "--reflink=always", probe, tmp_path / "reflink-copy"]).returncode == 0
+    if not reflinks:  # ext4 and most Linux file systems: hard links
+        assert checkpoint.stat().st_nlink >= 2 and not os.access(checkpoint, os.W_OK)
     fit_report = json.loads((repo / "metrics/superres.json").read_text())
     assert fit_report["fitted"] is True
     val = pd.read_parquet(repo / "data/prepared/val.parquet")

@@ -276,3 +276,31 @@ def test_epoch_log_of_a_run_killed_anywhere_matches_the_uninterrupted_one(tmp_pa
     loss = reference["plots/metrics/train/loss.tsv"].decode().splitlines()
     assert loss == ["step\tloss", "1\t0.5", "2\t10.5", "3\t20.5"]
     assert _epoch_log_run(tmp_path / "b", kill_at=(epoch, point)) == reference
+
+
+def test_only_the_latest_checkpoint_keeps_the_resume_state(tmp_path):
+    """Earlier epochs are rewritten with weights and meta only (a third of the bytes with AdamW); the
+    latest keeps the optimizer for resume; a resumed run slims what a kill left fat."""
+    from types import SimpleNamespace
+
+    from tinyactions.hooks import ResumeStateOnlyInLatestHook
+
+    model = torch.nn.Linear(64, 64)
+    optim = torch.optim.AdamW(model.parameters())
+    model(torch.ones(2, 64)).sum().backward()
+    optim.step()
+    for epoch in (1, 2, 3):
+        torch.save({"meta": {"epoch": epoch}, "state_dict": model.state_dict(), "optimizer": optim.state_dict(),
+                    "param_schedulers": [], "message_hub": {}}, tmp_path / f"epoch_{epoch}.pth")
+    fat = (tmp_path / "epoch_3.pth").stat().st_size
+    hook = ResumeStateOnlyInLatestHook()
+    hook.after_train_epoch(SimpleNamespace(work_dir=str(tmp_path), epoch=1))  # epoch_2 just saved
+    keys = {e: set(torch.load(tmp_path / f"epoch_{e}.pth", weights_only=False)) for e in (1, 2, 3)}
+    assert keys[1] == {"meta", "state_dict"} and "optimizer" in keys[2] and "optimizer" in keys[3]
+    slim = torch.load(tmp_path / "epoch_1.pth", weights_only=False)
+    assert slim["meta"] == {"epoch": 1} and all(torch.equal(slim["state_dict"][k], v)
+                                                for k, v in model.state_dict().items())
+    assert (tmp_path / "epoch_1.pth").stat().st_size < fat / 2.5
+    hook.before_train(SimpleNamespace(work_dir=str(tmp_path), epoch=3))  # resumed from epoch 3
+    assert set(torch.load(tmp_path / "epoch_2.pth", weights_only=False)) == {"meta", "state_dict"}
+    assert "optimizer" in torch.load(tmp_path / "epoch_3.pth", weights_only=False)

@@ -7,6 +7,7 @@
 - ``EpochLogHook``: per-epoch train loss, learning rate and validation metrics logged with dvclive
   (step = epoch), from rank 0 only; the log travels in the checkpoints, so a resumed run writes the
   same files as an uninterrupted one.
+- ``ResumeStateOnlyInLatestHook``: optimizer and scheduler state only in the latest epoch's checkpoint.
 """
 from __future__ import annotations
 
@@ -102,3 +103,41 @@ class EpochLogHook(Hook):
                 if key not in ("epoch", "train/loss", "train/lr"):
                     live.log_metric(key, value)
         live.make_summary()
+
+
+@HOOKS.register_module()
+class ResumeStateOnlyInLatestHook(Hook):
+    """Only the latest epoch's checkpoint keeps what resume needs (optimizer, schedulers, message hub);
+    the earlier ones are rewritten with weights and meta, all that publishing and the ensemble read.
+    AdamW's two moments alone are twice the weights: a paper-size run's partial folder shrinks from
+    epochs x (weights + resume state) to epochs x weights + one resume state (bench/checkpoint_disk.py)."""
+
+    priority = "VERY_LOW"  # after mmengine's CheckpointHook (same priority, registered first) saved the epoch
+
+    def before_train(self, runner) -> None:
+        # a run killed between saving epoch N and slimming N - 1 resumes from N
+        self._slim_before(runner, runner.epoch)
+
+    def after_train_epoch(self, runner) -> None:
+        self._slim_before(runner, runner.epoch + 1)  # epoch_{runner.epoch + 1}.pth was just saved
+
+    @staticmethod
+    def _slim_before(runner, latest: int) -> None:
+        if not is_main_process():
+            return
+        import io
+        from pathlib import Path
+
+        from .atomic import write_bytes
+
+        for epoch in range(1, latest):
+            path = Path(runner.work_dir) / f"epoch_{epoch}.pth"
+            if not path.is_file():
+                continue
+            checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+            if set(checkpoint) <= {"meta", "state_dict"}:
+                continue
+            buffer = io.BytesIO()
+            torch.save({"meta": checkpoint["meta"], "state_dict": checkpoint["state_dict"]}, buffer)
+            del checkpoint
+            write_bytes(path, buffer.getvalue())

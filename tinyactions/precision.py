@@ -2,10 +2,11 @@
 mixed precision under ``torch.autocast`` (bf16, fp16), or ``auto``.
 
 ``auto`` is a fixed rule, never a timing taken at run time (that would make outputs depend on noise):
-on CUDA bf16 where the GPU supports it (else fp16); on a CPU bf16 only for the families measured faster
-under it on CPUs with AMX tiles (``bench/precision.py``, ``bench/README.md``), fp32 elsewhere and on CPUs
-without AMX (there bf16 runs on AVX-512 or is emulated). The precision an output was made with, and the
-device, are recorded with it (``record``).
+on CUDA bf16 where the GPU supports it (else fp16); on a CPU with bf16 instructions (AMX tiles or
+AVX-512 BF16) bf16 for the families measured faster under it (``bench/precision.py``, ``bench/README.md``:
+super-resolution and its fit about 2x, paper-size score dumps 1.6x), fp32 for training (measured both
+slower and faster depending on network and CPU) and on CPUs without bf16 instructions (emulated there).
+The precision an output was made with, and the device, are recorded with it (``record``).
 """
 from __future__ import annotations
 
@@ -15,16 +16,16 @@ import functools
 import torch
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-# families where bf16 autocast beat fp32 on an AMX CPU (bench/precision.py); the others stay fp32 there
-CPU_AMX_BF16 = frozenset({"superres", "scores"})
+# families where bf16 autocast beat fp32 on CPUs with bf16 instructions (bench/precision.py)
+CPU_BF16_FAMILIES = frozenset({"superres", "superres_fit", "scores"})
 
 
 @functools.cache
-def cpu_has_amx() -> bool:
-    """AMX tiles usable by oneDNN (Linux asks the kernel for permission first)."""
+def cpu_has_bf16() -> bool:
+    """bf16 instructions oneDNN uses: AMX tiles (Linux asks the kernel for permission first) or AVX-512 BF16."""
     try:
         torch.cpu._init_amx()
-        return bool(torch.cpu._is_amx_tile_supported())
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
 
@@ -36,7 +37,7 @@ def resolve(precision: str, family: str, device: torch.device | str) -> str:
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if family in CPU_AMX_BF16 and device.type == "cpu" and cpu_has_amx() else "fp32"
+    return "bf16" if family in CPU_BF16_FAMILIES and device.type == "cpu" and cpu_has_bf16() else "fp32"
 
 
 def autocast(precision: str, device: torch.device | str):
