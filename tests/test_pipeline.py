@@ -50,14 +50,12 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert train["sample_id"].is_unique and train.loc[train.flip, "sample_id"].str.endswith(":flip").all()
     assert len(pd.read_parquet(repo / "data/prepared/test.parquet")) == 8
     assert json.loads((repo / "metrics/data.json").read_text())["videos"]["val"] == 12
-    # outputs are links into DVC's cache (cache.type: reflink where the file system has it, else hard
-    # links), made read-only by DVC: checkpoints and videos are stored once
+    # outputs are hard links into DVC's cache (cache.type), made read-only by DVC: checkpoints are stored
+    # once, also inside directory outputs; SR videos share one file with the per-video SR cache
     checkpoint = repo / "models/ircsn_lr/epoch_1.pth"
-    probe = tmp_path / "reflink-probe"
-    probe.write_bytes(b"x")
-    reflinks = subprocess.run(["cp", "--reflink=always", probe, tmp_path / "reflink-copy"]).returncode == 0
-    if not reflinks:  # ext4 and most Linux file systems: hard links
-        assert checkpoint.stat().st_nlink >= 2 and not os.access(checkpoint, os.W_OK)
+    assert checkpoint.stat().st_nlink == 2 and not os.access(checkpoint, os.W_OK)
+    video = next((repo / "data/superres").rglob("*.mp4"))
+    assert video.stat().st_nlink == 3, "data/superres, data/.superres-cache and DVC's cache: one file"
     fit_report = json.loads((repo / "metrics/superres.json").read_text())
     assert fit_report["fitted"] is True
     val = pd.read_parquet(repo / "data/prepared/val.parquet")
