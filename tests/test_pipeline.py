@@ -55,7 +55,7 @@ def test_dvc_repro_end_to_end(tmp_path):
     checkpoint = repo / "models/ircsn_lr/epoch_1.pth"
     assert checkpoint.stat().st_nlink == 2 and not os.access(checkpoint, os.W_OK)
     video = next((repo / "data/superres").rglob("*.mp4"))
-    assert video.stat().st_nlink == 3, "data/superres, data/.superres-cache and DVC's cache: one file"
+    assert video.stat().st_nlink >= 3, "data/superres, data/.superres-cache and DVC's cache: one file"
     fit_report = json.loads((repo / "metrics/superres.json").read_text())
     assert fit_report["fitted"] is True
     val = pd.read_parquet(repo / "data/prepared/val.parquet")
