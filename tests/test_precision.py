@@ -20,8 +20,9 @@ def test_auto_on_a_cpu_is_bf16_only_for_measured_families_with_bf16_instructions
 
 
 @pytest.mark.parametrize("bf16_gpu, expected", [(True, "bf16"), (False, "fp16")])
-def test_auto_on_cuda_is_bf16_where_the_gpu_has_it(monkeypatch, bf16_gpu, expected):
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16_gpu)
+def test_auto_on_cuda_is_bf16_where_the_gpu_has_it_natively(monkeypatch, bf16_gpu, expected):
+    # torch counts emulated bf16 as supported unless asked not to: an emulating GPU must get fp16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation or bf16_gpu)
     assert numeric.resolve("auto", "train", "cuda") == expected == numeric.resolve("auto", "superres", "cuda:1")
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -83,7 +84,8 @@ def test_two_cpu_workers_split_the_videos_and_match_one(tmp_path):
     for workers in (1, 2):
         params = {"data": {"root": prepared["root"]},
                   "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1,
-                                                         "cleaning_blocks": 1}, "window": 8, "overlap": 2},
+                                                         "cleaning_blocks": 1}, "window": 8, "overlap": 2,
+                               "precision": "fp32"},
                   "execution": {"superres_batch": 2, "superres_workers": workers}}
         (repo / "params.yaml").write_text(yaml.safe_dump(full_params(params)))
         shutil.rmtree(repo / "data/.superres-cache", ignore_errors=True)
@@ -96,6 +98,20 @@ def test_two_cpu_workers_split_the_videos_and_match_one(tmp_path):
     assert manifest_one == manifest_two and len(manifest_one["videos"]) == 9 == len(one)
     assert manifest_one["made_with"] == {"precision": "fp32", "device": "cpu"}
     assert one.keys() == two.keys() and all((one[k] == two[k]).all() for k in one)
+
+
+@pytest.mark.slow
+def test_a_failing_worker_stops_the_others_and_is_named(tmp_path):
+    """A worker's error reaches the stage with its message (here: weights that do not exist), and the
+    other worker is stopped rather than left to finish its share."""
+    clip = tmp_path / "in.mp4"
+    from tinyactions.video import write_video
+    write_video(clip, S.resize_frames(np.zeros((4, 4, 4, 3), np.uint8), 8))
+    job = S.UpscaleJob(S.GeneratorSpec(8, 1, 1), str(tmp_path / "missing.pth"), 32, 8, 2, 2, "square", "fp32")
+    pairs = [(str(clip), str(tmp_path / f"out{i}.mp4")) for i in range(4)]
+    with pytest.raises(RuntimeError, match=r"^super-resolution worker failed: FileNotFoundError: .*missing\.pth"):
+        S.process_parallel(pairs, job, ["cpu", "cpu"], "mp4v")
+    assert not list(tmp_path.glob("out*.mp4"))
 
 
 def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path):

@@ -35,8 +35,8 @@ def resolve(precision: str, family: str, device: torch.device | str) -> str:
     device = torch.device(device)
     if precision != "auto":
         return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cuda":  # natively: emulated bf16 (e.g. V100, T4) is slower than fp16
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
     return "bf16" if family in CPU_BF16_FAMILIES and device.type == "cpu" and cpu_has_bf16() else "fp32"
 
 
@@ -50,10 +50,9 @@ def autocast(precision: str, device: torch.device | str):
 
 
 def record(precision: str, device: torch.device | str) -> dict:
-    """What an output says of how it was computed."""
-    device = torch.device(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return {"precision": precision, "device": name}
+    """What an output says of how it was computed: the resolved precision and the device type (not the
+    model of GPU: an output another GPU would make the same way must not look different)."""
+    return {"precision": precision, "device": torch.device(device).type}
 
 
 def training_device() -> str:

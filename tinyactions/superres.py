@@ -241,41 +241,55 @@ def devices(cpu_workers: int) -> list[str]:
     return ["cpu"] * cpu_workers
 
 
-def _worker(job: UpscaleJob, device: str, threads: int, pairs: list[tuple[str, str]], codec: str, done) -> None:
-    """One worker process: its share of the (input, output) pairs; reports clips done on ``done``."""
-    torch.set_num_threads(threads)
-    process(pairs, job.build(device), CHUNK, codec, done.put)
+def _worker(job: UpscaleJob, device: str, threads: int, pairs: list[tuple[str, str]], codec: str, messages) -> None:
+    """One worker process: its share of the (input, output) pairs. Puts ("done", clips) after each
+    chunk, or ("failed", what went wrong) once before exiting with status 1."""
+    try:
+        torch.set_num_threads(threads)
+        process(pairs, job.build(device), CHUNK, codec, lambda count: messages.put(("done", count)))
+    except BaseException as e:  # noqa: BLE001 - the parent names it and stops the other workers
+        messages.put(("failed", f"{type(e).__name__}: {e}"))
+        raise SystemExit(1) from None
 
 
 def process_parallel(pairs: list[tuple[str, str]], job: UpscaleJob, where: list[str], codec: str,
                      progress=None) -> None:
-    """``process`` over the devices of ``where`` (every ``len(where)``-th pair each); one device runs in
-    this process. Worker processes are spawned (CUDA cannot be forked) and split the CPU cores."""
-    if len(where) == 1:
-        process(pairs, job.build(where[0]), CHUNK, codec, progress)
-        return
+    """``process`` on the devices of ``where``. One device: in this process (a CPU with every core this
+    process may use). Several: spawned workers (CUDA cannot be forked) that split the CPU cores and
+    take every ``len(where)``-th pair each; the first failure stops them all and is raised with the
+    worker's own message."""
     import multiprocessing as mp
     import queue
 
     cores = len(os.sched_getaffinity(0))
+    if len(where) == 1:
+        if torch.device(where[0]).type == "cpu":
+            torch.set_num_threads(cores)
+        process(pairs, job.build(where[0]), CHUNK, codec, progress)
+        return
     context = mp.get_context("spawn")
-    done = context.Queue()
+    messages = context.Queue()
     workers = [context.Process(target=_worker, args=(job, device, max(1, cores // len(where)), pairs[i::len(where)],
-                                                      codec, done), daemon=True)
+                                                      codec, messages), daemon=True)
                for i, device in enumerate(where)]
     for w in workers:
         w.start()
     try:
-        while any(w.is_alive() for w in workers) or not done.empty():
+        while True:
             try:
-                count = done.get(timeout=0.5)
+                kind, value = messages.get(timeout=0.5)
             except queue.Empty:
+                died = [f"{device} (exit {w.exitcode})" for w, device in zip(workers, where)
+                        if w.exitcode not in (None, 0)]
+                if died:
+                    raise RuntimeError(f"super-resolution worker on {died[0]} died") from None
+                if not any(w.is_alive() for w in workers):
+                    break
                 continue
+            if kind == "failed":
+                raise RuntimeError(f"super-resolution worker failed: {value}")
             if progress:
-                progress(count)
-        failed = [f"{device} (exit {w.exitcode})" for w, device in zip(workers, where) if w.exitcode != 0]
-        if failed:
-            raise RuntimeError(f"super-resolution workers failed: {', '.join(failed)}")
+                progress(value)
     finally:
         for w in workers:
             if w.is_alive():
