@@ -1,6 +1,7 @@
 """The evaluate stage's analysis on small score matrices: best epochs, honest selection, group rules, and
 the whole evaluate() on a tiny workspace whose answer is known."""
 import copy
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from tests.conftest import threshold_config
 import yaml
 
+from tinyactions import bundle
 from tinyactions import crossval as X
 from tinyactions import ensemble as E
 from tinyactions import leaderboard as L
@@ -21,6 +23,7 @@ from tinyactions.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS
 from tinyactions.checkpoints import Checkpoints
 from tinyactions.folds import grouped_folds
 from tinyactions.settings import Member
+from tinyactions.submission import format_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(0)
@@ -173,8 +176,14 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     pd.DataFrame(0, index=list(CLASSES), columns=list(CLASSES)).to_csv(prepared / "cooccurrence.csv")
     scores = tmp_path / "data/scores"
     scores.mkdir(parents=True)
-    table("good", {1: NOISE, 2: PERFECT}, TEST).to_parquet(scores / "good.parquet")
-    table("kd", {1: NOISE}, TEST).to_parquet(scores / "kd.parquet")
+    good = table("good", {1: NOISE, 2: PERFECT}, TEST)
+    good.attrs = {"checkpoints": {"1": "a" * 64, "2": "b" * 64}}  # as its dump records them
+    good.to_parquet(scores / "good.parquet")
+    kd = table("kd", {1: NOISE}, TEST)
+    kd.attrs = {"checkpoints": {"1": "c" * 64}}
+    kd.to_parquet(scores / "kd.parquet")
+    (tmp_path / "models/superres").mkdir(parents=True)
+    (tmp_path / "models/superres/generator.pth").write_bytes(b"generator")
     p = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
     p["runs"] = {"good": {"backbone": "ircsn", "input": "sr", "loss": "bce", "lr": 0.1, "epochs": 2}}
     p["students"] = {"kd": {"backbone": "ircsn", "input": "lr", "loss": "kd", "teacher": "good", "teacher_epoch": "best",
@@ -198,6 +207,16 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     assert answer[2].split()[1:3] == ["1", "0"] and board["ensemble"]["groups_applied"] == [list(CLASSES[:2])]
     assert all(set(line.split()[1:]) == {"0"} for line in answer[3:])
     assert json.loads((tmp_path / "metrics/leaderboard.json").read_text()) == json.loads(json.dumps(board))
+    # the bundle: the submission rule in one file, and answer.txt is its decision on the test scores
+    ensemble = bundle.load(tmp_path / "submission/bundle.json")
+    assert [(m["run"], m["epoch"], m["input"], m["checkpoint"], m["sha256"]) for m in ensemble["members"]] == [
+        ("good", 2, "sr", "models/good/epoch_2.pth", "b" * 64)]
+    assert ensemble["groups"] == [list(CLASSES[:2])] and ensemble["classes"] == list(CLASSES)
+    assert ensemble["superres"]["sha256"] == hashlib.sha256(b"generator").hexdigest()
+    assert ensemble["scoring"] == {"views": p["dump"]["views"], "precision": p["dump"]["precision"]}
+    test_rows = good[(good.split == "test") & (good.epoch == 2)].set_index("id").loc[TEST_IDS]
+    _, decided = bundle.decide(ensemble, [test_rows[list(SCORE_COLUMNS)].to_numpy(np.float64)])
+    assert format_answer(TEST_IDS, decided).splitlines() == answer
     assert "| good | ircsn | sr | uniform | True | 2 |" in (tmp_path / "metrics/ablation.md").read_text()
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from . import crossval as X
 from . import ensemble as E
 from . import metrics as M
-from . import paths, postprocess
+from . import bundle, paths, postprocess
 from . import thresholds as T
 from .annotations import CLASSES
 from .atomic import write_json, write_table, write_text
@@ -74,6 +74,7 @@ def evaluate(s: Settings) -> dict:
                                 f"({'dump_student' if name in s.students else 'dump'}@{name} first)")
         tables[name] = pd.read_parquet(path)
     ck = Checkpoints.from_tables(tables, val_ids, test_ids)
+    digests = {(name, e): d for name, t in tables.items() for e, d in bundle.checkpoint_digests(t).items()}
     del tables
     board = {"runs": run_rows(ck, labels, s.best_by)}
     val = X.Val(ck, labels, videos)
@@ -109,7 +110,8 @@ def evaluate(s: Settings) -> dict:
     base = strategies[rule.config.strategy]["cv"]
     gains = [X.nested(replace(rule, groups=[g], apply=True), val)[0] - base for g in rule.groups]
     val_avg = X.member_scores(final, rule, ck.val)
-    test_avg = X.member_scores(final, rule, ck.test)
+    ensemble = ensemble_bundle(s, [ck.keys[i] for i in final.members], digests, final)
+    _, test_predicted = bundle.decide(ensemble, [ck.test[i] for i in final.members])
 
     # the single best checkpoint by the selection's own criterion: on all of val, and inside the folds
     best = X.greedy(rule, val, everything, max_members=1)[0]
@@ -144,7 +146,8 @@ def evaluate(s: Settings) -> dict:
     board["f1"] = f1_cv  # the headline: the submission rule, every choice made inside the folds
     board["f1_in_sample"] = final_scores.macro_f1  # the same rule fitted and scored on all of val
 
-    write_text(paths.ANSWER, format_answer(test_ids, X.predict(final, test_avg)))
+    bundle.write(paths.ANSWER.with_name(bundle.FILE), ensemble)
+    write_text(paths.ANSWER, format_answer(test_ids, test_predicted))  # through the bundle, as predict does
     write_plots(labels, val_avg, final_scores, M.per_class(labels, (single >= 0.5).astype(int)),
                 final.thresholds, rule.freq)
     write_json(paths.METRICS / "leaderboard.json", board)
@@ -158,6 +161,17 @@ def evaluate(s: Settings) -> dict:
              len(final.groups), len(names), board["f1"], board["f1_in_sample"])
     log.info("wrote %s (%d test videos)", paths.ANSWER, len(test_ids))
     return board
+
+
+def ensemble_bundle(s: Settings, members: list[tuple[str, int]], digests: dict, final: X.Decision) -> dict:
+    """The submission rule as a bundle (tinyactions.bundle): the members' checkpoints, weights,
+    thresholds and applied groups, with how they score videos and, for SR members, super-resolve them."""
+    sr = s.superres
+    superres = bundle.superres_entry(paths.GENERATOR, {
+        "size": sr.size, "input": sr.input, "window": sr.window, "overlap": sr.overlap,
+        "precision": sr.precision, "spec": sr.generator.model_dump()})
+    return bundle.build(members, {n: s.run_spec(n) for n in s.run_names()}, digests, s.ensemble.weights,
+                        final.thresholds, final.groups, s.dump.views, s.dump.precision, superres)
 
 
 def write_plots(labels, val_avg, per_class, single_per_class, thresholds, freq) -> None:

@@ -19,7 +19,7 @@ import torch
 from . import paths
 from . import precision as numeric
 from .annotations import CLASSES, SCORE_COLUMNS
-from .atomic import write_table
+from .atomic import file_digest, write_table
 from .recipes import RunSpec, model_config, pipeline
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
     """Rows (run, epoch, split, id, sample_id, readable, s_<class>...) for every video of ``index`` and
     every epoch of ``checkpoints``. ``index`` rows with ``flip`` are scored on the flipped clip.
     ``precision`` (fp32 | bf16 | fp16 | auto) is resolved on the device; the table's ``attrs`` (kept in
-    parquet) record it and the device."""
+    parquet) record it, the device and each checkpoint file's sha256."""
     from mmengine.dataset import Compose
     from mmengine.registry import DefaultScope
 
@@ -85,7 +85,8 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
             table = pd.concat([table, missing], ignore_index=True)
         frames.append(table)
     table = pd.concat(frames, ignore_index=True)
-    table.attrs = numeric.record(precision, device)
+    table.attrs = {**numeric.record(precision, device),  # and which checkpoint files (the ensemble bundle's)
+                   "checkpoints": {str(e): file_digest(path) for e, path in sorted(checkpoints.items())}}
     return table
 
 

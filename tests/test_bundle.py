@@ -1,0 +1,52 @@
+"""The ensemble bundle: decisions from member scores, and the files it names checked by content."""
+import numpy as np
+import pytest
+
+from tinyactions import bundle
+from tinyactions.annotations import CLASSES
+from tinyactions.atomic import file_digest
+from tests.conftest import run_spec
+
+
+def make(tmp_path, weights=None, groups=()):
+    for epoch in (1, 2):
+        path = tmp_path / f"models/r/epoch_{epoch}.pth"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f"weights {epoch}".encode())
+    digests = {("r", e): file_digest(tmp_path / f"models/r/epoch_{e}.pth") for e in (1, 2)}
+    return bundle.build([("r", 1), ("r", 2)], {"r": run_spec(name="r")}, digests, weights, np.full(26, 0.5),
+                        [list(g) for g in groups], views=1, precision="fp32", superres={"unused": True})
+
+
+def test_decide_averages_members_thresholds_and_keeps_the_top_class_of_a_group(tmp_path):
+    b = make(tmp_path, weights=[3, 1], groups=[(0, 1)])
+    assert b["superres"] is None, "no member reads super-resolved video"
+    assert b["groups"] == [[CLASSES[0], CLASSES[1]]] and b["members"][1]["checkpoint"] == "models/r/epoch_2.pth"
+    a, c = np.zeros((3, 26)), np.zeros((3, 26))
+    a[0, :2] = [0.9, 0.7]  # both above 0.5 after averaging: the group keeps the higher
+    c[0, :2] = [0.5, 0.9]
+    a[1, 5], c[1, 5] = 0.4, 0.9  # 0.525 with weights 3:1 -> predicted; 0.65 unweighted would be too
+    a[2], c[2] = np.nan, np.nan  # unreadable: no class
+    scores, predicted = bundle.decide(b, [a, c])
+    np.testing.assert_allclose(scores[0, :2], [0.8, 0.75])
+    np.testing.assert_allclose(scores[1, 5], 0.525)
+    assert predicted[0, :2].tolist() == [1, 0] and predicted[1].tolist() == [int(k == 5) for k in range(26)]
+    assert np.isnan(scores[2]).all() and not predicted[2].any()
+    with pytest.raises(ValueError, match="1 score matrices for 2 bundle members"):
+        bundle.decide(b, [a])
+
+
+def test_verify_names_a_moved_or_changed_checkpoint(tmp_path):
+    b = make(tmp_path)
+    bundle.verify(b, tmp_path)
+    (tmp_path / "models/r/epoch_2.pth").write_bytes(b"retrained")
+    with pytest.raises(ValueError, match=r"^bundle: models/r/epoch_2.pth is not the checkpoint the bundle was made"):
+        bundle.verify(b, tmp_path)
+    (tmp_path / "models/r/epoch_1.pth").rename(tmp_path / "models/r/moved.pth")
+    with pytest.raises(FileNotFoundError, match=r"^bundle: models/r/epoch_1.pth does not exist"):
+        bundle.verify(b, tmp_path)
+
+
+def test_a_member_without_a_recorded_digest_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match=r"no checkpoint digest recorded for r@3: rerun their dump stages"):
+        bundle.build([("r", 3)], {"r": run_spec(name="r")}, {}, None, np.full(26, 0.5), [], 1, "fp32", None)
