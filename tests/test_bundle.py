@@ -22,6 +22,8 @@ def test_decide_averages_members_thresholds_and_keeps_the_top_class_of_a_group(t
     b = make(tmp_path, weights=[3, 1], groups=[(0, 1)])
     assert b["superres"] is None, "no member reads super-resolved video"
     assert b["groups"] == [[CLASSES[0], CLASSES[1]]] and b["members"][1]["checkpoint"] == "models/r/epoch_2.pth"
+    recipe = b["members"][0]["recipe"]
+    assert "pretrained" not in recipe and recipe["input_size"] == run_spec().input_size and recipe["name"] == "r"
     a, c = np.zeros((3, 26)), np.zeros((3, 26))
     a[0, :2] = [0.9, 0.7]  # both above 0.5 after averaging: the group keeps the higher
     c[0, :2] = [0.5, 0.9]

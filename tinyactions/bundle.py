@@ -3,7 +3,7 @@ val, in the terms a video needs to become a decision.
 
 - ``classes``: the 26 class names in score order;
 - ``members``: each checkpoint (file and sha256, recorded by its dump), its run's input (lr | sr) and
-  recipe (backbone, preset, input size, sampling and segments);
+  recipe (the run's settings: backbone, preset, input size, sampling, segments, ...; no initial weights);
 - ``weights`` (null: the plain mean), ``thresholds`` per class, ``groups`` (post-processing applied);
 - ``scoring``: the dumps' test-time views and precision;
 - ``superres`` (only when a member reads super-resolved video): the generator's file and sha256 and the
@@ -27,7 +27,6 @@ from .atomic import file_digest, write_json
 from .settings import RunSpec
 
 FILE = "bundle.json"  # beside answer.txt (paths.ANSWER)
-RECIPE_KEYS = ("backbone", "preset", "input_size", "sampling", "segments", "dense_interval", "seed", "loss")
 
 
 def checkpoint_digests(table) -> dict[int, str]:
@@ -46,13 +45,19 @@ def build(members: list[tuple[str, int]], specs: dict[str, RunSpec], digests: di
         raise ValueError(f"no checkpoint digest recorded for {', '.join(missing)}: rerun their dump stages")
     entries = [{"run": run, "epoch": epoch, "input": specs[run].input,
                 "checkpoint": f"models/{run}/epoch_{epoch}.pth", "sha256": digests[(run, epoch)],
-                "recipe": {k: asdict(specs[run])[k] for k in RECIPE_KEYS}} for run, epoch in members]
+                "recipe": recipe(specs[run])} for run, epoch in members]
     uses_sr = any(m["input"] == "sr" for m in entries)
     return {"classes": list(CLASSES), "members": entries, "weights": weights,
             "thresholds": [float(t) for t in thresholds],
             "groups": [[CLASSES[c] for c in g] for g in groups],
             "scoring": {"views": views, "precision": precision},
             "superres": superres if uses_sr else None}
+
+
+def recipe(spec: RunSpec) -> dict:
+    """A member's network and test-time input as its run defines them: the run's settings without the
+    initial weights (the checkpoint replaces them; a path would name a host)."""
+    return {k: v for k, v in asdict(spec).items() if k != "pretrained"}
 
 
 def superres_entry(generator_file: str | Path, settings: dict) -> dict:
