@@ -22,8 +22,9 @@ import numpy as np
 
 from . import crossval as X
 from . import ensemble as E
+from . import paths
 from .annotations import CLASSES
-from .atomic import file_digest, write_json
+from .atomic import file_digest
 from .settings import RunSpec
 
 FILE = "bundle.json"  # beside answer.txt (paths.ANSWER)
@@ -44,7 +45,7 @@ def build(members: list[tuple[str, int]], specs: dict[str, RunSpec], digests: di
     if missing:
         raise ValueError(f"no checkpoint digest recorded for {', '.join(missing)}: rerun their dump stages")
     entries = [{"run": run, "epoch": epoch, "input": specs[run].input,
-                "checkpoint": f"models/{run}/epoch_{epoch}.pth", "sha256": digests[(run, epoch)],
+                "checkpoint": str(paths.MODELS / run / f"epoch_{epoch}.pth"), "sha256": digests[(run, epoch)],
                 "recipe": recipe(specs[run])} for run, epoch in members]
     uses_sr = any(m["input"] == "sr" for m in entries)
     return {"classes": list(CLASSES), "members": entries, "weights": weights,
@@ -77,10 +78,6 @@ def decide(bundle: dict, member_scores: list[np.ndarray]) -> tuple[np.ndarray, n
     groups = [[index[c] for c in g] for g in bundle["groups"]]
     decision = X.Decision(members=[], thresholds=np.asarray(bundle["thresholds"], float), groups=groups)
     return scores, X.predict(decision, scores)
-
-
-def write(path: str | Path, bundle: dict) -> None:
-    write_json(path, bundle)
 
 
 def load(path: str | Path) -> dict:

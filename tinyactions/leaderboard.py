@@ -146,7 +146,7 @@ def evaluate(s: Settings) -> dict:
     board["f1"] = f1_cv  # the headline: the submission rule, every choice made inside the folds
     board["f1_in_sample"] = final_scores.macro_f1  # the same rule fitted and scored on all of val
 
-    bundle.write(paths.ANSWER.with_name(bundle.FILE), ensemble)
+    write_json(paths.ANSWER.with_name(bundle.FILE), ensemble)
     write_text(paths.ANSWER, format_answer(test_ids, test_predicted))  # through the bundle, as predict does
     write_plots(labels, val_avg, final_scores, M.per_class(labels, (single >= 0.5).astype(int)),
                 final.thresholds, rule.freq)

@@ -253,11 +253,11 @@ def _worker(job: UpscaleJob, device: str, threads: int, pairs: list[tuple[str, s
 
 
 def process_parallel(pairs: list[tuple[str, str]], job: UpscaleJob, where: list[str], codec: str,
-                     progress=None) -> None:
+                     progress=None, net: torch.nn.Module | None = None) -> None:
     """``process`` on the devices of ``where``. One device: in this process (a CPU with every core this
     process may use). Several: spawned workers (CUDA cannot be forked) that split the CPU cores and
     take every ``len(where)``-th pair each; the first failure stops them all and is raised with the
-    worker's own message."""
+    worker's own message. ``net``: the job's network, already loaded (used by the in-process path)."""
     import multiprocessing as mp
     import queue
 
@@ -265,7 +265,7 @@ def process_parallel(pairs: list[tuple[str, str]], job: UpscaleJob, where: list[
     if len(where) == 1:
         if torch.device(where[0]).type == "cpu":
             torch.set_num_threads(cores)
-        process(pairs, job.build(where[0]), CHUNK, codec, progress)
+        process(pairs, job.build(where[0], net), CHUNK, codec, progress)
         return
     context = mp.get_context("spawn")
     messages = context.Queue()
@@ -328,7 +328,8 @@ def upscale_dataset(root: str | os.PathLike, job: UpscaleJob, codec: str, where:
     root = Path(root)
     videos = dataset_videos()
     mine = videos[shard::shards]
-    weights = weights_digest(job.network())
+    net = job.network()
+    weights = weights_digest(net)
     stored = {**job.settings(where[0]), **({"codec": codec} if codec != "mp4v" else {})}
     keys = {rel: cache_key(root / rel, stored, weights) for rel in mine}
     todo, queued = [], set()  # one job per cache key: identical files are upscaled once
@@ -339,7 +340,7 @@ def upscale_dataset(root: str | os.PathLike, job: UpscaleJob, codec: str, where:
     log.info("%d videos (shard %d/%d: %d), %d cached, %d to upscale", len(videos), shard, shards, len(mine),
              len(mine) - len(todo), len(todo))
     process_parallel([(str(root / rel), str(cached(keys[rel]))) for rel in todo], job, where, codec,
-                     progress_total(len(todo)) if progress_total else None)
+                     progress_total(len(todo)) if progress_total else None, net)
     if shards > 1:
         return len(todo)
     shutil.rmtree(paths.SUPERRES, ignore_errors=True)
