@@ -42,7 +42,7 @@ def test_verify_names_a_moved_or_changed_checkpoint(tmp_path):
     b = make(tmp_path)
     bundle.verify(b, tmp_path)
     (tmp_path / "models/r/epoch_2.pth").write_bytes(b"retrained")
-    with pytest.raises(ValueError, match=r"^bundle: models/r/epoch_2.pth is not the checkpoint the bundle was made"):
+    with pytest.raises(ValueError, match=r"^bundle: models/r/epoch_2.pth is not the file the bundle was made"):
         bundle.verify(b, tmp_path)
     (tmp_path / "models/r/epoch_1.pth").rename(tmp_path / "models/r/moved.pth")
     with pytest.raises(FileNotFoundError, match=r"^bundle: models/r/epoch_1.pth does not exist"):

@@ -7,10 +7,14 @@ val, in the terms a video needs to become a decision.
 - ``weights`` (null: the plain mean), ``thresholds`` per class, ``groups`` (post-processing applied);
 - ``scoring``: the dumps' test-time views and precision;
 - ``superres`` (only when a member reads super-resolved video): the generator's file and sha256 and the
-  settings it ran with.
+  settings it ran with, the storage codec included (SR members were trained and scored on SR video as
+  stored);
+- ``val_f1``: the rule's macro F1 on val, cross-validated and in-sample;
+- ``lr_only`` (when members read both kinds of video): the rule refitted on its low-res members alone
+  (members, weights, thresholds, groups, ``val_f1``): what ``predict --lr-only`` applies, and what it costs.
 
-``answer.txt`` is written from the bundle through ``decide``, the one function that turns member scores
-into decisions; a predictor for new videos applies the same function to its own member scores.
+``answer.txt`` and ``val_predictions.csv`` are written from the bundle through ``decide`` and
+``prediction_table``, the functions ``tinyactions.predict`` applies to its own member scores.
 """
 from __future__ import annotations
 
@@ -19,15 +23,22 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import crossval as X
 from . import ensemble as E
 from . import paths
-from .annotations import CLASSES
+from .annotations import CLASSES, SCORE_COLUMNS
 from .atomic import file_digest
 from .settings import RunSpec
 
-FILE = "bundle.json"  # beside answer.txt (paths.ANSWER)
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be applied as it stands (a file it names changed, a variant it lacks)."""
+
+
+PREDICTION_COLUMNS = ("id", "video", "readable", "problem", "labels", *SCORE_COLUMNS)
 
 
 def checkpoint_digests(table) -> dict[int, str]:
@@ -37,22 +48,44 @@ def checkpoint_digests(table) -> dict[int, str]:
 
 def build(members: list[tuple[str, int]], specs: dict[str, RunSpec], digests: dict[tuple[str, int], str],
           weights: list[float] | None, thresholds: np.ndarray, groups: list[list[int]], views: int,
-          precision: str, superres: dict | None) -> dict:
+          precision: str, superres: dict | None, val_f1: dict[str, float] | None = None) -> dict:
     """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
     are class indexes; ``superres`` (the SR settings, generator file and sha256) is kept only when a
-    member reads super-resolved video."""
-    missing = [f"{r}@{e}" for r, e in members if (r, e) not in digests]
-    if missing:
-        raise ValueError(f"no checkpoint digest recorded for {', '.join(missing)}: rerun their dump stages")
-    entries = [{"run": run, "epoch": epoch, "input": specs[run].input,
-                "checkpoint": str(paths.MODELS / run / f"epoch_{epoch}.pth"), "sha256": digests[(run, epoch)],
-                "recipe": recipe(specs[run])} for run, epoch in members]
+    member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample": ...}."""
+    entries = member_entries(members, specs, digests)
     uses_sr = any(m["input"] == "sr" for m in entries)
     return {"classes": list(CLASSES), "members": entries, "weights": weights,
             "thresholds": [float(t) for t in thresholds],
             "groups": [[CLASSES[c] for c in g] for g in groups],
             "scoring": {"views": views, "precision": precision},
-            "superres": superres if uses_sr else None}
+            "superres": superres if uses_sr else None, "val_f1": val_f1, "lr_only": None}
+
+
+def member_entries(members: list[tuple[str, int]], specs: dict[str, RunSpec],
+                   digests: dict[tuple[str, int], str]) -> list[dict]:
+    missing = [f"{r}@{e}" for r, e in members if (r, e) not in digests]
+    if missing:
+        raise ValueError(f"no checkpoint digest recorded for {', '.join(missing)}: rerun their dump stages")
+    return [{"run": run, "epoch": epoch, "input": specs[run].input,
+             "checkpoint": str(paths.MODELS / run / f"epoch_{epoch}.pth"), "sha256": digests[(run, epoch)],
+             "recipe": recipe(specs[run])} for run, epoch in members]
+
+
+def with_lr_only(full: dict, lr: dict) -> dict:
+    """``full`` with ``lr`` (a bundle of its low-res members, refitted) as its ``lr_only`` variant."""
+    if any(m["input"] != "lr" for m in lr["members"]):
+        raise ValueError("an lr_only variant holds low-res members only")
+    return {**full, "lr_only": {k: lr[k] for k in ("members", "weights", "thresholds", "groups", "val_f1")}}
+
+
+def lr_only(bundle: dict) -> dict:
+    """The bundle ``predict --lr-only`` applies: the low-res members refitted, no super-resolution. A
+    bundle without SR members is its own; one without low-res members has none (an error)."""
+    if bundle["superres"] is None:
+        return bundle
+    if bundle.get("lr_only") is None:
+        raise BundleError("bundle: no member reads low-res video, so there is no --lr-only ensemble")
+    return {**bundle, **bundle["lr_only"], "superres": None, "lr_only": None}
 
 
 def recipe(spec: RunSpec) -> dict:
@@ -70,14 +103,26 @@ def decide(bundle: dict, member_scores: list[np.ndarray]) -> tuple[np.ndarray, n
     """(averaged scores, 0/1 predictions) from each member's (videos, 26) scores in bundle order. A
     video no member could score (NaN) gets NaN scores and no class."""
     if len(member_scores) != len(bundle["members"]):
-        raise ValueError(f"{len(member_scores)} score matrices for {len(bundle['members'])} bundle members")
+        raise BundleError(f"{len(member_scores)} score matrices for {len(bundle['members'])} bundle members")
     if bundle["classes"] != list(CLASSES):
-        raise ValueError("the bundle's class order differs from this code's class map")
+        raise BundleError("bundle: its class order differs from this code's class map")
     scores = E.average(member_scores, bundle["weights"])
     index = {c: i for i, c in enumerate(CLASSES)}
     groups = [[index[c] for c in g] for g in bundle["groups"]]
     decision = X.Decision(members=[], thresholds=np.asarray(bundle["thresholds"], float), groups=groups)
     return scores, X.predict(decision, scores)
+
+
+def prediction_table(ids: list[str], videos: list[str], problems: list[str], scores: np.ndarray,
+                     predicted: np.ndarray) -> pd.DataFrame:
+    """One row per video: id (empty when unknown), video, readable, problem (why not), the predicted
+    class names (space-separated, in class order) and the 26 averaged scores (NaN when unreadable)."""
+    table = pd.DataFrame(np.asarray(scores, np.float64), columns=list(SCORE_COLUMNS))
+    labels = [" ".join(CLASSES[c] for c in np.flatnonzero(row)) for row in predicted]
+    for position, (name, values) in enumerate((("id", ids), ("video", videos), ("readable", [not p for p in problems]),
+                                               ("problem", problems), ("labels", labels))):
+        table.insert(position, name, values)
+    return table
 
 
 def load(path: str | Path) -> dict:
@@ -94,4 +139,4 @@ def verify(bundle: dict, root: str | Path = ".") -> None:
         if not path.is_file():
             raise FileNotFoundError(f"bundle: {rel} does not exist")
         if file_digest(path) != digest:
-            raise ValueError(f"bundle: {rel} is not the checkpoint the bundle was made with (sha256 differs)")
+            raise BundleError(f"bundle: {rel} is not the file the bundle was made with (sha256 differs)")

@@ -71,7 +71,8 @@ class TinyVideoDataset(BaseActionDataset):
 
 @TRANSFORMS.register_module()
 class LoadTinyClip(BaseTransform):
-    """Decode the sampled frames of ``results['filename']`` into ``results['imgs']``.
+    """Decode the sampled frames of ``results['filename']`` into ``results['imgs']`` (or take them from
+    ``results['frames']``, a clip decoded already: the same frames, as the predictor scores them).
 
     uniform: ``segments`` spans, one frame each (random in training, ``views`` evenly placed
     deterministic frames per span in testing); dense: one window of ``segments`` frames ``interval``
@@ -100,7 +101,11 @@ class LoadTinyClip(BaseTransform):
         return lambda n: dense_indices(n, self.segments, self.interval, train=not self.test_mode, rng=rng)
 
     def transform(self, results: dict) -> dict:
-        frames = read_sampled(results["filename"], self.sampler(results))
+        if results.get("frames") is not None:
+            clip = results.pop("frames")
+            frames = clip[np.asarray(self.sampler(results)(len(clip)))]
+        else:
+            frames = read_sampled(results["filename"], self.sampler(results))
         if results.get("flip"):
             frames = hflip(frames)
         results["imgs"] = list(frames)

@@ -110,8 +110,23 @@ def evaluate(s: Settings) -> dict:
     base = strategies[rule.config.strategy]["cv"]
     gains = [X.nested(replace(rule, groups=[g], apply=True), val)[0] - base for g in rule.groups]
     val_avg = X.member_scores(final, rule, ck.val)
-    ensemble = ensemble_bundle(s, [ck.keys[i] for i in final.members], digests, final)
+    final_scores = scored(final)
+    ensemble = ensemble_bundle(s, ck, digests, final, rule.weights,
+                               {"cv": f1_cv, "in_sample": final_scores.macro_f1})
+    # the same rule on the low-res members alone (what `predict --lr-only` applies): what SR adds on val
+    specs = {n: s.run_spec(n) for n in s.run_names()}
+    low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
+    if low_res and len(low_res) < len(rule.members):
+        lr_rule = replace(rule, members=[rule.members[i] for i in low_res],
+                          weights=[rule.weights[i] for i in low_res] if rule.weights else None)
+        lr_final = X.decide(lr_rule, val, everything)
+        lr_f1 = {"cv": X.nested(lr_rule, val)[0], "in_sample": M.per_class(labels, X.predict(
+            lr_final, X.member_scores(lr_final, lr_rule, ck.val))).macro_f1}
+        ensemble = bundle.with_lr_only(ensemble, ensemble_bundle(s, ck, digests, lr_final, lr_rule.weights, lr_f1))
+        board["lr_only"] = {"members": [ck.name(i) for i in lr_final.members], "f1_cv": lr_f1["cv"],
+                            "f1_in_sample": lr_f1["in_sample"]}
     _, test_predicted = bundle.decide(ensemble, [ck.test[i] for i in final.members])
+    val_scores, val_predicted = bundle.decide(ensemble, [ck.val[i] for i in final.members])
 
     # the single best checkpoint by the selection's own criterion: on all of val, and inside the folds
     best = X.greedy(rule, val, everything, max_members=1)[0]
@@ -123,7 +138,6 @@ def evaluate(s: Settings) -> dict:
         "f1_thresholds_in_sample": M.per_class(labels, T.predict(single, T.fit(
             single, labels, rule.config, rule.freq))).macro_f1,
         "f1_selected_cv": f1_selected, "selected_per_fold": [ck.name(p[0]) for p in picks]}
-    final_scores = scored(final)
     board["ensemble"] = {
         "members": [ck.name(i) for i in final.members],
         "members_per_fold": [[ck.name(i) for i in d.members] for d in per_fold],
@@ -146,8 +160,13 @@ def evaluate(s: Settings) -> dict:
     board["f1"] = f1_cv  # the headline: the submission rule, every choice made inside the folds
     board["f1_in_sample"] = final_scores.macro_f1  # the same rule fitted and scored on all of val
 
-    write_json(paths.ANSWER.with_name(bundle.FILE), ensemble)
-    write_text(paths.ANSWER, format_answer(test_ids, test_predicted))  # through the bundle, as predict does
+    write_json(paths.BUNDLE, ensemble)
+    # through the bundle, as predict does
+    write_text(paths.ANSWER, format_answer(test_ids, test_predicted))
+    val_paths = val_index.drop_duplicates("id").set_index("id").loc[val_ids, "path"].tolist()
+    unreadable = np.isnan(val_scores).all(axis=1)
+    write_table(paths.VAL_PREDICTIONS, bundle.prediction_table(
+        val_ids, val_paths, ["unreadable (prepare)" if u else "" for u in unreadable], val_scores, val_predicted))
     write_plots(labels, val_avg, final_scores, M.per_class(labels, (single >= 0.5).astype(int)),
                 final.thresholds, rule.freq)
     write_json(paths.METRICS / "leaderboard.json", board)
@@ -163,15 +182,17 @@ def evaluate(s: Settings) -> dict:
     return board
 
 
-def ensemble_bundle(s: Settings, members: list[tuple[str, int]], digests: dict, final: X.Decision) -> dict:
-    """The submission rule as a bundle (tinyactions.bundle): the members' checkpoints, weights,
-    thresholds and applied groups, with how they score videos and, for SR members, super-resolve them."""
+def ensemble_bundle(s: Settings, ck: Checkpoints, digests: dict, decision: X.Decision, weights: list[float] | None,
+                    val_f1: dict) -> dict:
+    """A fitted rule as a bundle (tinyactions.bundle): the members' checkpoints, weights, thresholds and
+    applied groups, with how they score videos and, for SR members, super-resolve them."""
     sr = s.superres
     superres = bundle.superres_entry(paths.GENERATOR, {
         "size": sr.size, "input": sr.input, "window": sr.window, "overlap": sr.overlap,
-        "precision": sr.precision, "spec": sr.generator.model_dump()})
-    return bundle.build(members, {n: s.run_spec(n) for n in s.run_names()}, digests, s.ensemble.weights,
-                        final.thresholds, final.groups, s.dump.views, s.dump.precision, superres)
+        "precision": sr.precision, "storage": sr.storage, "spec": sr.generator.model_dump()})
+    members = [ck.keys[i] for i in decision.members]
+    return bundle.build(members, {n: s.run_spec(n) for n in s.run_names()}, digests, weights,
+                        decision.thresholds, decision.groups, s.dump.views, s.dump.precision, superres, val_f1)
 
 
 def write_plots(labels, val_avg, per_class, single_per_class, thresholds, freq) -> None:

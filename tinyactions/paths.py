@@ -21,6 +21,8 @@ METRICS = Path("metrics")
 TRAIN_METRICS = METRICS / "train"  # metrics/train/<run>/ (dvclive)
 TRAIN_LOGS = Path("logs/train")  # logs/train/<run>/: the Runner's timestamped logs, outside every output
 ANSWER = Path("submission/answer.txt")
+BUNDLE = Path("submission/bundle.json")  # the trained ensemble as one file (tinyactions.bundle)
+VAL_PREDICTIONS = Path("submission/val_predictions.csv")  # the bundle's decisions on val, as predict writes them
 
 
 def index(split: str) -> Path:
@@ -37,7 +39,3 @@ def video_root(input_kind: str, data_root: str) -> str:
     """Where a run on ``lr`` or ``sr`` input reads its videos."""
     return str(SUPERRES) if input_kind == "sr" else data_root
 
-
-def epoch_log(run: str, metric: str) -> Path:
-    """A run's per-epoch validation metric as logged by dvclive during training."""
-    return TRAIN_METRICS / run / "plots/metrics/val" / f"{metric}.tsv"

@@ -50,6 +50,10 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
               f"**{_f(board['f1'])}** |"]
     if "greedy_selection" in board:
         lines.append(f"| greedy member selection (beyond the seed) | – | – | {_f(board['greedy_selection']['f1_cv'])} |")
+    if "lr_only" in board:
+        lr = board["lr_only"]
+        lines.append(f"| the submission rule on its {len(lr['members'])} low-res members alone (`predict --lr-only`) | – | "
+                     f"{_f(lr['f1_in_sample'])} | {_f(lr['f1_cv'])} |")
     lines += ["", "Threshold rules on the same members (ensemble + thresholds, no post-processing):", "",
               "| strategy | F1 in-sample | F1 cross-validated |", "|---|---|---|"]
     lines += [f"| {name}{' (submission)' if name == e['threshold_strategy'] else ''} | {_f(v['in_sample'])} | "

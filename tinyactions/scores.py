@@ -29,6 +29,47 @@ def load_epoch(model: torch.nn.Module, path: str | os.PathLike) -> None:
     model.load_state_dict(checkpoint["state_dict"])
 
 
+def load_model(spec: RunSpec, checkpoint: str | os.PathLike, device: torch.device) -> torch.nn.Module:
+    """The run's network with a checkpoint's weights, on ``device`` in eval mode."""
+    from .components import build_model
+
+    model = build_model(model_config(spec))
+    load_epoch(model, checkpoint)
+    return model.to(device).eval()
+
+
+def test_transform(spec: RunSpec, views: int):
+    """The run's deterministic test-time pipeline: a dict with ``filename`` (or decoded ``frames``) ->
+    packed model input."""
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+
+    from . import components  # noqa: F401  (registers LoadTinyClip)
+
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        return Compose(pipeline(spec, test_mode=True, views=views))
+
+
+def clip_item(filename: str, sample_id: str, flip: bool = False, frames: np.ndarray | None = None) -> dict:
+    """What the test pipeline reads for one clip: its file, or the clip already decoded."""
+    return {"filename": filename, "flip": flip, "sample_id": sample_id, "start_index": 0, "modality": "RGB",
+            **({"frames": frames} if frames is not None else {})}
+
+
+def score_batch(models: list[torch.nn.Module], packed: list[dict], precision: str,
+                device: torch.device) -> list[np.ndarray]:
+    """(clips, 26) sigmoid scores of one batch of packed clips from each model. Scores depend on the
+    batch's composition within float rounding: callers that must agree batch alike."""
+    batch = {"inputs": [p["inputs"] for p in packed], "data_samples": [p["data_samples"] for p in packed]}
+    out = []
+    with torch.no_grad(), numeric.autocast(precision, device):
+        for model in models:
+            data = model.data_preprocessor(batch, training=False)
+            predicted = model(**data, mode="predict")
+            out.append(torch.stack([s.pred_score for s in predicted]).float().cpu().numpy())
+    return out
+
+
 def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame, video_root: str, split: str,
                 views: int, chunk: int, precision: str, device: str | None = None,
                 progress: Callable[[int], None] | None = None) -> pd.DataFrame:
@@ -36,34 +77,18 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
     every epoch of ``checkpoints``. ``index`` rows with ``flip`` are scored on the flipped clip.
     ``precision`` (fp32 | bf16 | fp16 | auto) is resolved on the device; the table's ``attrs`` (kept in
     parquet) record it, the device and each checkpoint file's sha256."""
-    from mmengine.dataset import Compose
-    from mmengine.registry import DefaultScope
-
-    from .components import build_model
-
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precision = numeric.resolve(precision, "scores", device)
-    models = {}
-    for epoch, path in sorted(checkpoints.items()):
-        model = build_model(model_config(spec))
-        load_epoch(model, path)
-        models[epoch] = model.to(device).eval()
-    with DefaultScope.overwrite_default_scope("mmaction"):
-        transform = Compose(pipeline(spec, test_mode=True, views=views))
+    models = {epoch: load_model(spec, path, device) for epoch, path in sorted(checkpoints.items())}
+    transform = test_transform(spec, views)
     readable = index[index["readable"]].reset_index(drop=True)
     scores = {epoch: np.full((len(readable), len(CLASSES)), np.nan, np.float32) for epoch in models}
     for start in range(0, len(readable), chunk):
         rows = readable.iloc[start:start + chunk]
-        packed = [transform({"filename": os.path.join(video_root, r.path), "flip": bool(r.flip),
-                             "sample_id": r.sample_id, "start_index": 0, "modality": "RGB"})
+        packed = [transform(clip_item(os.path.join(video_root, r.path), r.sample_id, bool(r.flip)))
                   for r in rows.itertuples()]
-        batch = {"inputs": [p["inputs"] for p in packed], "data_samples": [p["data_samples"] for p in packed]}
-        with torch.no_grad(), numeric.autocast(precision, device):
-            for epoch, model in models.items():
-                data = model.data_preprocessor(batch, training=False)
-                out = model(**data, mode="predict")
-                scores[epoch][start:start + len(rows)] = torch.stack(
-                    [s.pred_score for s in out]).float().cpu().numpy()
+        for epoch, batch_scores in zip(models, score_batch(list(models.values()), packed, precision, device)):
+            scores[epoch][start:start + len(rows)] = batch_scores
         if progress:
             progress(len(rows))
     frames = []

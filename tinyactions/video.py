@@ -8,12 +8,13 @@ mmaction2 pipelines alike.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .atomic import atomic_path
 
 
 class VideoDecodeError(RuntimeError):
@@ -121,21 +122,14 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0, 
     if codec not in CODECS:
         raise ValueError(f"{path}: codec must be one of {sorted(CODECS)}, got {codec!r}")
     fourcc, container = CODECS[codec]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=container, prefix=f".{path.stem}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=container) as tmp:
         h, w = frames.shape[1:3]
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
         if not writer.isOpened():
             raise VideoDecodeError(f"{path}: OpenCV cannot open an mp4 writer for {w}x{h}")
         for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def uniform_indices(num_frames: int, segments: int, train: bool,

@@ -1,0 +1,319 @@
+"""Apply the trained ensemble (``submission/bundle.json``) to new videos.
+
+    python -m tinyactions.predict <video | folder | annotation json>... --out predictions.csv [--lr-only]
+
+Inputs: video files, folders (every video file below them, in name order) and TinyVIRAT-format annotation
+files (their entries' videos: under ``videos/<split>/`` beside a file named as TinyVIRAT names it, else
+beside the file, or under ``--video-root``). Every file the bundle names is checked by sha256 first.
+
+Each video is decoded once. Members on low-res input score it as it is; members on super-resolved input
+score it after the bundle's generator has upscaled it and the frames have gone through the storage codec
+the pipeline stored SR video with (what those members were trained and scored on; bench/README.md has
+its cost). The members' scores are averaged, thresholded and post-processed by ``bundle.decide``, the
+function that wrote answer.txt, so the same videos get the evaluate stage's decisions. ``--lr-only``
+applies the bundle's low-res members alone, refitted on val: no super-resolution, at the val cost the
+bundle records and the log states.
+
+Output: one row per video (``bundle.prediction_table``): id (annotation inputs), video, readable, problem,
+labels, the 26 averaged scores. A video no decoder reads gets ``readable = False`` and a problem; the run
+goes on. Videos are scored in batches of ``execution.score_chunk`` readable clips, as the dump stage
+batches them (scores depend on a batch's composition within float rounding); after every batch the rows
+so far are kept in ``<out>.partial``, so an interrupted run resumes where it stopped and writes the same
+bytes as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import bundle as B
+from . import paths
+from .annotations import ANNOTATION_FILES, CLASSES, AnnotationError, read_entries
+
+log = logging.getLogger(__name__)
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+@dataclass(frozen=True)
+class Clip:
+    video: str  # the file
+    id: str  # the annotation's id; empty for a file or folder input
+
+
+def clips_of(inputs: list[str], video_root: str | None = None) -> list[Clip]:
+    """The videos named by ``inputs``, in order. An input that is none of a video file, a folder or an
+    annotation file is an error; a listed video that is missing or unreadable is left to the decoder
+    (its row says so)."""
+    clips = []
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            if not found:
+                raise FileNotFoundError(f"{text}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
+            clips += [Clip(str(p), "") for p in found]
+        elif path.suffix.lower() == ".json":
+            root = Path(video_root) if video_root else annotation_video_root(path)
+            clips += [Clip(str(root / e.path), e.id) for e in read_entries(path, labeled=False)]
+        elif path.is_file():
+            clips.append(Clip(str(path), ""))
+        else:
+            raise FileNotFoundError(f"{text}: no such video, folder or annotation file")
+    if not clips:
+        raise FileNotFoundError("no videos to predict")
+    return clips
+
+
+def annotation_video_root(path: Path) -> Path:
+    """Where an annotation file's videos live: TinyVIRAT-v2 keeps those of ``tiny_<split>_v2.json`` under
+    ``videos/<split>/`` beside it; any other annotation file names them relative to itself."""
+    split = {name: split for split, name in ANNOTATION_FILES.items()}.get(path.name)
+    return path.parent / "videos" / split if split else path.parent
+
+
+class Ensemble:
+    """A bundle's members loaded on one device, grouped by the clip they read (input kind and test
+    pipeline): each group's clips are prepared once and scored by all of its members."""
+
+    def __init__(self, bundle: dict, device: str, sr_batch: int, root: str | os.PathLike = "."):
+        import torch
+
+        from . import precision as numeric
+        from .scores import load_model, test_transform
+        from .settings import RunSpec
+
+        B.verify(bundle, root)
+        self.bundle, self.device = bundle, torch.device(device)
+        self.precision = numeric.resolve(bundle["scoring"]["precision"], "scores", self.device)
+        self.groups: dict[tuple, tuple] = {}  # (input, pipeline) -> (transform, member positions, models)
+        for position, member in enumerate(bundle["members"]):
+            spec = RunSpec(**member["recipe"], pretrained=None)
+            key = (spec.input, spec.sampling, spec.segments, spec.dense_interval, spec.input_size)
+            if key not in self.groups:
+                self.groups[key] = (test_transform(spec, bundle["scoring"]["views"]), [], [])
+            self.groups[key][1].append(position)
+            self.groups[key][2].append(load_model(spec, Path(root) / member["checkpoint"], self.device))
+        self.upscaler, self.codec = None, None
+        sr = bundle["superres"]
+        if sr is not None:
+            from . import superres as S
+            job = S.UpscaleJob(S.GeneratorSpec(**sr["spec"]), str(Path(root) / sr["generator"]), sr["size"],
+                               sr["window"], sr["overlap"], sr_batch, sr["input"], sr["precision"])
+            self.upscaler, self.codec = job.build(device), sr["storage"]
+
+    def describe(self) -> str:
+        sr = f"; super-resolution {self.upscaler.precision} on {self.device}" if self.upscaler else ""
+        return f"{len(self.bundle['members'])} members, scoring {self.precision} on {self.device}{sr}"
+
+    def score(self, clips: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
+        """Each member's (clips, 26) scores of decoded low-res clips, in bundle order."""
+        from .scores import clip_item, score_batch
+
+        out: list[np.ndarray] = [np.empty(0)] * len(self.bundle["members"])
+        inputs = {"lr": clips}
+        if any(key[0] == "sr" for key in self.groups):
+            inputs["sr"] = [as_stored(f, self.codec) for f in self.upscaler.upscale(clips)]
+        for key, (transform, positions, models) in self.groups.items():
+            packed = [transform(clip_item(name, name, frames=frames)) for name, frames in zip(names, inputs[key[0]])]
+            for position, scores in zip(positions, score_batch(models, packed, self.precision, self.device)):
+                out[position] = scores
+        return out
+
+
+def as_stored(frames: np.ndarray, codec: str) -> np.ndarray:
+    """The frames as the superres stage stores them: written with ``codec`` and decoded again."""
+    from .video import CODECS, read_video, write_video
+
+    with tempfile.TemporaryDirectory(prefix="tinyactions-sr-") as folder:
+        path = Path(folder) / f"clip{CODECS[codec][1]}"
+        write_video(path, frames, codec=codec)
+        return read_video(path)
+
+
+def decoded(clips: list[Clip], ahead: int) -> Iterator[tuple[Clip, np.ndarray | None, str]]:
+    """(clip, frames or None, problem) in order, decoded on a thread up to ``ahead`` clips ahead. Any
+    failure to decode is the clip's problem, never the run's."""
+    from .video import read_video
+
+    def decode(clip: Clip) -> tuple[np.ndarray | None, str]:
+        try:
+            return read_video(clip.video), ""
+        except Exception as e:  # noqa: BLE001 - a broken file of any kind is that video's row
+            return None, str(e).replace(f"{clip.video}: ", "") or type(e).__name__
+
+    with ThreadPoolExecutor(1) as pool:
+        queue: deque = deque()
+        for clip in clips:
+            queue.append((clip, pool.submit(decode, clip)))
+            if len(queue) > ahead:
+                done, future = queue.popleft()
+                yield (done, *future.result())
+        while queue:
+            done, future = queue.popleft()
+            yield (done, *future.result())
+
+
+def batches(clips: list[Clip], chunk: int) -> Iterator[list[tuple[Clip, np.ndarray | None, str]]]:
+    """Consecutive clips holding ``chunk`` readable ones (the last batch: what remains), as the dump
+    stage batches a split's readable videos."""
+    batch, readable = [], 0
+    for item in decoded(clips, ahead=2 * chunk):
+        batch.append(item)
+        readable += item[1] is not None
+        if readable == chunk:
+            yield batch
+            batch, readable = [], 0
+    if batch:
+        yield batch
+
+
+def predict_batch(ensemble: Ensemble, batch: list[tuple[Clip, np.ndarray | None, str]]):
+    """The prediction rows of one batch."""
+    readable = [i for i, (_, frames, _) in enumerate(batch) if frames is not None]
+    members = [np.full((len(batch), len(CLASSES)), np.nan, np.float32) for _ in ensemble.bundle["members"]]
+    if readable:
+        scored = ensemble.score([batch[i][1] for i in readable], [batch[i][0].video for i in readable])
+        for full, part in zip(members, scored):
+            full[readable] = part
+    scores, predicted = B.decide(ensemble.bundle, members)
+    return B.prediction_table([c.id for c, _, _ in batch], [c.video for c, _, _ in batch],
+                              [problem for _, _, problem in batch], scores, predicted)
+
+
+class Progress:
+    """``<out>.partial`` with ``<out>.partial.json``: the rows of finished batches, the bytes they fill and
+    what they were computed from. A run of the same bundle, videos and batch size resumes after them."""
+
+    def __init__(self, out: Path, fingerprint: dict):
+        self.out, self.fingerprint = out, fingerprint
+        self.rows_file = out.with_name(out.name + ".partial")
+        self.state_file = out.with_name(out.name + ".partial.json")
+
+    def resume(self, header: str) -> int:
+        """Rows already predicted (0: a fresh start, the header written)."""
+        if self.rows_file.is_file() and self.state_file.is_file():
+            state = json.loads(self.state_file.read_text())
+            if state["fingerprint"] == self.fingerprint and self.rows_file.stat().st_size >= state["bytes"]:
+                os.truncate(self.rows_file, state["bytes"])  # a batch cut off mid-write is done again
+                return state["rows"]
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.rows_file.write_text(header)
+        self._save(0)
+        return 0
+
+    def append(self, text: str, rows: int) -> None:
+        with open(self.rows_file, "a") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        self._save(rows)
+
+    def _save(self, rows: int) -> None:
+        from .atomic import write_json
+        write_json(self.state_file, {"fingerprint": self.fingerprint, "rows": rows,
+                                     "bytes": self.rows_file.stat().st_size})
+
+    def finish(self) -> None:
+        os.replace(self.rows_file, self.out)
+        self.state_file.unlink()
+
+
+def predict(bundle: dict, clips: list[Clip], out: str | os.PathLike, chunk: int, sr_batch: int, device: str,
+            root: str | os.PathLike = ".", progress: Callable[[int, int], Callable[[int], None]] | None = None,
+            ) -> dict:
+    """Write the prediction rows of ``clips`` to ``out`` (CSV); returns a summary. ``progress(total,
+    done)`` gives a per-video callback."""
+    import pandas as pd
+
+    out = Path(out)
+    listed = json.dumps([[c.video, c.id] for c in clips]).encode()
+    state = Progress(out, {"bundle": hashlib.sha256(json.dumps(bundle, sort_keys=True).encode()).hexdigest(),
+                           "videos": hashlib.sha256(listed).hexdigest(), "chunk": chunk})
+    done = state.resume(",".join(B.PREDICTION_COLUMNS) + "\n")
+    if done:
+        log.info("resuming %s: %d of %d videos predicted already", out, done, len(clips))
+    ensemble = Ensemble(bundle, device, sr_batch, root)
+    log.info("%s", ensemble.describe())
+    tick = progress(len(clips), done) if progress else None
+    started, unreadable, predicted = time.perf_counter(), 0, done
+    for batch in batches(clips[done:], chunk):
+        rows = predict_batch(ensemble, batch)
+        predicted += len(rows)
+        state.append(rows.to_csv(header=False, index=False), predicted)
+        unreadable += int((~rows["readable"]).sum())
+        for video, problem in rows.loc[~rows["readable"], ["video", "problem"]].itertuples(index=False):
+            log.warning("%s: unreadable (%s)", video, problem)
+        if tick:
+            tick(len(rows))
+    seconds = time.perf_counter() - started
+    state.finish()
+    table = pd.read_csv(out, usecols=["readable"])
+    summary = {"videos": len(table), "unreadable": int((~table["readable"]).sum()), "seconds_now": seconds,
+               "videos_now": len(clips) - done, "clips_per_s": (len(clips) - done) / seconds if seconds else None}
+    log.info("%d videos (%d unreadable) -> %s; %.2f clips/s", summary["videos"], summary["unreadable"], out,
+             summary["clips_per_s"] or 0.0)
+    return summary
+
+
+def choose(bundle: dict, lr_only: bool) -> dict:
+    """The full bundle, or its low-res variant with what dropping the SR members costs on val, logged."""
+    if not lr_only:
+        return bundle
+    if bundle["superres"] is None:
+        log.info("--lr-only: every member reads low-res video; nothing to drop")
+        return bundle
+    low = B.lr_only(bundle)
+    full_f1, low_f1 = bundle["val_f1"], low["val_f1"]
+    log.info("--lr-only: %d of %d members (no super-resolution); val F1 %.4f cross-validated (in-sample %.4f) "
+             "against %.4f (%.4f) with every member", len(low["members"]), len(bundle["members"]), low_f1["cv"],
+             low_f1["in_sample"], full_f1["cv"], full_f1["in_sample"])
+    return low
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m tinyactions.predict", description=__doc__.splitlines()[0])
+    ap.add_argument("inputs", nargs="+", help="video files, folders of videos, TinyVIRAT annotation json files")
+    ap.add_argument("--out", required=True, help="the CSV to write")
+    ap.add_argument("--bundle", default=str(paths.BUNDLE), help="the ensemble (default: %(default)s)")
+    ap.add_argument("--lr-only", action="store_true", help="low-res members only: no super-resolution")
+    ap.add_argument("--video-root", help="where an annotation file's videos are (default: see above)")
+    ap.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    args = ap.parse_args(argv)
+    from tqdm import tqdm
+
+    from . import settings, stage
+
+    stage.logger("predict")
+    s = settings.load()
+    path = Path(args.bundle)
+    if not path.is_file():
+        raise FileNotFoundError(f"--bundle: {path} does not exist (the evaluate stage writes {paths.BUNDLE})")
+    bundle = choose(B.load(path), args.lr_only)
+    clips = clips_of(args.inputs, args.video_root)
+    import torch
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    bars = []
+
+    def progress(total: int, done: int):
+        bars.append(tqdm(total=total, initial=done, unit="clip", desc="predict"))
+        return bars[-1].update
+    predict(bundle, clips, args.out, s.execution.score_chunk, s.execution.superres_batch, device, progress=progress)
+    for bar in bars:
+        bar.close()
+
+
+if __name__ == "__main__":
+    from . import stage
+    stage.run("predict", main, errors=(FileNotFoundError, AnnotationError, B.BundleError))
