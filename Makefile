@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # stages run `python -m stages.x`: the venv's python must come first on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro test smoke-paper leaderboard paper
+.PHONY: setup repro test smoke-paper leaderboard paper predict
 setup:
 	@bash scripts/setup.sh
 
@@ -39,3 +39,9 @@ paper: setup
 	$(VENV)/bin/dvc repro
 	$(VENV)/bin/dvc checkout --relink -q
 	@cat metrics/ablation.md
+
+# The trained ensemble (submission/bundle.json) on new videos (tinyactions/predict.py):
+#   make predict INPUT="<videos, folders, TinyVIRAT annotation json>" [OUT=predictions.csv] [LR_ONLY=1]
+predict: setup
+	$(if $(INPUT),,$(error usage: make predict INPUT="<videos, folders, annotation json>" [OUT=predictions.csv] [LR_ONLY=1]))
+	$(PY) -m tinyactions.predict $(INPUT) --out $(or $(OUT),predictions.csv) $(if $(LR_ONLY),--lr-only)

@@ -28,7 +28,9 @@ import yaml
 
 from tests.dvcrepo import commit, deep_update, dvc, make_repo
 from tinyactions import precision
+from tinyactions.bundle import predicted_matrix, read_predictions
 from tinyactions.memory import GIB, TreeWatch
+from tinyactions.submission import format_answer
 
 pytestmark = pytest.mark.paper
 
@@ -49,6 +51,7 @@ GPUS = 2  # training processes (torchrun, gloo on the CPU)
 # stage 2.6 (before: a forked data worker 5.8). Every process has a role, and every role a bound.
 BOUNDS_GIB = {"rank": 9.0, "worker": 1.0, "forkserver": 1.25, "launcher": 1.0, "stage": 4.0, "other": 1.0}
 TREE_GIB = 21.0  # every process alive at one time, together (sampled; shared pages counted in each)
+PREDICT_GIB = 8.0  # predict with the 12 members resident
 
 
 def generate_root(root: Path, scratch: Path) -> None:
@@ -153,6 +156,22 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     lines = (repo / "submission/answer.txt").read_text().splitlines()
     assert [line.split()[0] for line in lines] == sorted(test_ids)
     assert all(len(line.split()) == 27 and set(line.split()[1:]) <= {"0", "1"} for line in lines)
+
+    # predict: the bundle (12 paper-size members, the official generator) on the test videos as new
+    # videos gives answer.txt's decisions; all members resident at once fit the machine
+    predicted = work / "predicted.csv"
+    start = time.monotonic()
+    run = subprocess.Popen([sys.executable, "-m", "tinyactions.predict", str(root / "tiny_test_v2_public.json"),
+                            "--out", str(predicted)], cwd=repo, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    with TreeWatch(run.pid) as predict_watch:
+        printed, _ = run.communicate(timeout=1800)
+    assert run.returncode == 0, printed[-3000:]
+    table = read_predictions(predicted)
+    assert format_answer(table["id"].tolist(), predicted_matrix(table)) == (repo / "submission/answer.txt").read_text()
+    print(f"predict: {len(table)} test videos in {time.monotonic() - start:.0f} s, peak RSS "
+          f"{predict_watch.peak_total / GIB:.2f} GiB")
+    assert predict_watch.peak_total < PREDICT_GIB * GIB, f"predict: peak RSS {predict_watch.peak_total / GIB:.2f} GiB"
 
     # memory: every process under its role's bound; data workers exist and are small
     roles = {p.role for p in watch.procs.values()} - {"exec"}  # a copy about to exec maps its parent's pages

@@ -8,11 +8,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from tests.dvcrepo import commit, deep_update, dvc, make_repo
+from tinyactions import metrics as M
+from tinyactions.annotations import ANNOTATION_FILES, SCORE_COLUMNS
+from tinyactions.bundle import predicted_matrix, read_predictions
+from tinyactions.index import truth
+from tinyactions.paths import VAL_PREDICTIONS as PV
+from tinyactions.submission import format_answer
 
 STUDENT = {"backbone": "ircsn", "input": "lr", "loss": "kd", "teacher": "uniformer_sr", "teacher_epoch": "best",
            "alpha": 0.5, "lr": 0.003, "epochs": 1}
@@ -85,6 +92,28 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert set(board["runs"]) == {"ircsn_lr", "uniformer_sr", "ircsn_kd"}
     assert len(board["ensemble"]["members"]) == 4 and "f1_thresholds_cv" in board["ensemble"]
     assert "Table 3" in (repo / "metrics/ablation.md").read_text()
+
+    # predict, the bundle applied to the val and test videos as new videos, makes evaluate's decisions
+    synth = "data/raw/tinyvirat-synth"
+    for split, extra in (("val", []), ("test", []), ("val", ["--lr-only"])):
+        out = tmp_path / f"predicted/{split}{''.join(extra)}.csv"
+        run = subprocess.run([sys.executable, "-m", "tinyactions.predict", f"{synth}/{ANNOTATION_FILES[split]}",
+                              "--out", str(out), *extra], cwd=repo, env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-3000:]
+    val, expected = (read_predictions(p) for p in (tmp_path / "predicted/val.csv", repo / PV))
+    assert val["id"].tolist() == expected["id"].tolist() and (val["readable"] == expected["readable"]).all()
+    assert val["labels"].tolist() == expected["labels"].tolist()
+    np.testing.assert_array_equal(val[list(SCORE_COLUMNS)].to_numpy(), expected[list(SCORE_COLUMNS)].to_numpy())
+    test = read_predictions(tmp_path / "predicted/test.csv")
+    assert format_answer(test["id"].tolist(), predicted_matrix(test)) == (repo / "submission/answer.txt").read_text()
+    # --lr-only delivers on val the F1 the bundle states for it
+    bundle = json.loads((repo / "submission/bundle.json").read_text())
+    ids, labels = truth(pd.read_parquet(repo / "data/prepared/val.parquet"))
+    lr_only = read_predictions(tmp_path / "predicted/val--lr-only.csv")
+    assert lr_only["id"].tolist() == ids
+    assert M.per_class(labels, predicted_matrix(lr_only)).macro_f1 == pytest.approx(
+        bundle["lr_only"]["val_f1"]["in_sample"], abs=1e-12)
+    assert board["lr_only"]["f1_cv"] == bundle["lr_only"]["val_f1"]["cv"]
 
     again = dvc(repo, env, "repro")
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout

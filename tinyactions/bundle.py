@@ -125,6 +125,21 @@ def prediction_table(ids: list[str], videos: list[str], problems: list[str], sco
     return table
 
 
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A table ``prediction_table`` wrote (ids stay strings, scores read back to the bit)."""
+    return pd.read_csv(path, dtype={"id": str, "video": str, "problem": str, "labels": str}, keep_default_na=False,
+                       na_values={c: [""] for c in SCORE_COLUMNS}, float_precision="round_trip")
+
+
+def predicted_matrix(table: pd.DataFrame) -> np.ndarray:
+    """The 0/1 (videos, 26) decisions of a predictions table, in class order."""
+    index = {c: i for i, c in enumerate(CLASSES)}
+    out = np.zeros((len(table), len(CLASSES)), np.int8)
+    for row, labels in enumerate(table["labels"]):
+        out[row, [index[c] for c in labels.split()]] = 1
+    return out
+
+
 def load(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 

@@ -241,11 +241,11 @@ def predict(bundle: dict, clips: list[Clip], out: str | os.PathLike, chunk: int,
     listed = json.dumps([[c.video, c.id] for c in clips]).encode()
     state = Progress(out, {"bundle": hashlib.sha256(json.dumps(bundle, sort_keys=True).encode()).hexdigest(),
                            "videos": hashlib.sha256(listed).hexdigest(), "chunk": chunk})
+    ensemble = Ensemble(bundle, device, sr_batch, root)  # checks the files first
+    log.info("%s", ensemble.describe())
     done = state.resume(",".join(B.PREDICTION_COLUMNS) + "\n")
     if done:
         log.info("resuming %s: %d of %d videos predicted already", out, done, len(clips))
-    ensemble = Ensemble(bundle, device, sr_batch, root)
-    log.info("%s", ensemble.describe())
     tick = progress(len(clips), done) if progress else None
     started, unreadable, predicted = time.perf_counter(), 0, done
     for batch in batches(clips[done:], chunk):
