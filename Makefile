@@ -42,6 +42,7 @@ paper: setup
 
 # The trained ensemble (submission/bundle.json) on new videos (tinyactions/predict.py):
 #   make predict INPUT="<videos, folders, TinyVIRAT annotation json>" [OUT=predictions.csv] [LR_ONLY=1]
-predict: setup
+predict:
 	$(if $(INPUT),,$(error usage: make predict INPUT="<videos, folders, annotation json>" [OUT=predictions.csv] [LR_ONLY=1]))
+	@bash scripts/setup.sh
 	$(PY) -m tinyactions.predict $(INPUT) --out $(or $(OUT),predictions.csv) $(if $(LR_ONLY),--lr-only)

@@ -1,4 +1,6 @@
 """The ensemble bundle: decisions from member scores, and the files it names checked by content."""
+import json
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,16 @@ def test_verify_names_a_moved_or_changed_checkpoint(tmp_path):
 def test_a_member_without_a_recorded_digest_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r"no checkpoint digest recorded for r@3: rerun their dump stages"):
         bundle.build([("r", 3)], {"r": run_spec(name="r")}, {}, None, np.full(26, 0.5), [], 1, "fp32", None)
+
+
+def test_load_names_a_file_that_is_not_a_bundle_of_this_version(tmp_path):
+    (tmp_path / "broken.json").write_text("{nope")
+    with pytest.raises(bundle.BundleError, match=r"broken.json: not a bundle \(malformed JSON at line 1"):
+        bundle.load(tmp_path / "broken.json")
+    old = {k: v for k, v in make(tmp_path).items() if k not in ("val_f1", "lr_only")}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    with pytest.raises(bundle.BundleError, match=r"old.json: not a bundle of this version \(no val_f1, lr_only\): "
+                                                 r"rerun the evaluate stage$"):
+        bundle.load(tmp_path / "old.json")
+    (tmp_path / "new.json").write_text(json.dumps(make(tmp_path)))
+    assert bundle.load(tmp_path / "new.json") == json.loads(json.dumps(make(tmp_path)))

@@ -161,14 +161,16 @@ def write_val_index(root: Path) -> Path:
     prepared.mkdir(parents=True)
     val = pd.DataFrame(LABELS, columns=list(LABEL_COLUMNS))
     val.insert(0, "flip", False)
+    val.insert(0, "path", [f"videos/val/{s}/{i}.mp4" for s, i in zip(SOURCES, VAL_IDS)])
     val.insert(0, "video_id", SOURCES)
     val.insert(0, "id", VAL_IDS)
     val.to_parquet(prepared / "val.parquet")
     return prepared
 
 
-def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def tiny_workspace(tmp_path: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """Prepared data, the score tables of an SR run (good: epoch 2 perfect) and a low-res student (kd:
+    noise), a generator file, and params naming them; returns (params, good's table, kd's table)."""
     prepared = write_val_index(tmp_path)
     pd.DataFrame({"id": TEST_IDS}).to_parquet(prepared / "test.parquet")
     counts = {c: int(n) for c, n in zip(CLASSES, LABELS.sum(0) + 1)}
@@ -177,10 +179,11 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     scores = tmp_path / "data/scores"
     scores.mkdir(parents=True)
     good = table("good", {1: NOISE, 2: PERFECT}, TEST)
-    good.attrs = {"checkpoints": {"1": "a" * 64, "2": "b" * 64}}  # as its dump records them
+    made = {"precision": "fp32", "device": "cpu", "batch": 32}
+    good.attrs = {**made, "checkpoints": {"1": "a" * 64, "2": "b" * 64}}  # as its dump records them
     good.to_parquet(scores / "good.parquet")
     kd = table("kd", {1: NOISE}, TEST)
-    kd.attrs = {"checkpoints": {"1": "c" * 64}}
+    kd.attrs = {**made, "checkpoints": {"1": "c" * 64}}
     kd.to_parquet(scores / "kd.parquet")
     (tmp_path / "models/superres").mkdir(parents=True)
     (tmp_path / "models/superres/generator.pth").write_bytes(b"generator")
@@ -191,6 +194,12 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     p["ensemble"].update(members=["good@last"], greedy={"enabled": False, "max_members": 1})
     p["thresholds"].update(folds=4)
     p["postprocess"].update(groups=[[CLASSES[0], CLASSES[1]]], apply=True)
+    return p, good, kd
+
+
+def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p, good, _ = tiny_workspace(tmp_path)
     board = L.evaluate(settings.parse(p))
     assert board["ensemble"]["members"] == ["good@2"] and board["single_best"]["run"] == "good"
     ens = board["ensemble"]
@@ -213,11 +222,47 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
         ("good", 2, "sr", "models/good/epoch_2.pth", "b" * 64)]
     assert ensemble["groups"] == [list(CLASSES[:2])] and ensemble["classes"] == list(CLASSES)
     assert ensemble["superres"]["sha256"] == hashlib.sha256(b"generator").hexdigest()
-    assert ensemble["scoring"] == {"views": p["dump"]["views"], "precision": p["dump"]["precision"]}
+    assert ensemble["scoring"] == {"views": p["dump"]["views"], "precision": p["dump"]["precision"], "batch": 32,
+                                   "made_with": {"precision": "fp32", "device": "cpu"}}
+    assert ensemble["lr_only"] is None and "lr_only" not in board, "no low-res member"
     test_rows = good[(good.split == "test") & (good.epoch == 2)].set_index("id").loc[TEST_IDS]
     _, decided = bundle.decide(ensemble, [test_rows[list(SCORE_COLUMNS)].to_numpy(np.float64)])
     assert format_answer(TEST_IDS, decided).splitlines() == answer
     assert "| good | ircsn | sr | uniform | True | 2 |" in (tmp_path / "metrics/ablation.md").read_text()
+
+
+def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p, good, kd = tiny_workspace(tmp_path)
+    p["ensemble"]["members"] = ["good@last", "kd@1"]
+    board = L.evaluate(settings.parse(p))
+    ensemble = bundle.load(tmp_path / "submission/bundle.json")
+    val = {name: t[(t.split == "val") & (t.epoch == e)].set_index("id").loc[VAL_IDS, list(SCORE_COLUMNS)].to_numpy(
+        np.float32)  # as the checkpoints hold dumped scores
+           for name, t, e in (("good", good, 2), ("kd", kd, 1))}
+    # val_predictions.csv: the bundle's decisions on val, each video named as predict names it
+    written = bundle.read_predictions(tmp_path / "submission/val_predictions.csv")
+    scores, decided = bundle.decide(ensemble, [val["good"], val["kd"]])
+    assert written["id"].tolist() == VAL_IDS and written["readable"].all()
+    assert written["video"].tolist() == [f"{p['data']['root']}/videos/val/{s}/{i}.mp4" for s, i in zip(SOURCES, VAL_IDS)]
+    np.testing.assert_array_equal(written[list(SCORE_COLUMNS)].to_numpy(), scores)
+    assert (bundle.predicted_matrix(written) == decided).all()
+    assert M.per_class(LABELS, decided).macro_f1 == pytest.approx(ensemble["val_f1"]["in_sample"])
+    # the low-res variant: the student alone, its own thresholds, and the F1 it is stated to cost
+    low = bundle.lr_only(ensemble)
+    assert [(m["run"], m["epoch"]) for m in low["members"]] == [("kd", 1)] and low["superres"] is None
+    assert low["thresholds"] != ensemble["thresholds"]
+    _, low_decided = bundle.decide(low, [val["kd"]])
+    assert M.per_class(LABELS, low_decided).macro_f1 == pytest.approx(low["val_f1"]["in_sample"])
+    assert board["lr_only"] == {"members": ["kd@1"], "f1_cv": low["val_f1"]["cv"],
+                                "f1_in_sample": low["val_f1"]["in_sample"]}
+    assert low["val_f1"]["cv"] < ensemble["val_f1"]["cv"], "noise alone against noise + a perfect run"
+    assert "low-res members alone (`predict --lr-only`)" in (tmp_path / "metrics/ablation.md").read_text()
+    # a weight of 0 on every low-res member leaves no low-res ensemble
+    p["ensemble"]["weights"] = [1.0, 0.0]
+    L.evaluate(settings.parse(p))
+    with pytest.raises(bundle.BundleError, match="no member reads low-res video"):
+        bundle.lr_only(bundle.load(tmp_path / "submission/bundle.json"))
 
 
 def test_members_are_distinct_checkpoints():

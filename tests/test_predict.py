@@ -106,6 +106,28 @@ def test_a_folder_is_scored_as_the_pipeline_scores_it_and_broken_files_get_their
     assert not (ws["root"] / "out/predictions.csv.partial").exists()
 
 
+def test_a_clip_that_fails_after_decoding_loses_only_its_own_row(workspace, monkeypatch):
+    ws = workspace
+    clips = P.clips_of([str(ws["videos"])])
+    P.predict(ws["bundle"], clips, "normal.csv", chunk=2, sr_batch=3, device="cpu")
+    score = P.Ensemble.score
+
+    def failing(self, frames, names):
+        if any(name.endswith("cam1.mp4") for name in names):
+            raise RuntimeError("out of memory")
+        return score(self, frames, names)
+    monkeypatch.setattr(P.Ensemble, "score", failing)
+    P.predict(ws["bundle"], clips, "failing.csv", chunk=2, sr_batch=3, device="cpu")
+    normal, failed = B.read_predictions("normal.csv"), B.read_predictions("failing.csv")
+    assert failed["readable"].tolist() == [True, False, False, True, False]
+    assert failed.loc[1, "problem"] == "scoring failed: RuntimeError: out of memory"
+    assert failed.loc[1, list(SCORE_COLUMNS)].isna().all() and failed.loc[1, "labels"] == ""
+    # cam0 was scored alone instead of beside cam1: the same scores within rounding; cam2 as before
+    np.testing.assert_allclose(failed.loc[0, list(SCORE_COLUMNS)].to_numpy(float),
+                               normal.loc[0, list(SCORE_COLUMNS)].to_numpy(float), rtol=1e-5)
+    assert failed.loc[[2, 3, 4]].equals(normal.loc[[2, 3, 4]])
+
+
 def test_lr_only_applies_the_refitted_low_res_members_and_says_what_it_costs(workspace, caplog):
     ws = workspace
     caplog.set_level("INFO")

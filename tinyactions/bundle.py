@@ -46,18 +46,32 @@ def checkpoint_digests(table) -> dict[int, str]:
     return {int(e): d for e, d in table.attrs.get("checkpoints", {}).items()}
 
 
+def made_with(tables: list) -> dict:
+    """How the members' score tables were made: the batch, precision and device they share (None where
+    they differ, or a table predates the record)."""
+    out = {}
+    for key in ("batch", "precision", "device"):
+        values = {table.attrs.get(key) for table in tables}
+        out[key] = values.pop() if len(values) == 1 else None
+    return out
+
+
 def build(members: list[tuple[str, int]], specs: dict[str, RunSpec], digests: dict[tuple[str, int], str],
           weights: list[float] | None, thresholds: np.ndarray, groups: list[list[int]], views: int,
-          precision: str, superres: dict | None, val_f1: dict[str, float] | None = None) -> dict:
+          precision: str, superres: dict | None, val_f1: dict[str, float] | None = None,
+          scored: dict | None = None) -> dict:
     """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
     are class indexes; ``superres`` (the SR settings, generator file and sha256) is kept only when a
-    member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample": ...}."""
+    member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample": ...}; ``scored``: how the
+    dumps scored (``made_with``: batch, resolved precision, device)."""
     entries = member_entries(members, specs, digests)
     uses_sr = any(m["input"] == "sr" for m in entries)
+    scored = scored or {}
     return {"classes": list(CLASSES), "members": entries, "weights": weights,
             "thresholds": [float(t) for t in thresholds],
             "groups": [[CLASSES[c] for c in g] for g in groups],
-            "scoring": {"views": views, "precision": precision},
+            "scoring": {"views": views, "precision": precision, "batch": scored.get("batch"),
+                        "made_with": {k: scored.get(k) for k in ("precision", "device")} if scored else None},
             "superres": superres if uses_sr else None, "val_f1": val_f1, "lr_only": None}
 
 
@@ -140,8 +154,19 @@ def predicted_matrix(table: pd.DataFrame) -> np.ndarray:
     return out
 
 
+KEYS = ("classes", "members", "weights", "thresholds", "groups", "scoring", "superres", "val_f1", "lr_only")
+
+
 def load(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
+    """A bundle file; one that is not JSON or lacks a key (an older layout) is a BundleError."""
+    try:
+        bundle = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise BundleError(f"{path}: not a bundle (malformed JSON at line {e.lineno}: {e.msg})") from None
+    missing = [k for k in KEYS if not isinstance(bundle, dict) or k not in bundle]
+    if missing:
+        raise BundleError(f"{path}: not a bundle of this version (no {', '.join(missing)}): rerun the evaluate stage")
+    return bundle
 
 
 def verify(bundle: dict, root: str | Path = ".") -> None:

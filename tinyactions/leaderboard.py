@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -75,6 +76,7 @@ def evaluate(s: Settings) -> dict:
         tables[name] = pd.read_parquet(path)
     ck = Checkpoints.from_tables(tables, val_ids, test_ids)
     digests = {(name, e): d for name, t in tables.items() for e, d in bundle.checkpoint_digests(t).items()}
+    made = bundle.made_with(list(tables.values()))  # how the dumps scored
     del tables
     board = {"runs": run_rows(ck, labels, s.best_by)}
     val = X.Val(ck, labels, videos)
@@ -111,18 +113,19 @@ def evaluate(s: Settings) -> dict:
     gains = [X.nested(replace(rule, groups=[g], apply=True), val)[0] - base for g in rule.groups]
     val_avg = X.member_scores(final, rule, ck.val)
     final_scores = scored(final)
-    ensemble = ensemble_bundle(s, ck, digests, final, rule.weights,
+    ensemble = ensemble_bundle(s, ck, digests, made, final, rule.weights,
                                {"cv": f1_cv, "in_sample": final_scores.macro_f1})
     # the same rule on the low-res members alone (what `predict --lr-only` applies): what SR adds on val
     specs = {n: s.run_spec(n) for n in s.run_names()}
     low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
-    if low_res and len(low_res) < len(rule.members):
+    if low_res and len(low_res) < len(rule.members) and (not rule.weights or sum(rule.weights[i] for i in low_res)):
         lr_rule = replace(rule, members=[rule.members[i] for i in low_res],
                           weights=[rule.weights[i] for i in low_res] if rule.weights else None)
         lr_final = X.decide(lr_rule, val, everything)
         lr_f1 = {"cv": X.nested(lr_rule, val)[0], "in_sample": M.per_class(labels, X.predict(
             lr_final, X.member_scores(lr_final, lr_rule, ck.val))).macro_f1}
-        ensemble = bundle.with_lr_only(ensemble, ensemble_bundle(s, ck, digests, lr_final, lr_rule.weights, lr_f1))
+        ensemble = bundle.with_lr_only(ensemble, ensemble_bundle(s, ck, digests, made, lr_final, lr_rule.weights,
+                                                                 lr_f1))
         board["lr_only"] = {"members": [ck.name(i) for i in lr_final.members], "f1_cv": lr_f1["cv"],
                             "f1_in_sample": lr_f1["in_sample"]}
     _, test_predicted = bundle.decide(ensemble, [ck.test[i] for i in final.members])
@@ -163,7 +166,8 @@ def evaluate(s: Settings) -> dict:
     write_json(paths.BUNDLE, ensemble)
     # through the bundle, as predict does
     write_text(paths.ANSWER, format_answer(test_ids, test_predicted))
-    val_paths = val_index.drop_duplicates("id").set_index("id").loc[val_ids, "path"].tolist()
+    # each video named as predict names it, given val's annotation file
+    val_paths = [str(Path(s.data.root) / p) for p in val_index.drop_duplicates("id").set_index("id").loc[val_ids, "path"]]
     unreadable = np.isnan(val_scores).all(axis=1)
     write_table(paths.VAL_PREDICTIONS, bundle.prediction_table(
         val_ids, val_paths, ["unreadable (prepare)" if u else "" for u in unreadable], val_scores, val_predicted))
@@ -182,8 +186,8 @@ def evaluate(s: Settings) -> dict:
     return board
 
 
-def ensemble_bundle(s: Settings, ck: Checkpoints, digests: dict, decision: X.Decision, weights: list[float] | None,
-                    val_f1: dict) -> dict:
+def ensemble_bundle(s: Settings, ck: Checkpoints, digests: dict, made: dict, decision: X.Decision,
+                    weights: list[float] | None, val_f1: dict) -> dict:
     """A fitted rule as a bundle (tinyactions.bundle): the members' checkpoints, weights, thresholds and
     applied groups, with how they score videos and, for SR members, super-resolve them."""
     sr = s.superres
@@ -192,7 +196,8 @@ def ensemble_bundle(s: Settings, ck: Checkpoints, digests: dict, decision: X.Dec
         "precision": sr.precision, "storage": sr.storage, "spec": sr.generator.model_dump()})
     members = [ck.keys[i] for i in decision.members]
     return bundle.build(members, {n: s.run_spec(n) for n in s.run_names()}, digests, weights,
-                        decision.thresholds, decision.groups, s.dump.views, s.dump.precision, superres, val_f1)
+                        decision.thresholds, decision.groups, s.dump.views, s.dump.precision, superres, val_f1,
+                        made)
 
 
 def write_plots(labels, val_avg, per_class, single_per_class, thresholds, freq) -> None:

@@ -15,11 +15,12 @@ applies the bundle's low-res members alone, refitted on val: no super-resolution
 bundle records and the log states.
 
 Output: one row per video (``bundle.prediction_table``): id (annotation inputs), video, readable, problem,
-labels, the 26 averaged scores. A video no decoder reads gets ``readable = False`` and a problem; the run
-goes on. Videos are scored in batches of ``execution.score_chunk`` readable clips, as the dump stage
-batches them (scores depend on a batch's composition within float rounding); after every batch the rows
-so far are kept in ``<out>.partial``, so an interrupted run resumes where it stopped and writes the same
-bytes as an uninterrupted one.
+labels, the 26 averaged scores. A video no decoder reads, or that fails to score even alone, gets
+``readable = False`` and a problem; the run goes on. Videos are scored in batches of as many readable
+clips as the members' dumps batched (the bundle records it; scores depend on a batch's composition within
+float rounding), in input order; after every batch the rows so far are kept in ``<out>.partial``, so an
+interrupted run resumes where it stopped and writes the same bytes as an uninterrupted one. Paths in the
+bundle are relative to the project root: run it there.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from . import bundle as B
 from . import paths
-from .annotations import ANNOTATION_FILES, CLASSES, AnnotationError, read_entries
+from .annotations import ANNOTATION_FILES, CLASSES, AnnotationError, Entry, read_entries, video_file
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -65,8 +66,7 @@ def clips_of(inputs: list[str], video_root: str | None = None) -> list[Clip]:
                 raise FileNotFoundError(f"{text}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
             clips += [Clip(str(p), "") for p in found]
         elif path.suffix.lower() == ".json":
-            root = Path(video_root) if video_root else annotation_video_root(path)
-            clips += [Clip(str(root / e.path), e.id) for e in read_entries(path, labeled=False)]
+            clips += [Clip(str(annotated_video(path, e, video_root)), e.id) for e in read_entries(path, labeled=False)]
         elif path.is_file():
             clips.append(Clip(str(path), ""))
         else:
@@ -76,11 +76,14 @@ def clips_of(inputs: list[str], video_root: str | None = None) -> list[Clip]:
     return clips
 
 
-def annotation_video_root(path: Path) -> Path:
-    """Where an annotation file's videos live: TinyVIRAT-v2 keeps those of ``tiny_<split>_v2.json`` under
-    ``videos/<split>/`` beside it; any other annotation file names them relative to itself."""
-    split = {name: split for split, name in ANNOTATION_FILES.items()}.get(path.name)
-    return path.parent / "videos" / split if split else path.parent
+def annotated_video(annotation: Path, entry: Entry, video_root: str | None) -> Path:
+    """Where an annotation entry's video is: under ``video_root`` when given; for a file named as
+    TinyVIRAT-v2 names a split's, where TinyVIRAT keeps it (``annotations.video_file``); else relative
+    to the annotation file."""
+    if video_root:
+        return Path(video_root) / entry.path
+    split = {name: split for split, name in ANNOTATION_FILES.items()}.get(annotation.name)
+    return video_file(annotation.parent, split, entry) if split else annotation.parent / entry.path
 
 
 class Ensemble:
@@ -114,20 +117,38 @@ class Ensemble:
             self.upscaler, self.codec = job.build(device), sr["storage"]
 
     def describe(self) -> str:
+        from . import precision as numeric
+
         sr = f"; super-resolution {self.upscaler.precision} on {self.device}" if self.upscaler else ""
-        return f"{len(self.bundle['members'])} members, scoring {self.precision} on {self.device}{sr}"
+        text = f"{len(self.bundle['members'])} members, scoring {self.precision} on {self.device}{sr}"
+        made = self.bundle["scoring"].get("made_with")
+        if made and made != numeric.record(self.precision, self.device):
+            text += (f" (the pipeline scored them {made['precision']} on {made['device']}: scores agree with its "
+                     f"within rounding, not to the bit)")
+        return text
 
     def score(self, clips: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
-        """Each member's (clips, 26) scores of decoded low-res clips, in bundle order."""
+        """Each member's (clips, 26) scores of decoded low-res clips, in bundle order. Clips are
+        super-resolved ``superres.CHUNK`` at a time and kept only as the members' inputs (SR clips are
+        large)."""
         from .scores import clip_item, score_batch
+        from .superres import CHUNK
 
-        out: list[np.ndarray] = [np.empty(0)] * len(self.bundle["members"])
-        inputs = {"lr": clips}
+        packed: dict[tuple, list] = {key: [] for key in self.groups}
+
+        def prepare(kind: str, frames: list[np.ndarray], start: int) -> None:
+            for key, (transform, _, _) in self.groups.items():
+                if key[0] == kind:
+                    packed[key] += [transform(clip_item(names[start + i], names[start + i], frames=f))
+                                    for i, f in enumerate(frames)]
+        prepare("lr", clips, 0)
         if any(key[0] == "sr" for key in self.groups):
-            inputs["sr"] = [as_stored(f, self.codec) for f in self.upscaler.upscale(clips)]
-        for key, (transform, positions, models) in self.groups.items():
-            packed = [transform(clip_item(name, name, frames=frames)) for name, frames in zip(names, inputs[key[0]])]
-            for position, scores in zip(positions, score_batch(models, packed, self.precision, self.device)):
+            for start in range(0, len(clips), CHUNK):
+                upscaled = self.upscaler.upscale(clips[start:start + CHUNK])
+                prepare("sr", [as_stored(f, self.codec) for f in upscaled], start)
+        out: list[np.ndarray] = [np.empty(0)] * len(self.bundle["members"])
+        for key, (_, positions, models) in self.groups.items():
+            for position, scores in zip(positions, score_batch(models, packed[key], self.precision, self.device)):
                 out[position] = scores
         return out
 
@@ -180,16 +201,31 @@ def batches(clips: list[Clip], chunk: int) -> Iterator[list[tuple[Clip, np.ndarr
 
 
 def predict_batch(ensemble: Ensemble, batch: list[tuple[Clip, np.ndarray | None, str]]):
-    """The prediction rows of one batch."""
+    """The prediction rows of one batch. A batch that fails after decoding (a clip the network cannot
+    take, memory) is scored again clip by clip: only the clips that fail alone lose their row's scores."""
+    problems = [problem for _, _, problem in batch]
     readable = [i for i, (_, frames, _) in enumerate(batch) if frames is not None]
     members = [np.full((len(batch), len(CLASSES)), np.nan, np.float32) for _ in ensemble.bundle["members"]]
-    if readable:
-        scored = ensemble.score([batch[i][1] for i in readable], [batch[i][0].video for i in readable])
+
+    def score(rows: list[int]) -> None:
+        scored = ensemble.score([batch[i][1] for i in rows], [batch[i][0].video for i in rows])
         for full, part in zip(members, scored):
-            full[readable] = part
+            full[rows] = part
+    try:
+        if readable:
+            score(readable)
+    except Exception as e:  # noqa: BLE001 - one clip must not cost the others their rows
+        log.warning("a batch failed (%s: %s); scoring its clips one by one", type(e).__name__, e)
+        for i in readable:
+            try:
+                score([i])
+            except Exception as clip_error:  # noqa: BLE001
+                problems[i] = f"scoring failed: {type(clip_error).__name__}: {clip_error}"
+                for full in members:
+                    full[i] = np.nan
     scores, predicted = B.decide(ensemble.bundle, members)
-    return B.prediction_table([c.id for c, _, _ in batch], [c.video for c, _, _ in batch],
-                              [problem for _, _, problem in batch], scores, predicted)
+    return B.prediction_table([c.id for c, _, _ in batch], [c.video for c, _, _ in batch], problems, scores,
+                              predicted)
 
 
 class Progress:
@@ -240,7 +276,7 @@ def predict(bundle: dict, clips: list[Clip], out: str | os.PathLike, chunk: int,
     out = Path(out)
     listed = json.dumps([[c.video, c.id] for c in clips]).encode()
     state = Progress(out, {"bundle": hashlib.sha256(json.dumps(bundle, sort_keys=True).encode()).hexdigest(),
-                           "videos": hashlib.sha256(listed).hexdigest(), "chunk": chunk})
+                           "videos": hashlib.sha256(listed).hexdigest(), "chunk": chunk, "device": device})
     ensemble = Ensemble(bundle, device, sr_batch, root)  # checks the files first
     log.info("%s", ensemble.describe())
     done = state.resume(",".join(B.PREDICTION_COLUMNS) + "\n")
@@ -309,7 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     def progress(total: int, done: int):
         bars.append(tqdm(total=total, initial=done, unit="clip", desc="predict"))
         return bars[-1].update
-    predict(bundle, clips, args.out, s.execution.score_chunk, s.execution.superres_batch, device, progress=progress)
+    # the batch the members' dumps scored with (scores depend on it within rounding), else this project's
+    chunk = bundle["scoring"].get("batch") or s.execution.score_chunk
+    predict(bundle, clips, args.out, chunk, s.execution.superres_batch, device, progress=progress)
     for bar in bars:
         bar.close()
 

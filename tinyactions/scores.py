@@ -110,7 +110,9 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
             table = pd.concat([table, missing], ignore_index=True)
         frames.append(table)
     table = pd.concat(frames, ignore_index=True)
-    table.attrs = {**numeric.record(precision, device),  # and which checkpoint files (the ensemble bundle's)
+    # how the scores were made (scores depend on the batch within rounding) and from which checkpoint files:
+    # what the ensemble bundle records, so that predict can score new videos alike
+    table.attrs = {**numeric.record(precision, device), "batch": chunk,
                    "checkpoints": {str(e): file_digest(path) for e, path in sorted(checkpoints.items())}}
     return table
 
