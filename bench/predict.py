@@ -46,7 +46,9 @@ def main() -> None:
     from tinyactions import superres as S
     from tinyactions.annotations import ANNOTATION_FILES
 
+    import torch
     s = settings.load()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     full = B.load(paths.BUNDLE)
     modes = {"full": full, "lr_only": P.choose(full, lr_only=True)}
     clips = P.clips_of([str(Path(s.data.root) / ANNOTATION_FILES["test"])])
@@ -60,13 +62,14 @@ def main() -> None:
             for mode, bundle in modes.items():
                 totals.clear()
                 start = time.perf_counter()
-                P.predict(bundle, clips, Path(folder) / f"{mode}{repeat}.csv", s.execution.score_chunk,
-                          s.execution.superres_batch, "cpu")
+                P.predict(bundle, clips, Path(folder) / f"{mode}{repeat}.csv",
+                          bundle["scoring"]["batch"] or s.execution.score_chunk, s.execution.superres_batch, device)
                 seconds[mode].append(time.perf_counter() - start)
                 if mode == "full":
                     split = dict(totals)
     rate = {mode: len(clips) / statistics.median(t) for mode, t in seconds.items()}
     wall = seconds["full"][-1]
+    split = {key: split.get(key, 0.0) for key in ("generator", "round trip", "members + SR")}  # none without SR
     scoring = split["members + SR"] - split["generator"] - split["round trip"]
     print(f"{len(clips)} test videos, {len(full['members'])} members ({len(modes['lr_only']['members'])} low-res)")
     print(f"full ensemble: {rate['full']:.2f} clips/s | --lr-only: {rate['lr_only']:.2f} clips/s | "
