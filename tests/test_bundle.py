@@ -67,3 +67,18 @@ def test_load_names_a_file_that_is_not_a_bundle_of_this_version(tmp_path):
         bundle.load(tmp_path / "old.json")
     (tmp_path / "new.json").write_text(json.dumps(make(tmp_path)))
     assert bundle.load(tmp_path / "new.json") == json.loads(json.dumps(make(tmp_path)))
+
+
+def test_how_the_dumps_ran_is_recorded_only_where_they_agree():
+    import pandas as pd
+
+    def table(**attrs):
+        t = pd.DataFrame()
+        t.attrs = attrs
+        return t
+    cpu = {"precision": "fp32", "device": "cpu"}
+    assert bundle.made_with([table(batch=32, **cpu), table(batch=32, **cpu)]) == {"batch": 32, "made_with": cpu}
+    assert bundle.made_with([table(batch=32, **cpu), table(batch=8, **cpu)]) == {"batch": None, "made_with": cpu}
+    assert bundle.made_with([table(batch=32, **cpu), table(batch=32, precision="bf16", device="cpu")]) == {
+        "batch": 32, "made_with": None}
+    assert bundle.made_with([table(batch=32, **cpu), table()]) == {"batch": None, "made_with": None}

@@ -5,7 +5,8 @@ val, in the terms a video needs to become a decision.
 - ``members``: each checkpoint (file and sha256, recorded by its dump), its run's input (lr | sr) and
   recipe (the run's settings: backbone, preset, input size, sampling, segments, ...; no initial weights);
 - ``weights`` (null: the plain mean), ``thresholds`` per class, ``groups`` (post-processing applied);
-- ``scoring``: the dumps' test-time views and precision;
+- ``scoring``: the dumps' test-time views and precision as set, and how they ran (``batch``: clips per
+  forward pass; ``made_with``: the resolved precision and device), which predict repeats;
 - ``superres`` (only when a member reads super-resolved video): the generator's file and sha256 and the
   settings it ran with, the storage codec included (SR members were trained and scored on SR video as
   stored);
@@ -33,7 +34,6 @@ from .atomic import file_digest
 from .settings import RunSpec
 
 
-
 class BundleError(ValueError):
     """A bundle that cannot be applied as it stands (a file it names changed, a variant it lacks)."""
 
@@ -47,31 +47,30 @@ def checkpoint_digests(table) -> dict[int, str]:
 
 
 def made_with(tables: list) -> dict:
-    """How the members' score tables were made: the batch, precision and device they share (None where
-    they differ, or a table predates the record)."""
-    out = {}
-    for key in ("batch", "precision", "device"):
+    """How the members' score tables were made, as the bundle's ``scoring`` records it: the ``batch`` and
+    the ``made_with`` (resolved precision, device) they share; None where they differ or a table
+    predates the record."""
+    def shared(key):
         values = {table.attrs.get(key) for table in tables}
-        out[key] = values.pop() if len(values) == 1 else None
-    return out
+        return values.pop() if len(values) == 1 else None
+    ran = {"precision": shared("precision"), "device": shared("device")}
+    return {"batch": shared("batch"), "made_with": ran if None not in ran.values() else None}
 
 
 def build(members: list[tuple[str, int]], specs: dict[str, RunSpec], digests: dict[tuple[str, int], str],
           weights: list[float] | None, thresholds: np.ndarray, groups: list[list[int]], views: int,
           precision: str, superres: dict | None, val_f1: dict[str, float] | None = None,
-          scored: dict | None = None) -> dict:
+          ran: dict | None = None) -> dict:
     """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
     are class indexes; ``superres`` (the SR settings, generator file and sha256) is kept only when a
-    member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample": ...}; ``scored``: how the
-    dumps scored (``made_with``: batch, resolved precision, device)."""
+    member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample": ...}; ``ran``: how the
+    dumps scored (``made_with`` of their tables)."""
     entries = member_entries(members, specs, digests)
     uses_sr = any(m["input"] == "sr" for m in entries)
-    scored = scored or {}
     return {"classes": list(CLASSES), "members": entries, "weights": weights,
             "thresholds": [float(t) for t in thresholds],
             "groups": [[CLASSES[c] for c in g] for g in groups],
-            "scoring": {"views": views, "precision": precision, "batch": scored.get("batch"),
-                        "made_with": {k: scored.get(k) for k in ("precision", "device")} if scored else None},
+            "scoring": {"views": views, "precision": precision, **(ran or {"batch": None, "made_with": None})},
             "superres": superres if uses_sr else None, "val_f1": val_f1, "lr_only": None}
 
 

@@ -113,10 +113,10 @@ def evaluate(s: Settings) -> dict:
     gains = [X.nested(replace(rule, groups=[g], apply=True), val)[0] - base for g in rule.groups]
     val_avg = X.member_scores(final, rule, ck.val)
     final_scores = scored(final)
-    ensemble = ensemble_bundle(s, ck, digests, made, final, rule.weights,
+    specs = {n: s.run_spec(n) for n in s.run_names()}
+    ensemble = ensemble_bundle(s, specs, ck, digests, made, final, rule.weights,
                                {"cv": f1_cv, "in_sample": final_scores.macro_f1})
     # the same rule on the low-res members alone (what `predict --lr-only` applies): what SR adds on val
-    specs = {n: s.run_spec(n) for n in s.run_names()}
     low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
     if low_res and len(low_res) < len(rule.members) and (not rule.weights or sum(rule.weights[i] for i in low_res)):
         lr_rule = replace(rule, members=[rule.members[i] for i in low_res],
@@ -124,8 +124,8 @@ def evaluate(s: Settings) -> dict:
         lr_final = X.decide(lr_rule, val, everything)
         lr_f1 = {"cv": X.nested(lr_rule, val)[0], "in_sample": M.per_class(labels, X.predict(
             lr_final, X.member_scores(lr_final, lr_rule, ck.val))).macro_f1}
-        ensemble = bundle.with_lr_only(ensemble, ensemble_bundle(s, ck, digests, made, lr_final, lr_rule.weights,
-                                                                 lr_f1))
+        ensemble = bundle.with_lr_only(ensemble, ensemble_bundle(s, specs, ck, digests, made, lr_final,
+                                                                 lr_rule.weights, lr_f1))
         board["lr_only"] = {"members": [ck.name(i) for i in lr_final.members], "f1_cv": lr_f1["cv"],
                             "f1_in_sample": lr_f1["in_sample"]}
     _, test_predicted = bundle.decide(ensemble, [ck.test[i] for i in final.members])
@@ -167,14 +167,14 @@ def evaluate(s: Settings) -> dict:
     # through the bundle, as predict does
     write_text(paths.ANSWER, format_answer(test_ids, test_predicted))
     # each video named as predict names it, given val's annotation file
-    val_paths = [str(Path(s.data.root) / p) for p in val_index.drop_duplicates("id").set_index("id").loc[val_ids, "path"]]
+    val_paths = [str(Path(s.data.root) / p) for p in val_index.loc[~val_index["flip"], "path"]]  # truth's rows
     unreadable = np.isnan(val_scores).all(axis=1)
     write_table(paths.VAL_PREDICTIONS, bundle.prediction_table(
         val_ids, val_paths, ["unreadable (prepare)" if u else "" for u in unreadable], val_scores, val_predicted))
     write_plots(labels, val_avg, final_scores, M.per_class(labels, (single >= 0.5).astype(int)),
                 final.thresholds, rule.freq)
     write_json(paths.METRICS / "leaderboard.json", board)
-    write_text(paths.METRICS / "ablation.md", ablation_markdown(board, {n: s.run_spec(n) for n in s.run_names()}))
+    write_text(paths.METRICS / "ablation.md", ablation_markdown(board, specs))
     e = board["ensemble"]
     log.info("single best %s %.4f (chosen in folds: cv %.4f) | ensemble at 0.5 %.4f (cv %.4f) -> thresholds "
              "%.4f (cv %.4f) -> post-processing %.4f (cv %.4f)", ck.name(best),
@@ -186,7 +186,7 @@ def evaluate(s: Settings) -> dict:
     return board
 
 
-def ensemble_bundle(s: Settings, ck: Checkpoints, digests: dict, made: dict, decision: X.Decision,
+def ensemble_bundle(s: Settings, specs: dict, ck: Checkpoints, digests: dict, made: dict, decision: X.Decision,
                     weights: list[float] | None, val_f1: dict) -> dict:
     """A fitted rule as a bundle (tinyactions.bundle): the members' checkpoints, weights, thresholds and
     applied groups, with how they score videos and, for SR members, super-resolve them."""
@@ -195,7 +195,7 @@ def ensemble_bundle(s: Settings, ck: Checkpoints, digests: dict, made: dict, dec
         "size": sr.size, "input": sr.input, "window": sr.window, "overlap": sr.overlap,
         "precision": sr.precision, "storage": sr.storage, "spec": sr.generator.model_dump()})
     members = [ck.keys[i] for i in decision.members]
-    return bundle.build(members, {n: s.run_spec(n) for n in s.run_names()}, digests, weights,
+    return bundle.build(members, specs, digests, weights,
                         decision.thresholds, decision.groups, s.dump.views, s.dump.precision, superres, val_f1,
                         made)
 

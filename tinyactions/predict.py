@@ -283,12 +283,11 @@ def predict(bundle: dict, clips: list[Clip], out: str | os.PathLike, chunk: int,
     if done:
         log.info("resuming %s: %d of %d videos predicted already", out, done, len(clips))
     tick = progress(len(clips), done) if progress else None
-    started, unreadable, predicted = time.perf_counter(), 0, done
+    started, predicted = time.perf_counter(), done
     for batch in batches(clips[done:], chunk):
         rows = predict_batch(ensemble, batch)
         predicted += len(rows)
         state.append(rows.to_csv(header=False, index=False), predicted)
-        unreadable += int((~rows["readable"]).sum())
         for video, problem in rows.loc[~rows["readable"], ["video", "problem"]].itertuples(index=False):
             log.warning("%s: unreadable (%s)", video, problem)
         if tick:
