@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # stages run `python -m stages.x`: the venv's python must come first on PATH
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro test smoke-paper leaderboard paper predict
+.PHONY: setup repro test test-fast lint smoke-paper leaderboard paper predict
 setup:
 	@bash scripts/setup.sh
 
@@ -22,6 +22,16 @@ repro: setup
 test: setup
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The quick loop while working: unit and fast integration tests (not the end-to-end `slow` ones, about
+# N min on 2 cores); `make test` is what CI runs.
+test-fast: setup
+	@$(PY) -m pytest -m 'not slow and not paper'
+
+# ruff's lint and format (pyproject.toml); `make lint FIX=1` applies the fixes and the formatting
+lint: setup
+	$(VENV)/bin/ruff check $(if $(FIX),--fix) .
+	$(VENV)/bin/ruff format $(if $(FIX),,--check) .
 
 # The paper configuration end to end at paper sizes on a generated TinyVIRAT-v2-format root (tests/test_paper_smoke.py)
 smoke-paper: setup

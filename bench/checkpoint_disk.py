@@ -9,6 +9,7 @@ optimizer holds its two moments, then one checkpoint of each kind is saved the w
 state_dict); sizes are measured on disk and multiplied by the epochs. Also printed: the published run
 (weights only, as models/<run>) and what DVC's cache adds with copies vs links.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,7 @@ GB = 1e9
 def sizes(backbone: str) -> tuple[int, int]:
     from tinyactions.components import build_model
     from tinyactions.recipes import model_config
+
     base = settings.load(ROOT / "params.yaml").run_spec("ircsn_lr")
     spec = dataclasses.replace(base, backbone=backbone, preset="paper", input_size=32, segments=2)
     model = build_model(model_config(spec))
@@ -40,8 +42,16 @@ def sizes(backbone: str) -> tuple[int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         full, slim = Path(tmp) / "full.pth", Path(tmp) / "slim.pth"
         meta = {"epoch": 1, "iter": 1}
-        torch.save({"meta": meta, "state_dict": model.state_dict(), "optimizer": optim.state_dict(),
-                    "param_schedulers": [], "message_hub": {}}, full)
+        torch.save(
+            {
+                "meta": meta,
+                "state_dict": model.state_dict(),
+                "optimizer": optim.state_dict(),
+                "param_schedulers": [],
+                "message_hub": {},
+            },
+            full,
+        )
         torch.save({"meta": meta, "state_dict": model.state_dict()}, slim)
         return full.stat().st_size, slim.stat().st_size
 
@@ -52,15 +62,19 @@ def main():
     args = ap.parse_args()
     n = args.epochs
     print(f"one run of {n} epochs, sizes in GB (1e9 bytes)")
-    print("| backbone | checkpoint with resume state | weights only | partial folder before | after | "
-          "after / before | published run | + DVC cache, copy | + DVC cache, links |")
+    print(
+        "| backbone | checkpoint with resume state | weights only | partial folder before | after | "
+        "after / before | published run | + DVC cache, copy | + DVC cache, links |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for backbone in ("ircsn", "uniformer"):
         full, slim = sizes(backbone)
         before, after = n * full, full + (n - 1) * slim
         published = n * slim
-        print(f"| {backbone} | {full / GB:.3f} | {slim / GB:.3f} | {before / GB:.2f} | {after / GB:.2f} | "
-              f"{after / before:.2f} | {published / GB:.2f} | {2 * published / GB:.2f} | {published / GB:.2f} |")
+        print(
+            f"| {backbone} | {full / GB:.3f} | {slim / GB:.3f} | {before / GB:.2f} | {after / GB:.2f} | "
+            f"{after / before:.2f} | {published / GB:.2f} | {2 * published / GB:.2f} | {published / GB:.2f} |"
+        )
 
 
 if __name__ == "__main__":

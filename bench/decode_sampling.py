@@ -6,6 +6,7 @@ DecordInit -> UniformSample -> DecordDecode pipeline, on the same clips, in one 
 Clips follow a TinyVIRAT-like mix: sizes 16-112 px (most 20-80), 6-150 frames. Prints clips/s of
 each and the ratio ours / mmaction2 (> 1: ours is faster).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,6 +45,7 @@ def ours(paths):
 def mmaction_pipeline():
     from mmaction.datasets.transforms import DecordDecode, DecordInit, UniformSample
     from mmengine.dataset import Compose
+
     return Compose([DecordInit(), UniformSample(clip_len=16, num_clips=1, test_mode=True), DecordDecode()])
 
 
@@ -76,8 +78,10 @@ def main():
         failed = mmaction_failures(paths)
         ours(failed)  # ours reads them
         paths = [p for p in paths if p not in failed]
-        print(f"mmaction2 pipeline failed on {len(failed)} of {args.clips} clips (decord 4-channel bug); "
-              f"tinyactions read all; timing the other {len(paths)}")
+        print(
+            f"mmaction2 pipeline failed on {len(failed)} of {args.clips} clips (decord 4-channel bug); "
+            f"tinyactions read all; timing the other {len(paths)}"
+        )
         ours(paths[:5]), mmaction(paths[:5])  # warm-up (imports, page cache)
         best = {"tinyactions": float("inf"), "mmaction2": float("inf")}
         for _ in range(args.repeats):  # interleaved, best of N: robust to a noisy machine

@@ -15,6 +15,7 @@ only the modules RealBasicVSRNet is made of are loaded, under their real names, 
 ``__init__`` files of ``mmagic.models`` skipped. Budget: well under 8 minutes on one recent GPU
 (warm-up 2, then 5 timed repeats per row).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,11 +41,15 @@ MMAGIC_SKIPPED = {
     "mmagic.models.editors": {},
     "mmagic.models.editors.basicvsr": {},
     "mmagic.models.editors.real_basicvsr": {},
-    "mmagic.models.utils": {"flow_warp": "mmagic.models.utils.flow_warp",
-                            "make_layer": "mmagic.models.utils.model_utils",
-                            "default_init_weights": "mmagic.models.utils.model_utils"},
-    "mmagic.models.archs": {"PixelShufflePack": "mmagic.models.archs.upsample",
-                            "ResidualBlockNoBN": "mmagic.models.archs.sr_backbone"},
+    "mmagic.models.utils": {
+        "flow_warp": "mmagic.models.utils.flow_warp",
+        "make_layer": "mmagic.models.utils.model_utils",
+        "default_init_weights": "mmagic.models.utils.model_utils",
+    },
+    "mmagic.models.archs": {
+        "PixelShufflePack": "mmagic.models.archs.upsample",
+        "ResidualBlockNoBN": "mmagic.models.archs.sr_backbone",
+    },
 }
 
 
@@ -67,6 +72,7 @@ def unpack(wheels: Path, site: Path) -> list[str]:
 def import_realbasicvsr():
     """Register RealBasicVSRNet in mmagic's registry, loading only the modules it is made of."""
     import mmagic  # noqa: F401  (its own __init__: version checks only)
+
     for package in MMAGIC_SKIPPED:  # parents first: the dict is ordered
         parent_name, leaf = package.rsplit(".", 1)
         parent = sys.modules[parent_name]
@@ -89,10 +95,12 @@ def networks(dry_run: bool):
     import torch
     from mmengine.registry import DefaultScope
 
-    from tinyactions import compat  # noqa: F401  (mmaction2's missing drn module)
-    from tinyactions import zoo
+    from tinyactions import compat, zoo  # noqa: F401  (compat: mmaction2's missing drn module)
+
+    # isort: split
     import mmaction.models  # noqa: F401  (registrations)
     from mmaction.registry import MODELS as ACTION_MODELS
+
     import_realbasicvsr()
     from mmagic.registry import MODELS as MAGIC_MODELS
 
@@ -120,6 +128,7 @@ def networks(dry_run: bool):
 def measure(fn, device, warmup: int, repeats: int) -> tuple[float, float]:
     """(median seconds per call, peak memory in GB on a CUDA device, else 0)."""
     import torch
+
     for _ in range(warmup):
         fn()
     cuda = device.type == "cuda"
@@ -153,8 +162,11 @@ def main():
     device = torch.device("cpu" if args.dry_run or not torch.cuda.is_available() else "cuda")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     import numpy
-    print(f"device {name}, torch {torch.__version__}, numpy {numpy.__version__}, python {sys.version.split()[0]}, "
-          f"{len(wheels)} wheels")
+
+    print(
+        f"device {name}, torch {torch.__version__}, numpy {numpy.__version__}, python {sys.version.split()[0]}, "
+        f"{len(wheels)} wheels"
+    )
     generator, recognizers = networks(args.dry_run)
     size, frames, clips_per_gpu = (8, 4, 1) if args.dry_run else (56, 16, 8)
     input_size = 32 if args.dry_run else 224
@@ -163,15 +175,24 @@ def main():
     rows = []
 
     generator = generator.to(device, memory_format=torch.channels_last).eval()
-    for batch in ((1, 2) if args.dry_run else (1, 4, 16)):
+    for batch in (1, 2) if args.dry_run else (1, 4, 16):
         x = torch.rand(batch, frames, 3, size, size, device=device)
         for p in precisions:
+
             def forward():
                 with torch.no_grad(), numeric.autocast(p, device):
                     generator(x)
+
             seconds, peak = measure(forward, device, warmup, repeats)
-            rows.append({"what": "realbasicvsr forward", "batch": batch, "precision": p,
-                         "frames_per_s": batch * frames / seconds, "peak_gb": peak})
+            rows.append(
+                {
+                    "what": "realbasicvsr forward",
+                    "batch": batch,
+                    "precision": p,
+                    "frames_per_s": batch * frames / seconds,
+                    "peak_gb": peak,
+                }
+            )
             print(rows[-1], flush=True)
     generator.cpu()
 
@@ -182,6 +203,7 @@ def main():
         target = torch.zeros(clips_per_gpu, 26, device=device)
         target[:, 0] = 1
         for p in precisions:
+
             def step():
                 with numeric.autocast(p, device):
                     feats = model.extract_feat(x[:, None])[0]  # (clips, views=1, C, T, H, W)
@@ -190,12 +212,19 @@ def main():
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
                 optim.step()
+
             seconds, peak = measure(step, device, warmup, repeats)
-            rows.append({"what": f"{backbone} train step {input_size} px", "batch": clips_per_gpu, "precision": p,
-                         "clips_per_s": clips_per_gpu / seconds, "peak_gb": peak})
+            rows.append(
+                {
+                    "what": f"{backbone} train step {input_size} px",
+                    "batch": clips_per_gpu,
+                    "precision": p,
+                    "clips_per_s": clips_per_gpu / seconds,
+                    "peak_gb": peak,
+                }
+            )
             print(rows[-1], flush=True)
         model.cpu()
-        del optim
 
     print("| what | batch | precision | rate | peak GPU memory |\n|---|---|---|---|---|")
     for r in rows:

@@ -11,6 +11,7 @@
 Prints each time, its target and the ratio time / target (below 1 meets the target). The workspace
 ends in sync with params.yaml, so this doubles as the demo run whose results are committed.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -13,6 +13,7 @@ official generator (56 -> 224 px) and the paper backbones at 112 px. Random weig
 the median of repeats after a warm-up. The CPU's bf16 support is printed (AMX tiles or AVX-512 BF16):
 the ratios differ between the two, which is why ``auto`` looks at it (tinyactions.precision).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,11 +68,14 @@ def bench_superres(spec: dict, out_size: int, count: int, repeats: int) -> None:
         up = S.Upscaler(net, out_size, window=32, overlap=4, batch=4, input="square", device="cpu", precision=p)
         seconds = timed(lambda: outputs.__setitem__(p, up.upscale(data)), repeats)
         rates[p] = frames / seconds
-    diff = np.concatenate([np.abs(a.astype(int) - b.astype(int)).ravel()
-                           for a, b in zip(outputs["fp32"], outputs["bf16"])])
-    print(f"superres {spec} -> {out_size} px: fp32 {rates['fp32']:.1f} frames/s, bf16 {rates['bf16']:.1f} "
-          f"frames/s, bf16/fp32 {rates['bf16'] / rates['fp32']:.2f}x; bf16 vs fp32 output: max {diff.max()} "
-          f"mean {diff.mean():.3f} grey levels")
+    diff = np.concatenate(
+        [np.abs(a.astype(int) - b.astype(int)).ravel() for a, b in zip(outputs["fp32"], outputs["bf16"])]
+    )
+    print(
+        f"superres {spec} -> {out_size} px: fp32 {rates['fp32']:.1f} frames/s, bf16 {rates['bf16']:.1f} "
+        f"frames/s, bf16/fp32 {rates['bf16'] / rates['fp32']:.2f}x; bf16 vs fp32 output: max {diff.max()} "
+        f"mean {diff.mean():.3f} grey levels"
+    )
 
 
 def logits_of(model, inputs):
@@ -83,25 +87,31 @@ def logits_of(model, inputs):
 def bench_backbone(spec, batch: int, repeats: int) -> None:
     from tinyactions.components import build_model
     from tinyactions.recipes import model_config
+
     torch.manual_seed(0)
     model = build_model(model_config(spec))
     x = torch.rand(batch, 1, 3, spec.segments, spec.input_size, spec.input_size) * 255
     scores, rates = {}, {}
     model.eval()
     for p in PRECISIONS:
+
         def forward():
             with torch.no_grad(), numeric.autocast(p, "cpu"):
                 data = model.data_preprocessor({"inputs": list(x), "data_samples": None}, training=False)
                 scores[p] = logits_of(model, data["inputs"]).float()
+
         rates[p] = batch / timed(forward, repeats)
     gap = float((torch.sigmoid(scores["fp32"]) - torch.sigmoid(scores["bf16"])).abs().max())
-    print(f"scores {spec.backbone} ({spec.preset}, {spec.input_size} px): fp32 {rates['fp32']:.1f} clips/s, bf16 "
-          f"{rates['bf16']:.1f} clips/s, bf16/fp32 {rates['bf16'] / rates['fp32']:.2f}x; max score difference {gap:.4f}")
+    print(
+        f"scores {spec.backbone} ({spec.preset}, {spec.input_size} px): fp32 {rates['fp32']:.1f} clips/s, bf16 "
+        f"{rates['bf16']:.1f} clips/s, bf16/fp32 {rates['bf16'] / rates['fp32']:.2f}x; max score difference {gap:.4f}"
+    )
     model.train()
     optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
     labels = torch.zeros(batch, 26)
     labels[:, 0] = 1
     for p in PRECISIONS:
+
         def step():
             with numeric.autocast(p, "cpu"):
                 data = model.data_preprocessor({"inputs": list(x), "data_samples": None}, training=True)
@@ -110,21 +120,29 @@ def bench_backbone(spec, batch: int, repeats: int) -> None:
             optim.zero_grad()
             loss.backward()
             optim.step()
+
         rates[p] = batch / timed(step, repeats)
-    print(f"train {spec.backbone} ({spec.preset}, {spec.input_size} px, batch {batch}): fp32 {rates['fp32']:.2f} "
-          f"clips/s, bf16 {rates['bf16']:.2f} clips/s, bf16/fp32 {rates['bf16'] / rates['fp32']:.2f}x")
+    print(
+        f"train {spec.backbone} ({spec.preset}, {spec.input_size} px, batch {batch}): fp32 {rates['fp32']:.2f} "
+        f"clips/s, bf16 {rates['bf16']:.2f} clips/s, bf16/fp32 {rates['bf16'] / rates['fp32']:.2f}x"
+    )
 
 
 def bench_fit(spec: dict, out_size: int, repeats: int) -> None:
     from tinyactions import superres_fit as F
+
     pairs = [(c, S.resize_frames(c, out_size)) for c in clips(out_size // 4, 8)]
     seconds = {}
     for p in PRECISIONS:
         net = F.start_from_upsampling(S.build_generator(S.GeneratorSpec(**spec)))
-        seconds[p] = timed(lambda: F.fit(net, pairs, out_size, 2, clip_len=2, batch=8, lr=1e-3, seed=0,
-                                         precision=p), repeats) / 2
-    print(f"superres_fit {spec}, {out_size} px, batch 8 x 2 frames: fp32 {seconds['fp32']:.3f} s/step, bf16 "
-          f"{seconds['bf16']:.3f} s/step, bf16/fp32 {seconds['fp32'] / seconds['bf16']:.2f}x")
+        seconds[p] = (
+            timed(lambda: F.fit(net, pairs, out_size, 2, clip_len=2, batch=8, lr=1e-3, seed=0, precision=p), repeats)
+            / 2
+        )
+    print(
+        f"superres_fit {spec}, {out_size} px, batch 8 x 2 frames: fp32 {seconds['fp32']:.3f} s/step, bf16 "
+        f"{seconds['bf16']:.3f} s/step, bf16/fp32 {seconds['fp32'] / seconds['bf16']:.2f}x"
+    )
 
 
 def main():
@@ -134,8 +152,10 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     s = settings.load(ROOT / "params.yaml")
-    print(f"CPU: AMX tiles {torch.cpu._is_amx_tile_supported()}, AVX-512 BF16 {torch.cpu._is_avx512_bf16_supported()}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"CPU: AMX tiles {torch.cpu._is_amx_tile_supported()}, AVX-512 BF16 {torch.cpu._is_avx512_bf16_supported()}, "
+        f"{torch.get_num_threads()} threads"
+    )
     demo_generator = s.superres.generator.model_dump()
     bench_superres(demo_generator, s.superres.size, 12, args.repeats)
     bench_fit(demo_generator, s.superres.size, args.repeats)

@@ -9,6 +9,7 @@ Each mode runs ``repeats`` times, alternating; clips/s is videos / wall time of 
 time is split by timing the generator (``Upscaler.upscale``), the storage round trip (``as_stored``) and
 the members' scoring (``Ensemble.score`` less both). The val F1 of each mode is the bundle's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,6 +32,7 @@ def timed(owner, name: str, totals: dict, key: str) -> None:
             return original(*args, **kwargs)
         finally:
             totals[key] = totals.get(key, 0.0) + time.perf_counter() - start
+
     setattr(owner, name, wrapper)
 
 
@@ -39,14 +41,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
     import os
+
     os.chdir(ROOT)
+    import torch
+
     from tinyactions import bundle as B
     from tinyactions import paths, settings
     from tinyactions import predict as P
     from tinyactions import superres as S
     from tinyactions.annotations import ANNOTATION_FILES
 
-    import torch
     s = settings.load()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     full = B.load(paths.BUNDLE)
@@ -62,8 +66,14 @@ def main() -> None:
             for mode, bundle in modes.items():
                 totals.clear()
                 start = time.perf_counter()
-                P.predict(bundle, clips, Path(folder) / f"{mode}{repeat}.csv",
-                          bundle["scoring"]["batch"] or s.execution.score_chunk, s.execution.superres_batch, device)
+                P.predict(
+                    bundle,
+                    clips,
+                    Path(folder) / f"{mode}{repeat}.csv",
+                    bundle["scoring"]["batch"] or s.execution.score_chunk,
+                    s.execution.superres_batch,
+                    device,
+                )
                 seconds[mode].append(time.perf_counter() - start)
                 if mode == "full":
                     split = dict(totals)
@@ -72,11 +82,15 @@ def main() -> None:
     split = {key: split.get(key, 0.0) for key in ("generator", "round trip", "members + SR")}  # none without SR
     scoring = split["members + SR"] - split["generator"] - split["round trip"]
     print(f"{len(clips)} test videos, {len(full['members'])} members ({len(modes['lr_only']['members'])} low-res)")
-    print(f"full ensemble: {rate['full']:.2f} clips/s | --lr-only: {rate['lr_only']:.2f} clips/s | "
-          f"ratio {rate['lr_only'] / rate['full']:.2f}x")
-    print(f"full, share of wall time (last repeat): generator {split['generator'] / wall:.0%}, storage round trip "
-          f"{split['round trip'] / wall:.0%}, members' scoring {scoring / wall:.0%}, rest (decode, decide, write) "
-          f"{1 - split['members + SR'] / wall:.0%}")
+    print(
+        f"full ensemble: {rate['full']:.2f} clips/s | --lr-only: {rate['lr_only']:.2f} clips/s | "
+        f"ratio {rate['lr_only'] / rate['full']:.2f}x"
+    )
+    print(
+        f"full, share of wall time (last repeat): generator {split['generator'] / wall:.0%}, storage round trip "
+        f"{split['round trip'] / wall:.0%}, members' scoring {scoring / wall:.0%}, rest (decode, decide, write) "
+        f"{1 - split['members + SR'] / wall:.0%}"
+    )
     for mode, bundle in modes.items():
         f1 = bundle["val_f1"]
         print(f"val F1 {mode}: {f1['cv']:.4f} cross-validated, {f1['in_sample']:.4f} in-sample")

@@ -11,6 +11,7 @@ default HEAD), each with its own params.yaml shaped to the same runs and the pap
 mix. Run it pinned to two cores (``taskset -c 0,1``) on a bigger machine.
 Prints seconds and peak RSS of both and the ratios this / peer.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,14 +32,29 @@ from tinyactions.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS  # noq
 
 VAL, TEST, EPOCHS = 3308, 6097, 12
 CLIPS_PER_SOURCE = 16
-RUNS = {"ircsn_lr": ("ircsn", "lr", "bce"), "uniformer_lr": ("uniformer", "lr", "bce"),
-        "ircsn_lr_asl": ("ircsn", "lr", "asl"), "ircsn_sr": ("ircsn", "sr", "bce"),
-        "uniformer_sr": ("uniformer", "sr", "bce")}
+RUNS = {
+    "ircsn_lr": ("ircsn", "lr", "bce"),
+    "uniformer_lr": ("uniformer", "lr", "bce"),
+    "ircsn_lr_asl": ("ircsn", "lr", "asl"),
+    "ircsn_sr": ("ircsn", "sr", "bce"),
+    "uniformer_sr": ("uniformer", "sr", "bce"),
+}
 STUDENT = "ircsn_kd"
 # the paper profile's mix; a revision without repeated members takes ircsn_sr@9 for the second best
-MEMBERS = ["uniformer_lr@best", "uniformer_sr@best", "uniformer_sr@last", "ircsn_lr@best", "ircsn_lr@last",
-           "ircsn_lr_asl@best", "ircsn_lr_asl@last", "ircsn_sr@best", "ircsn_sr@best", "ircsn_sr@last",
-           "ircsn_kd@best", "ircsn_kd@last"]
+MEMBERS = [
+    "uniformer_lr@best",
+    "uniformer_sr@best",
+    "uniformer_sr@last",
+    "ircsn_lr@best",
+    "ircsn_lr@last",
+    "ircsn_lr_asl@best",
+    "ircsn_lr_asl@last",
+    "ircsn_sr@best",
+    "ircsn_sr@best",
+    "ircsn_sr@last",
+    "ircsn_kd@best",
+    "ircsn_kd@last",
+]
 MEMBERS_DISTINCT_NAMES = [m if i != 8 else "ircsn_sr@9" for i, m in enumerate(MEMBERS)]
 
 
@@ -71,10 +87,12 @@ def write_workspace(root: Path, seed: int = 0) -> None:
     test = pd.DataFrame({"id": ids["test"], "video_id": ids["test"], "flip": False, "readable": True})
     test.to_parquet(prepared / "test.parquet")
     counts = {c: int(n) for c, n in zip(CLASSES, y_train.sum(0))}
-    (prepared / "stats.json").write_text(json.dumps({"videos": {"train": len(y_train)},
-                                                     "class_counts": {"train": counts}}))
-    pd.DataFrame(y_train.T.astype(int) @ y_train.astype(int), index=list(CLASSES),
-                 columns=list(CLASSES)).to_csv(prepared / "cooccurrence.csv")
+    (prepared / "stats.json").write_text(
+        json.dumps({"videos": {"train": len(y_train)}, "class_counts": {"train": counts}})
+    )
+    pd.DataFrame(y_train.T.astype(int) @ y_train.astype(int), index=list(CLASSES), columns=list(CLASSES)).to_csv(
+        prepared / "cooccurrence.csv"
+    )
     scores = root / "data/scores"
     scores.mkdir(parents=True)
     y_test, _ = labels(TEST, rng)
@@ -100,11 +118,22 @@ def write_workspace(root: Path, seed: int = 0) -> None:
 def params_for(tree_params: dict) -> dict:
     """The tree's own params.yaml with the bench's runs, student and members (either schema)."""
     p = dict(tree_params)
-    p["runs"] = {n: {"backbone": b, "input": i, "loss": loss, "lr": 0.0001, "epochs": EPOCHS}
-                 for n, (b, i, loss) in RUNS.items()}
+    p["runs"] = {
+        n: {"backbone": b, "input": i, "loss": loss, "lr": 0.0001, "epochs": EPOCHS} for n, (b, i, loss) in RUNS.items()
+    }
     if "students" in p:
-        p["students"] = {STUDENT: {"backbone": "ircsn", "input": "lr", "loss": "kd", "teacher": "ircsn_sr",
-                                   "teacher_epoch": "last", "alpha": 0.5, "lr": 0.0001, "epochs": EPOCHS}}
+        p["students"] = {
+            STUDENT: {
+                "backbone": "ircsn",
+                "input": "lr",
+                "loss": "kd",
+                "teacher": "ircsn_sr",
+                "teacher_epoch": "last",
+                "alpha": 0.5,
+                "lr": 0.0001,
+                "epochs": EPOCHS,
+            }
+        }
         p["ensemble"]["members"] = MEMBERS
     else:
         p["kd"]["student"].update(name=STUDENT, epochs=EPOCHS)
@@ -140,12 +169,15 @@ def main() -> None:
         workspace = Path(args.keep) if args.keep else Path(tmp) / "workspace"
         start = time.perf_counter()
         write_workspace(workspace)
-        print(f"workspace: val {VAL}, test {TEST}, {len(RUNS) + 1} runs x {EPOCHS} epochs "
-              f"({time.perf_counter() - start:.0f} s to write)")
+        print(
+            f"workspace: val {VAL}, test {TEST}, {len(RUNS) + 1} runs x {EPOCHS} epochs "
+            f"({time.perf_counter() - start:.0f} s to write)"
+        )
         peer = Path(tmp) / "peer"
         peer.mkdir()
-        archive = subprocess.run(["git", "archive", args.peer, "tinyactions", "params.yaml"], cwd=ROOT,
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", args.peer, "tinyactions", "params.yaml"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(peer)], input=archive, check=True)
         results = {}
         for label, code in (("peer " + args.peer, peer), ("this tree", ROOT)):

@@ -7,6 +7,7 @@ Needs data/prepared (run `dvc repro prepare`). Both runs train the same RunSpec 
 is batch_size / mean iteration time from the mmengine logs (first 20 iterations skipped). Expect
 parity: the stage adds only resume/fingerprint bookkeeping around the same Runner.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,22 +38,46 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--backbone", default="ircsn", choices=("ircsn", "uniformer"))
     args = ap.parse_args()
-    spec = dataclasses.replace(settings.load(ROOT / "params.yaml").run_spec("ircsn_lr"), name="bench",
-                               backbone=args.backbone, lr=1e-3, epochs=args.epochs, pretrained=None)
+    spec = dataclasses.replace(
+        settings.load(ROOT / "params.yaml").run_spec("ircsn_lr"),
+        name="bench",
+        backbone=args.backbone,
+        lr=1e-3,
+        epochs=args.epochs,
+        pretrained=None,
+    )
     train, val, root = "data/prepared/train.parquet", "data/prepared/val.parquet", "data/raw/tinyvirat-synth"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory() as tmp:
-        ours = subprocess.run([sys.executable, "-c", (
-            "from pathlib import Path\nfrom tinyactions.settings import RunSpec\nfrom tinyactions.training import train\n"
-            f"train(RunSpec(**{spec.__dict__!r}), Path({tmp!r}) / 'models', Path({tmp!r}) / 'metrics', "
-            f"{train!r}, {val!r}, {root!r}, workers=1)\n")], cwd=ROOT, env=env, capture_output=True, text=True)
+        ours = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "from pathlib import Path\nfrom tinyactions.settings import RunSpec\n"
+                    "from tinyactions.training import train\n"
+                    f"train(RunSpec(**{spec.__dict__!r}), Path({tmp!r}) / 'models', Path({tmp!r}) / 'metrics', "
+                    f"{train!r}, {val!r}, {root!r}, workers=1)\n"
+                ),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert ours.returncode == 0, ours.stderr[-2000:]
         from mmengine.config import Config
+
         cfg = runner_config(spec, f"{tmp}/peer", train, val, root, f"{tmp}/peer-live", workers=1)
         Config(cfg).dump(f"{tmp}/peer_cfg.py")
         tool = Path(sys.executable).parent.parent / "lib/python3.11/site-packages/mmaction/.mim/tools/train.py"
-        peer = subprocess.run([sys.executable, str(tool), f"{tmp}/peer_cfg.py", "--work-dir", f"{tmp}/peer"],
-                              cwd=ROOT, env=env, capture_output=True, text=True)
+        peer = subprocess.run(
+            [sys.executable, str(tool), f"{tmp}/peer_cfg.py", "--work-dir", f"{tmp}/peer"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert peer.returncode == 0, peer.stderr[-2000:]
     rates = {}
     for name, run in (("train stage", ours), ("tools/train.py", peer)):

@@ -8,6 +8,7 @@ tinyactions.memory.TreeWatch. Peer: `fork`, the start method before (a worker fo
 anew every epoch, inherits its heap); ours: `forkserver` (workers forked from a small process that
 imported only the data code). Prints peak RSS per role and the training wall time, and the ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,30 +43,49 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["fork", "forkserver"])
     args = ap.parse_args()
     from tests.conftest import make_prepared
+
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = make_prepared(Path(tmp) / "data", n_train=args.clips, n_val=2, size=64, frames=24)
         for method in args.methods:
-            code = RUN.format(method=method, backbone=args.backbone, epochs=args.epochs, out=f"{tmp}/{method}",
-                              train_index=data["train"], val_index=data["val"], root=data["root"])
+            code = RUN.format(
+                method=method,
+                backbone=args.backbone,
+                epochs=args.epochs,
+                out=f"{tmp}/{method}",
+                train_index=data["train"],
+                val_index=data["val"],
+                root=data["root"],
+            )
             start = time.monotonic()
-            proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            )
             with TreeWatch(proc.pid) as watch:
                 _, err = proc.communicate()
             assert proc.returncode == 0, err[-3000:]
             workers = [p for p in watch.procs.values() if p.role == "worker"]
-            results[method] = {"trainer": watch.peak("other"), "worker": watch.peak("worker"),
-                               "workers": len(workers), "forkserver": watch.peak("forkserver"),
-                               "tree": watch.peak_total, "seconds": time.monotonic() - start}
+            results[method] = {
+                "trainer": watch.peak("other"),
+                "worker": watch.peak("worker"),
+                "workers": len(workers),
+                "forkserver": watch.peak("forkserver"),
+                "tree": watch.peak_total,
+                "seconds": time.monotonic() - start,
+            }
             r = results[method]
-            print(f"{method:11s} trainer {r['trainer'] / GIB:5.2f} GiB  worker {r['worker'] / GIB:5.2f} GiB "
-                  f"({r['workers']} started)  forkserver {r['forkserver'] / GIB:4.2f} GiB  "
-                  f"tree {r['tree'] / GIB:5.2f} GiB  {r['seconds']:6.1f} s", flush=True)
+            print(
+                f"{method:11s} trainer {r['trainer'] / GIB:5.2f} GiB  worker {r['worker'] / GIB:5.2f} GiB "
+                f"({r['workers']} started)  forkserver {r['forkserver'] / GIB:4.2f} GiB  "
+                f"tree {r['tree'] / GIB:5.2f} GiB  {r['seconds']:6.1f} s",
+                flush=True,
+            )
     if {"fork", "forkserver"} <= set(results):
         a, b = results["forkserver"], results["fork"]
-        print(f"forkserver / fork: worker peak RSS {a['worker'] / b['worker']:.2f}x, whole tree "
-              f"{a['tree'] / b['tree']:.2f}x, wall time {a['seconds'] / b['seconds']:.2f}x")
+        print(
+            f"forkserver / fork: worker peak RSS {a['worker'] / b['worker']:.2f}x, whole tree "
+            f"{a['tree'] / b['tree']:.2f}x, wall time {a['seconds'] / b['seconds']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

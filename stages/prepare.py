@@ -1,5 +1,6 @@
 """Stage prepare: validate every annotation entry against its video and write the prepared index
 (see tinyactions.preparation for the outputs)."""
+
 from tqdm import tqdm
 
 from tinyactions import settings, stage
@@ -18,6 +19,7 @@ def main() -> None:
             bar.close()
         bars.append(tqdm(unit="video", desc=f"check {split}"))
         return bars[-1].update
+
     try:
         stats = prepare(s.data, s.balance, s.execution.data_workers or default_workers(), progress)
     finally:

@@ -10,12 +10,14 @@ merging it) split the work (on one host, execution.superres_workers CPU processe
 visible GPU, do it without --shard); a final run without --shard assembles data/superres from the cache and
 writes data/manifests/sr.json (path -> cache key: what runs on super-resolved input depend on).
 """
+
 import argparse
 
 from tqdm import tqdm
 
 from tinyactions import paths, settings, stage
 from tinyactions import superres as S
+from tinyactions.checkpoint_io import CheckpointError
 from tinyactions.video import VideoDecodeError
 
 
@@ -37,14 +39,28 @@ def main() -> None:
     shard, shards = parse_shard(ap.parse_args().shard)
     log = stage.logger("superres")
     s = settings.load()
-    job = S.UpscaleJob(S.GeneratorSpec(**s.superres.generator.model_dump()), str(paths.GENERATOR), s.superres.size,
-                       s.superres.window, s.superres.overlap, s.execution.superres_batch, s.superres.input,
-                       s.superres.precision)
+    job = S.UpscaleJob(
+        S.GeneratorSpec(**s.superres.generator.model_dump()),
+        str(paths.GENERATOR),
+        s.superres.size,
+        s.superres.window,
+        s.superres.overlap,
+        s.execution.superres_batch,
+        s.superres.input,
+        s.superres.precision,
+    )
     where = S.devices(s.execution.superres_workers)
     log.info("%d worker(s) on %s, %s", len(where), where[0], job.settings(where[0]).get("precision", "fp32"))
     bars = []
-    S.upscale_dataset(s.data.root, job, s.superres.storage, where, shard, shards,
-                      lambda total: bars.append(tqdm(total=total, unit="clip", desc="superres")) or bars[-1].update)
+    S.upscale_dataset(
+        s.data.root,
+        job,
+        s.superres.storage,
+        where,
+        shard,
+        shards,
+        lambda total: bars.append(tqdm(total=total, unit="clip", desc="superres")) or bars[-1].update,
+    )
     for bar in bars:
         bar.close()
     if shards > 1:
@@ -52,4 +68,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    stage.run("superres", main, errors=(VideoDecodeError,))  # prepare found it readable: the file changed since
+    # VideoDecodeError: prepare found the file readable, so it changed since
+    stage.run("superres", main, errors=(VideoDecodeError, CheckpointError))

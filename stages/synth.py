@@ -3,6 +3,7 @@
 With data.source = tinyvirat the real dataset is used and this stage writes only a note, so the
 pipeline keeps one shape for both sources.
 """
+
 from tqdm import tqdm
 
 from tinyactions import paths, settings, stage
@@ -17,10 +18,19 @@ def main() -> None:
         log.info("data.source = %s: demo dataset not generated", s.data.source)
         return
     c = s.synth
-    cfg = SynthConfig(seed=c.seed, videos=c.videos.model_dump(), hr_size=c.hr_size, lr_size_min=c.lr_size.min,
-                      lr_size_max=c.lr_size.max, lr_size_median=c.lr_size.median, frames_min=c.frames.min,
-                      frames_max=c.frames.max, frames_median=c.frames.median, virat_sources=c.sources.virat,
-                      meva_sources=c.sources.meva)
+    cfg = SynthConfig(
+        seed=c.seed,
+        videos=c.videos.model_dump(),
+        hr_size=c.hr_size,
+        lr_size_min=c.lr_size.min,
+        lr_size_max=c.lr_size.max,
+        lr_size_median=c.lr_size.median,
+        frames_min=c.frames.min,
+        frames_max=c.frames.max,
+        frames_median=c.frames.median,
+        virat_sources=c.sources.virat,
+        meva_sources=c.sources.meva,
+    )
     total = sum(cfg.videos.values())
     log.info("rendering %d clips (%s) at %d px into %s", total, cfg.videos, cfg.hr_size, paths.SYNTH_LR)
     with tqdm(total=total, unit="clip", desc="synth") as bar:

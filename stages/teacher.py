@@ -7,11 +7,13 @@ The teacher is an SR run (students.<student>.teacher) at a checkpoint chosen as 
 data/teachers/<student>.parquet keyed by sample_id (video id, ":flip" for a balance copy, scored on the
 flipped SR clip), s_<class> columns.
 """
+
 import sys
 
 from tqdm import tqdm
 
 from tinyactions import settings, stage
+from tinyactions.checkpoint_io import CheckpointError
 from tinyactions.teacher import score_teacher
 
 
@@ -23,10 +25,18 @@ def main() -> None:
     s = settings.load()
     rule = s.teacher(student)
     with tqdm(unit="clip", desc=f"teacher {rule}") as bar:
-        epoch = score_teacher(s.run_spec(rule.run), rule, student, s.best_by, s.dump.views,
-                              s.execution.score_chunk, s.dump.precision, bar.update)
+        epoch = score_teacher(
+            s.run_spec(rule.run),
+            rule,
+            student,
+            s.best_by,
+            s.dump.views,
+            s.execution.score_chunk,
+            s.dump.precision,
+            bar.update,
+        )
     log.info("%s: teacher %s@%d", student, rule.run, epoch)
 
 
 if __name__ == "__main__":
-    stage.run("teacher", main, errors=(FileNotFoundError,))
+    stage.run("teacher", main, errors=(FileNotFoundError, CheckpointError))

@@ -7,10 +7,12 @@ With execution.nproc > 1 the stage relaunches itself under torchrun (one process
 share with gloo). A student learns from labels and data/teachers/<student>.parquet. Outputs:
 models/<run>/epoch_<n>.pth (every epoch), metrics/train/<run>/ (dvclive).
 """
+
 import sys
 from pathlib import Path
 
 from tinyactions import paths, settings, stage
+from tinyactions.checkpoint_io import CheckpointError
 
 
 def main() -> None:
@@ -24,11 +26,21 @@ def main() -> None:
         raise settings.SettingsError(f"train.pretrained.{spec.backbone}: {spec.pretrained} does not exist")
     stage.relaunch_on(s.execution.nproc, "stages.train", name, log=log)
     from tinyactions.training import train
-    train(spec, paths.MODELS, paths.TRAIN_METRICS, paths.TRAIN_LOGS, str(paths.index("train")),
-          str(paths.index("val")), s.video_root(spec.input), teacher_file=str(paths.teacher_scores(name)) if spec.loss == "kd" else None,
-          workers=s.execution.loader_workers, batch_per_process=s.execution.batch_per_process)
+
+    train(
+        spec,
+        paths.MODELS,
+        paths.TRAIN_METRICS,
+        paths.TRAIN_LOGS,
+        str(paths.index("train")),
+        str(paths.index("val")),
+        s.video_root(spec.input),
+        teacher_file=str(paths.teacher_scores(name)) if spec.loss == "kd" else None,
+        workers=s.execution.loader_workers,
+        batch_per_process=s.execution.batch_per_process,
+    )
     log.info("done: %s", paths.MODELS / name)
 
 
 if __name__ == "__main__":
-    stage.run("train", main)
+    stage.run("train", main, errors=(CheckpointError,))  # train.pretrained: a file from elsewhere

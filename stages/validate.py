@@ -4,6 +4,7 @@ It depends on params.yaml as a file, so every change (a typo included) reruns it
 same marker every time, so a valid change reruns only what reads the changed keys. The root stages
 (synth, prepare) depend on the marker: nothing runs after an invalid change.
 """
+
 from tinyactions import paths, settings, stage
 from tinyactions.atomic import write_text
 

@@ -1,4 +1,5 @@
 """Shared fixtures: tiny videos and datasets made by the tests themselves."""
+
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ def run_spec(**changes):
     import dataclasses
 
     from tinyactions import settings
+
     return dataclasses.replace(settings.load(ROOT / "params.yaml").run_spec("ircsn_lr"), **changes)
 
 
@@ -27,9 +29,11 @@ def threshold_config(**changes):
     """The shipped params.yaml's threshold settings with ``changes``."""
     from tinyactions import settings
     from tinyactions.thresholds import ThresholdConfig
+
     t = settings.load(ROOT / "params.yaml").thresholds
-    return ThresholdConfig(**{**{k: getattr(t, k) for k in ("strategy", "prior", "min_positives", "low", "high",
-                                                            "shrink_to")}, **changes})
+    return ThresholdConfig(
+        **{**{k: getattr(t, k) for k in ("strategy", "prior", "min_positives", "low", "high", "shrink_to")}, **changes}
+    )
 
 
 def smooth_clip(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -42,16 +46,18 @@ def smooth_clip(frames: int, height: int, width: int, seed: int = 0) -> np.ndarr
         img = np.stack([base[c] + 40 * np.sin((xx + 2 * t) / max(width, 1) * np.pi) for c in range(3)], -1)
         s = max(2, width // 4)
         x0 = (t * 2) % max(width - s, 1)
-        img[height // 3:height // 3 + s, x0:x0 + s] = 250
+        img[height // 3 : height // 3 + s, x0 : x0 + s] = 250
         out[t] = np.clip(img, 0, 255).astype(np.uint8)
     return out
 
 
-def write_dataset(root: Path, splits: dict[str, list[dict]], class_map: dict | None = None,
-                  make_videos: bool = True) -> Path:
+def write_dataset(
+    root: Path, splits: dict[str, list[dict]], class_map: dict | None = None, make_videos: bool = True
+) -> Path:
     """A TinyVIRAT-v2 tree from entry dicts; each entry's video matches its ``dim`` unless the entry
     carries ``_file`` = (frames, width, height) or ``_file`` = None (no file written)."""
     from tinyactions.annotations import ANNOTATION_FILES
+
     root.mkdir(parents=True, exist_ok=True)
     (root / "class_map.json").write_text(json.dumps(class_map or {c: i for i, c in enumerate(CLASSES)}))
     for split, entries in splits.items():
@@ -69,26 +75,40 @@ def write_dataset(root: Path, splits: dict[str, list[dict]], class_map: dict | N
 @pytest.fixture
 def entry():
     """Factory for annotation entries."""
+
     def make(vid: str, dim=(20, 32, 32), labels=("activity_walking",), split="train", **extra):
         path = f"{vid}.mp4" if split == "test" else f"VIRAT_S_000001_00_000000_000100/{vid}.mp4"
-        e = {"id": vid, "video_id": vid if split == "test" else "VIRAT_S_000001_00_000000_000100",
-             "path": path, "dim": list(dim)}
+        e = {
+            "id": vid,
+            "video_id": vid if split == "test" else "VIRAT_S_000001_00_000000_000100",
+            "path": path,
+            "dim": list(dim),
+        }
         if split != "test":
             e["label"] = list(labels)
         e.update(extra)
         return e
+
     return make
 
 
 def make_prepared(folder: Path, n_train: int = 12, n_val: int = 4, size: int = 24, frames: int = 20) -> dict:
     """A tiny TinyVIRAT-layout dataset and its prepared index (parquet), for training tests."""
     from tinyactions.index import Tolerance, apply_policy, check_split
+
     classes = ["activity_walking", "activity_standing", "Talking", "vehicle_moving"]
     splits = {}
     for split, count, digits in (("train", n_train, 6), ("val", n_val, 5)):
-        splits[split] = [{"id": f"{i:0{digits}d}", "video_id": "VIRAT_S_000001_00_000000_000100",
-                          "path": f"VIRAT_S_000001_00_000000_000100/{i:0{digits}d}.mp4",
-                          "dim": [frames, size, size], "label": [classes[i % 4]]} for i in range(count)]
+        splits[split] = [
+            {
+                "id": f"{i:0{digits}d}",
+                "video_id": "VIRAT_S_000001_00_000000_000100",
+                "path": f"VIRAT_S_000001_00_000000_000100/{i:0{digits}d}.mp4",
+                "dim": [frames, size, size],
+                "label": [classes[i % 4]],
+            }
+            for i in range(count)
+        ]
     root = write_dataset(folder / "raw", splits)
     out = {"root": str(root)}
     for split in ("train", "val"):

@@ -1,5 +1,6 @@
 """A pipeline repo for end-to-end tests: the project's tracked pipeline files in a fresh git + DVC repo
 with its own HOME and DVC site cache, so nothing leaks in from (or out to) the developer's setup."""
+
 from __future__ import annotations
 
 import os
@@ -35,13 +36,22 @@ def make_repo(path: Path, overrides: dict) -> dict:
             params[key] = overrides[key]
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "GIT_"))}
-    env.update(HOME=str(path.parent / "home"), GIT_CONFIG_NOSYSTEM="1", DVC_NO_ANALYTICS="1",
-               DVC_SITE_CACHE_DIR=str(path.parent / "dvc-site"),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        HOME=str(path.parent / "home"),
+        GIT_CONFIG_NOSYSTEM="1",
+        DVC_NO_ANALYTICS="1",
+        DVC_SITE_CACHE_DIR=str(path.parent / "dvc-site"),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
     (path.parent / "home").mkdir(exist_ok=True)
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "config", "user.email", "t@example.invalid"],
-                ["git", "config", "user.name", "test"], [sys.executable, "-m", "dvc", "init", "-q"],
-                ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+    for cmd in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "config", "user.email", "t@example.invalid"],
+        ["git", "config", "user.name", "test"],
+        [sys.executable, "-m", "dvc", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "init"],
+    ):
         if cmd[:2] == ["git", "add"]:  # the project's DVC settings (cache link type) over dvc init's
             shutil.copy(ROOT / ".dvc/config", path / ".dvc/config")
         subprocess.run(cmd, cwd=path, env=env, check=True, capture_output=True)
@@ -49,8 +59,9 @@ def make_repo(path: Path, overrides: dict) -> dict:
 
 
 def dvc(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=1800)
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=1800
+    )
 
 
 def commit(repo: Path, env: dict, message: str) -> None:

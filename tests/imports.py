@@ -1,4 +1,5 @@
 """The project modules a module imports, transitively (function-level imports included: they run too)."""
+
 from __future__ import annotations
 
 import ast
@@ -26,7 +27,9 @@ def direct_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             names = [base] + [f"{base}.{a.name}" for a in node.names]
         else:
             continue

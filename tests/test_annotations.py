@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from tinyactions.annotations import (CLASSES, AnnotationError, multi_hot, read_class_map, read_entries)
 from tests.conftest import DATA
+from tinyactions.annotations import CLASSES, AnnotationError, multi_hot, read_class_map, read_entries
 
 
 def test_classes_are_the_official_26_in_order():
@@ -30,13 +30,16 @@ def test_malformed_json_names_file_and_line(tmp_path):
         read_entries(path, labeled=True)
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"path": "a/1.mp4", "dim": [1, 2, 2], "label": ["Misc"]}, "entry 0: missing key 'id'"),
-    ({"id": "000001", "path": "a/1.mp4", "dim": [1, 2], "label": ["Misc"]}, r"entry 0 \(id '000001'\): 'dim'"),
-    ({"id": "000001", "path": "a/1.mp4", "dim": [1, 2, 2], "label": []}, "'label' must be a non-empty list"),
-    ({"id": "000001", "path": "../x.mp4", "dim": [1, 2, 2], "label": ["Misc"]}, "'path' must be a relative"),
-    ({"id": 7, "path": "a/1.mp4", "dim": [1, 2, 2], "label": ["Misc"]}, "'id' must be a string of digits"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"path": "a/1.mp4", "dim": [1, 2, 2], "label": ["Misc"]}, "entry 0: missing key 'id'"),
+        ({"id": "000001", "path": "a/1.mp4", "dim": [1, 2], "label": ["Misc"]}, r"entry 0 \(id '000001'\): 'dim'"),
+        ({"id": "000001", "path": "a/1.mp4", "dim": [1, 2, 2], "label": []}, "'label' must be a non-empty list"),
+        ({"id": "000001", "path": "../x.mp4", "dim": [1, 2, 2], "label": ["Misc"]}, "'path' must be a relative"),
+        ({"id": 7, "path": "a/1.mp4", "dim": [1, 2, 2], "label": ["Misc"]}, "'id' must be a string of 1 to 18 digits"),
+    ],
+)
 def test_bad_entries_name_the_entry(tmp_path, entry, message):
     path = tmp_path / "tiny_val_v2.json"
     path.write_text(json.dumps([entry]))
@@ -58,3 +61,42 @@ def test_multi_hot_in_class_map_order():
     assert vec.dtype == np.int8 and vec.sum() == 2 and vec[0] == 1 and vec[19] == 1
     with pytest.raises(KeyError, match="Dancing"):
         multi_hot(("Dancing",))
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"id": "²", "path": "a/1.mp4", "dim": [1, 2, 2]}, "'id' must be a string of 1 to 18 digits 0-9"),
+        ({"id": "٣", "path": "a/1.mp4", "dim": [1, 2, 2]}, "'id' must be a string of 1 to 18 digits 0-9"),
+        ({"id": "1" * 19, "path": "a/1.mp4", "dim": [1, 2, 2]}, "'id' must be a string of 1 to 18 digits"),
+        ({"id": "7", "path": "a/1.mp4", "dim": [2**70, 2, 2]}, "'dim' must be .* integers from 0 to 2147483647"),
+    ],
+)
+def test_ids_are_ascii_digits_and_dims_are_in_range(tmp_path, raw, message):
+    path = tmp_path / "tiny_test_v2_public.json"
+    path.write_text(json.dumps([raw]))
+    with pytest.raises(AnnotationError, match=message):
+        read_entries(path, labeled=False)
+
+
+def test_a_file_that_is_not_utf8_or_too_deep_names_the_file(tmp_path):
+    path = tmp_path / "tiny_val_v2.json"
+    path.write_bytes('[{"id": "1", "path": "caf\xe9.mp4"}]'.encode("latin-1"))
+    with pytest.raises(
+        AnnotationError, match=r"tiny_val_v2.json: not UTF-8 text \(invalid continuation byte: byte 0xe9\)"
+    ):
+        read_entries(path, labeled=True)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(AnnotationError, match="tiny_val_v2.json: JSON nested too deeply"):
+        read_entries(path, labeled=True)
+
+
+def test_ids_are_compared_by_value():
+    """'7' and '007' are one video: answer.txt would write both as 00007."""
+    import numpy as np
+
+    from tinyactions.submission import format_answer
+
+    with pytest.raises(ValueError, match="duplicate test ids"):
+        format_answer(["7", "007"], np.zeros((2, len(CLASSES))))
+    assert format_answer(["00012", "7"], np.zeros((2, len(CLASSES)))).splitlines()[0].startswith("00007 0")

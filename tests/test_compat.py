@@ -1,4 +1,5 @@
 """Each workaround in tinyactions.compat: these fail if it is removed."""
+
 import subprocess
 import sys
 
@@ -12,9 +13,11 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 def test_mmaction_models_import_after_compat_and_drn_fails_loudly():
     # open-mmlab/mmaction2 issue 2714: the 1.2.0 wheel lacks localizers/drn.
-    out = run_python("import tinyactions.compat, mmaction.models\n"
-                     "from mmaction.registry import MODELS\n"
-                     "try:\n    MODELS.build(dict(type='DRN'))\nexcept RuntimeError as e:\n    print('DRN:', e)\n")
+    out = run_python(
+        "import tinyactions.compat, mmaction.models\n"
+        "from mmaction.registry import MODELS\n"
+        "try:\n    MODELS.build(dict(type='DRN'))\nexcept RuntimeError as e:\n    print('DRN:', e)\n"
+    )
     assert out.returncode == 0, out.stderr
     assert "DRN: DRN is not shipped" in out.stdout
 
@@ -32,25 +35,29 @@ def test_mmaction_dependency_module_imports():
 
 def test_missing_importlib_metadata_is_named(monkeypatch):
     from tinyactions import compat
+
     real = compat.importlib.util.find_spec
-    monkeypatch.setattr(compat.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "importlib_metadata" else real(name, *a))
+    monkeypatch.setattr(
+        compat.importlib.util, "find_spec", lambda name, *a: None if name == "importlib_metadata" else real(name, *a)
+    )
     with pytest.raises(ImportError, match="importlib_metadata is missing"):
         compat._check_importlib_metadata()
 
 
 def test_mmengine_checkpoint_with_history_buffers_loads(tmp_path):
     # open-mmlab/mmengine issue 1655: torch >= 2.6 refuses mmengine's pickled meta with weights_only.
-    import tinyactions.compat  # noqa: F401
+    import numpy as np
     from mmengine.logging import MessageHub
     from mmengine.runner.checkpoint import CheckpointLoader
-    import numpy as np
+
+    import tinyactions.compat  # noqa: F401
 
     hub = MessageHub.get_instance("compat-test")
     hub.update_scalar("train/loss", 0.5)
     path = tmp_path / "epoch_1.pth"
-    torch.save({"meta": {"message_hub": hub.state_dict(), "seed": np.int64(3)},
-                "state_dict": {"w": torch.ones(2)}}, path)
+    torch.save(
+        {"meta": {"message_hub": hub.state_dict(), "seed": np.int64(3)}, "state_dict": {"w": torch.ones(2)}}, path
+    )
     with pytest.raises(Exception):
         torch.load(path)  # torch's default: what mmengine 0.10.7 calls
     ckpt = CheckpointLoader.load_checkpoint(str(path), map_location="cpu")

@@ -1,13 +1,14 @@
 """Distillation targets join by sample id; the student's params validate; KD reaches the loss."""
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import make_prepared
 from tinyactions.annotations import SCORE_COLUMNS
 from tinyactions.dataset import TinyVideoDataset
 from tinyactions.losses import DistillationLoss
-from tests.conftest import make_prepared
 
 
 def teacher_table(index: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -29,8 +30,9 @@ def test_teacher_scores_join_by_sample_id_not_row_order(tmp_path):
     table.sample(frac=1.0, random_state=3).to_parquet(tmp_path / "shuffled.parquet", index=False)
 
     def load(name):
-        ds = TinyVideoDataset(prepared["train"], pipeline=[], video_root=prepared["root"],
-                              teacher_file=str(tmp_path / name))
+        ds = TinyVideoDataset(
+            prepared["train"], pipeline=[], video_root=prepared["root"], teacher_file=str(tmp_path / name)
+        )
         return [ds.get_data_info(i) for i in range(len(ds))]
 
     ordered, shuffled = load("ordered.parquet"), load("shuffled.parquet")
@@ -52,5 +54,6 @@ def test_missing_teacher_scores_are_an_error_naming_samples(tmp_path):
     index = pd.read_parquet(prepared["train"])
     teacher_table(index).iloc[1:].to_parquet(tmp_path / "t.parquet", index=False)
     with pytest.raises(KeyError, match="no teacher scores for 1 samples"):
-        TinyVideoDataset(prepared["train"], pipeline=[], video_root=prepared["root"],
-                         teacher_file=str(tmp_path / "t.parquet"))
+        TinyVideoDataset(
+            prepared["train"], pipeline=[], video_root=prepared["root"], teacher_file=str(tmp_path / "t.parquet")
+        )

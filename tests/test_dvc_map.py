@@ -1,23 +1,30 @@
 """dvc.yaml stays the honest map of the pipeline: every stage lists exactly the project code its command
 imports (transitively) as deps, every param key it lists exists, no stage lists an execution key, and
 every settings key a stage reads is covered by a param it lists."""
+
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tinyactions import settings
 from tests.imports import ROOT, closure
+from tinyactions import settings
 
 MAP = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 CODE = re.compile(r"^(stages|tinyactions)/.*\.py$")
 # what a Settings method reads (RUN: the run's own entry, ``runs.<name>`` or ``students.<name>``;
 # TEACHER: a student's teacher and teacher_epoch)
-METHOD_READS = {"run_spec": ["train", "RUN"], "run_key": ["RUN"], "epochs_key": ["RUN"],
-                "video_root": ["data.root"], "run_names": ["runs", "students"], "members": ["ensemble.members"],
-                "teacher": ["TEACHER"]}
+METHOD_READS = {
+    "run_spec": ["train", "RUN"],
+    "run_key": ["RUN"],
+    "epochs_key": ["RUN"],
+    "video_root": ["data.root"],
+    "run_names": ["runs", "students"],
+    "members": ["ensemble.members"],
+    "teacher": ["TEACHER"],
+}
 
 
 def stage_module(name: str) -> str:
@@ -56,11 +63,13 @@ def covered(key: str, listed: list[str]) -> bool:
     if key == "RUN":  # the entry of the stage's run (runs.<name> or students.<name>), or every run
         return any(p.split(".")[0] in ("runs", "students") for p in listed)
     if key == "TEACHER":
-        return {"students.${key}.teacher", "students.${key}.teacher_epoch"} <= set(listed) or \
-            bool({"students.${key}", "students"} & set(listed))
+        return {"students.${key}.teacher", "students.${key}.teacher_epoch"} <= set(listed) or bool(
+            {"students.${key}", "students"} & set(listed)
+        )
     plain = [re.sub(r"\.\$\{[^}]+\}$", "", p) for p in listed]
-    return any(key == p or key.startswith(p + ".") or p.startswith(key + ".") and key in ("runs", "students")
-               for p in plain)
+    return any(
+        key == p or key.startswith(p + ".") or p.startswith(key + ".") and key in ("runs", "students") for p in plain
+    )
 
 
 def key_exists(key: str) -> bool:
@@ -85,7 +94,9 @@ def test_params_exist_exclude_execution_and_cover_what_the_stage_reads(name):
     listed = listed_params(name)
     assert all(key_exists(p) for p in listed), listed
     assert not [p for p in listed if p.split(".")[0] == "execution"], "execution keys never rerun a stage"
-    files = [ROOT / f for f in closure(stage_module(name)) if f.startswith("stages/") or f == "tinyactions/leaderboard.py"]
+    files = [
+        ROOT / f for f in closure(stage_module(name)) if f.startswith("stages/") or f == "tinyactions/leaderboard.py"
+    ]
     reads = set().union(*(settings_reads(f) for f in files))
     reads = {r for r in reads if not r.startswith("execution")}
     if "params.yaml" in definition(name).get("deps", []):
@@ -102,8 +113,14 @@ def test_every_stage_waits_for_the_validated_params():
     for name in MAP:
         upstream = [d for d in definition(name).get("deps", []) if any(d == o or d.startswith(o + "/") for o in outs)]
         assert name == "validate" or upstream, f"{name} depends on no stage's output"
-    roots = [n for n in MAP if n != "validate" and all(
-        d == marker or not any(d == o or d.startswith(o + "/") for o in outs) for d in definition(n).get("deps", []))]
+    roots = [
+        n
+        for n in MAP
+        if n != "validate"
+        and all(
+            d == marker or not any(d == o or d.startswith(o + "/") for o in outs) for d in definition(n).get("deps", [])
+        )
+    ]
     assert roots and all(marker in definition(n)["deps"] for n in roots), roots
     assert marker in definition("prepare")["deps"]  # data.root may be a real dataset outside the pipeline
 

@@ -1,6 +1,7 @@
 """Smoke tests that catch a broken environment: the backbones of the seed through mmaction2's
 registry at their published sizes, RealBasicVSR through mmagic's registry, compiled mmcv ops,
 decord, and the DVC command line."""
+
 import subprocess
 import sys
 
@@ -9,8 +10,8 @@ import pytest
 import torch
 
 import tinyactions.compat  # noqa: F401  (before mmaction / mmagic)
-from tinyactions.video import _decode_decord, write_video
 from tests.conftest import smooth_clip
+from tinyactions.video import _decord_chunks, write_video
 
 TOLERANCE = 0.01  # relative, against the published backbone sizes
 
@@ -23,13 +24,15 @@ def n_params(module: torch.nn.Module) -> int:
 def mmaction_models():
     import mmaction.models  # noqa: F401  (registers the backbones)
     from mmaction.registry import MODELS
+
     return MODELS
 
 
 def test_ircsn152_has_published_size_and_runs(mmaction_models):
     torch.manual_seed(0)
-    net = mmaction_models.build(dict(type="ResNet3dCSN", depth=152, bottleneck_mode="ir", pretrained=None,
-                                     pretrained2d=False, norm_eval=False))
+    net = mmaction_models.build(
+        dict(type="ResNet3dCSN", depth=152, bottleneck_mode="ir", pretrained=None, pretrained2d=False, norm_eval=False)
+    )
     assert n_params(net) == pytest.approx(28.9e6, rel=TOLERANCE)
     net.eval()
     with torch.no_grad():
@@ -39,8 +42,16 @@ def test_ircsn152_has_published_size_and_runs(mmaction_models):
 
 def test_uniformer_base_has_published_size_and_runs(mmaction_models):
     torch.manual_seed(0)
-    net = mmaction_models.build(dict(type="UniFormer", depth=[5, 8, 20, 7], embed_dim=[64, 128, 320, 512],
-                                     head_dim=64, drop_path_rate=0.4, pretrained2d=False))
+    net = mmaction_models.build(
+        dict(
+            type="UniFormer",
+            depth=[5, 8, 20, 7],
+            embed_dim=[64, 128, 320, 512],
+            head_dim=64,
+            drop_path_rate=0.4,
+            pretrained2d=False,
+        )
+    )
     assert n_params(net) == pytest.approx(49.6e6, rel=TOLERANCE)
     net.eval()
     with torch.no_grad():
@@ -51,10 +62,20 @@ def test_uniformer_base_has_published_size_and_runs(mmaction_models):
 def test_realbasicvsr_upscales_x4_through_mmagic():
     import mmagic.models  # noqa: F401
     from mmagic.registry import MODELS
+
     torch.manual_seed(0)
-    net = MODELS.build(dict(type="RealBasicVSRNet", mid_channels=64, num_propagation_blocks=20,
-                            num_cleaning_blocks=20, dynamic_refine_thres=255, spynet_pretrained=None,
-                            is_fix_cleaning=False, is_sequential_cleaning=False))
+    net = MODELS.build(
+        dict(
+            type="RealBasicVSRNet",
+            mid_channels=64,
+            num_propagation_blocks=20,
+            num_cleaning_blocks=20,
+            dynamic_refine_thres=255,
+            spynet_pretrained=None,
+            is_fix_cleaning=False,
+            is_sequential_cleaning=False,
+        )
+    )
     assert n_params(net) == pytest.approx(6.29e6, rel=TOLERANCE)
     net.eval()
     with torch.no_grad():
@@ -64,6 +85,7 @@ def test_realbasicvsr_upscales_x4_through_mmagic():
 
 def test_mmcv_compiled_ops_compute():
     from mmcv.ops import nms
+
     boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32)
     scores = torch.tensor([0.9, 0.8, 0.7])
     _, keep = nms(boxes, scores, iou_threshold=0.5)
@@ -73,7 +95,7 @@ def test_mmcv_compiled_ops_compute():
 def test_decord_decodes_an_mp4_written_here(tmp_path):
     clip = smooth_clip(10, 40, 40)
     write_video(tmp_path / "x.mp4", clip)
-    frames = _decode_decord(tmp_path / "x.mp4")
+    frames = np.concatenate(list(_decord_chunks(tmp_path / "x.mp4", limit=None)))
     assert frames.shape == (10, 40, 40, 3)
     assert np.abs(frames.astype(int) - clip.astype(int)).mean() < 12
 
@@ -84,17 +106,25 @@ def test_dvc_runs_from_the_environment():
     assert "DVC version: 3." in out.stdout
 
 
-@pytest.mark.parametrize("nvcc_release, force, expected", [
-    (None, "", r"^cpu no nvcc on PATH$"),
-    ("11.8", "", r"^cpu the CUDA toolkit \(nvcc 11\.8\) differs from torch's CUDA {torch}: building mmcv's CPU ops"),
-    ("{torch}", "", r"^cpu no visible GPU$"),
-    ("11.8", "1", r"^cuda FORCE_CUDA=1$"),
-])
+@pytest.mark.parametrize(
+    "nvcc_release, force, expected",
+    [
+        (None, "", r"^cpu no nvcc on PATH$"),
+        (
+            "11.8",
+            "",
+            r"^cpu the CUDA toolkit \(nvcc 11\.8\) differs from torch's CUDA {torch}: building mmcv's CPU ops",
+        ),
+        ("{torch}", "", r"^cpu no visible GPU$"),
+        ("11.8", "1", r"^cuda FORCE_CUDA=1$"),
+    ],
+)
 def test_setup_builds_cuda_ops_only_with_a_matching_toolkit(tmp_path, nvcc_release, force, expected):
     """scripts/setup.sh --ops: CUDA ops need a visible GPU and an nvcc of torch's own CUDA release;
     otherwise CPU ops, with the reason in one line."""
     import re
     from pathlib import Path
+
     if torch.version.cuda is None:
         pytest.skip("torch is a CPU-only build: setup never considers CUDA ops")
     expected = expected.replace("{torch}", re.escape(torch.version.cuda))
@@ -105,13 +135,24 @@ def test_setup_builds_cuda_ops_only_with_a_matching_toolkit(tmp_path, nvcc_relea
         (stub / "nvcc").write_text(f"#!/bin/sh\necho 'Cuda compilation tools, release {release}, V{release}.1'\n")
         (stub / "nvcc").chmod(0o755)
     import shutil
+
     for tool in ("bash", "cat", "cut", "dirname", "sed", "sha256sum"):  # what setup.sh --ops runs, and no nvcc
         (stub / tool).symlink_to(shutil.which(tool))
-    env = {"PATH": str(stub), "HOME": str(tmp_path), "VPY": sys.executable, "FORCE_CUDA": force,
-           "CUDA_VISIBLE_DEVICES": ""}
+    env = {
+        "PATH": str(stub),
+        "HOME": str(tmp_path),
+        "VPY": sys.executable,
+        "FORCE_CUDA": force,
+        "CUDA_VISIBLE_DEVICES": "",
+    }
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([str(stub / "bash"), str(root / "scripts/setup.sh"), "--ops"], env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [str(stub / "bash"), str(root / "scripts/setup.sh"), "--ops"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 1 and re.match(expected, lines[0]), lines

@@ -1,10 +1,10 @@
 """Thresholds, ensembles, post-processing and the submission file."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.conftest import threshold_config
-
 from tinyactions import ensemble as E
 from tinyactions import metrics as M
 from tinyactions import postprocess
@@ -99,9 +99,13 @@ def test_vectorised_fits_equal_brute_force_on_ties_nan_and_fold_subsets():
         ranked = T.Ranked.of(scores, labels)
         mask = rng.random(n) < 0.7
         mask[0] = True
-        for config in (threshold_config(strategy="f1"), threshold_config(strategy="f1", shrink_to="prior", min_positives=0)):
-            np.testing.assert_array_equal(T.fit_ranked(ranked.subset(mask), 26, config),
-                                          T.fit(scores[mask], labels[mask], config))
+        for config in (
+            threshold_config(strategy="f1"),
+            threshold_config(strategy="f1", shrink_to="prior", min_positives=0),
+        ):
+            np.testing.assert_array_equal(
+                T.fit_ranked(ranked.subset(mask), 26, config), T.fit(scores[mask], labels[mask], config)
+            )
         thresholds, f1 = T.best_f1_thresholds(ranked)
         for k in range(26):
             cuts = np.r_[scores[:, k][~np.isnan(scores[:, k])], np.inf]
@@ -109,7 +113,9 @@ def test_vectorised_fits_equal_brute_force_on_ties_nan_and_fold_subsets():
             got = M.per_class(labels[:, [k]], (scores[:, [k]] >= thresholds[k]).astype(int)).f1[0]
             assert f1[k] == pytest.approx(brute) and got == pytest.approx(brute)
         pooled = T.pooled_threshold(ranked)
-        grid_f1 = [M.per_class(labels, (np.nan_to_num(scores, nan=-1) >= g).astype(int)).macro_f1 for g in T.POOLED_GRID]
+        grid_f1 = [
+            M.per_class(labels, (np.nan_to_num(scores, nan=-1) >= g).astype(int)).macro_f1 for g in T.POOLED_GRID
+        ]
         assert pooled == T.POOLED_GRID[int(np.argmax(grid_f1))]
 
 
@@ -144,8 +150,17 @@ def table(run, epochs, ids, seed):
     for e in epochs:
         for split in ("val", "test"):
             for i in ids:
-                rows.append({"run": run, "epoch": e, "split": split, "id": i, "sample_id": i, "readable": True,
-                             **dict(zip(SCORE_COLUMNS, rng.random(26)))})
+                rows.append(
+                    {
+                        "run": run,
+                        "epoch": e,
+                        "split": split,
+                        "id": i,
+                        "sample_id": i,
+                        "readable": True,
+                        **dict(zip(SCORE_COLUMNS, rng.random(26))),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -173,7 +188,7 @@ def test_answer_has_every_test_id_in_order_including_unreadable():
     predicted[2] = np.nan  # an unreadable video: no scores, all-zero line
     text = format_answer(ids, predicted)
     lines = text.splitlines()
-    assert [l.split(" ")[0] for l in lines] == ["00000", "00001", "00002"]
+    assert [line.split(" ")[0] for line in lines] == ["00000", "00001", "00002"]
     assert lines[2] == "00002 " + " ".join(["0"] * 3 + ["1"] + ["0"] * 22)
     assert lines[1] == "00001 " + " ".join(["0"] * 26)
     parsed = parse_answer(text)
@@ -186,21 +201,44 @@ def test_answer_has_every_test_id_in_order_including_unreadable():
 
 def test_ablation_table3_says_which_number_is_honest():
     from tinyactions.report import ablation_markdown
-    board = {"runs": {"ircsn_lr": {"best_epoch": 3, "f1": 0.2, "f1_last_epochs": 0.19}},
-             "single_best": {"checkpoint": "ircsn_lr@3", "run": "ircsn_lr", "mAP_in_sample": 0.41,
-                             "f1_thresholds_in_sample": 0.26, "f1_selected_cv": 0.21},
-             "ensemble": {"members": ["ircsn_lr@3", "ircsn_lr@2"], "mAP_in_sample": 0.45, "f1_at_0.5_in_sample": 0.21,
-                          "f1_at_0.5_cv": 0.2, "f1_thresholds_in_sample": 0.3, "f1_thresholds_cv": 0.25,
-                          "f1_postprocess_in_sample": 0.31, "f1_postprocess_cv": 0.255, "threshold_strategy": "f1",
-                          "strategies": {"fixed": {"in_sample": 0.21, "cv": 0.2}, "f1": {"in_sample": 0.3, "cv": 0.25}},
-                          "groups": [["a", "b"]], "group_gain_cv": {"a | b": 0.005}, "groups_applied": [["a", "b"]]},
-             "greedy_selection": {"f1_cv": 0.27}, "folds": {"k": 5, "source_videos": 40},
-             "f1": 0.255, "f1_in_sample": 0.31}
+
+    board = {
+        "runs": {"ircsn_lr": {"best_epoch": 3, "f1": 0.2, "f1_last_epochs": 0.19}},
+        "single_best": {
+            "checkpoint": "ircsn_lr@3",
+            "run": "ircsn_lr",
+            "mAP_in_sample": 0.41,
+            "f1_thresholds_in_sample": 0.26,
+            "f1_selected_cv": 0.21,
+        },
+        "ensemble": {
+            "members": ["ircsn_lr@3", "ircsn_lr@2"],
+            "mAP_in_sample": 0.45,
+            "f1_at_0.5_in_sample": 0.21,
+            "f1_at_0.5_cv": 0.2,
+            "f1_thresholds_in_sample": 0.3,
+            "f1_thresholds_cv": 0.25,
+            "f1_postprocess_in_sample": 0.31,
+            "f1_postprocess_cv": 0.255,
+            "threshold_strategy": "f1",
+            "strategies": {"fixed": {"in_sample": 0.21, "cv": 0.2}, "f1": {"in_sample": 0.3, "cv": 0.25}},
+            "groups": [["a", "b"]],
+            "group_gain_cv": {"a | b": 0.005},
+            "groups_applied": [["a", "b"]],
+        },
+        "greedy_selection": {"f1_cv": 0.27},
+        "folds": {"k": 5, "source_videos": 40},
+        "f1": 0.255,
+        "f1_in_sample": 0.31,
+    }
     from tests.conftest import run_spec
+
     text = ablation_markdown(board, {"ircsn_lr": run_spec()})
     assert "every such choice made on 4 of 5 folds of val, grouped by source video (40 videos)" in text
-    assert "| single best checkpoint + thresholds (ircsn_lr@3 in-sample; chosen inside each fold for the " \
-           "cross-validated column) | 0.410 | 0.260 | 0.210 |" in text
+    assert (
+        "| single best checkpoint + thresholds (ircsn_lr@3 in-sample; chosen inside each fold for the "
+        "cross-validated column) | 0.410 | 0.260 | 0.210 |" in text
+    )
     assert "| ensemble of 2 members, at 0.5 | 0.450 | 0.210 | 0.200 |" in text
     assert "| + thresholds (f1) | – | 0.300 | 0.250 |" in text
     assert "| + post-processing (all 1 groups) | – | 0.310 | 0.255 |" in text

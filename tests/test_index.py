@@ -1,16 +1,26 @@
 """The prepared index against real-shaped annotations and every kind of bad input."""
+
+import hashlib
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tinyactions.annotations import CLASSES, LABEL_COLUMNS
-import hashlib
-
-from tinyactions.index import (BadEntriesError, Tolerance, add_balance_copies, apply_policy, check_class_map,
-                               check_split, class_counts, cooccurrence, tail_classes, video_manifest)
 from tests.conftest import DATA, write_dataset
+from tinyactions.annotations import CLASSES, LABEL_COLUMNS
+from tinyactions.index import (
+    BadEntriesError,
+    Tolerance,
+    add_balance_copies,
+    apply_policy,
+    check_class_map,
+    check_split,
+    class_counts,
+    cooccurrence,
+    tail_classes,
+    video_manifest,
+)
 
 
 def check(root, split, policy="fail"):
@@ -35,7 +45,9 @@ def test_real_samples_are_accepted_with_exact_labels(tmp_path):
     odd = [e for e in val if e["dim"][1] % 2]
     assert all(frame.set_index("id").loc[e["id"], "width"] == e["dim"][1] - 1 for e in odd)
     test_frame, _ = check(root, "test")
-    assert len(test_frame) == 51 and test_frame["readable"].all() and test_frame[list(LABEL_COLUMNS)].to_numpy().sum() == 0
+    assert (
+        len(test_frame) == 51 and test_frame["readable"].all() and test_frame[list(LABEL_COLUMNS)].to_numpy().sum() == 0
+    )
 
 
 @pytest.fixture
@@ -43,15 +55,16 @@ def messy(tmp_path, entry):
     """One good entry and one of each kind of bad input."""
     train = [
         entry("000001"),
-        entry("000002", _file=None),                                   # missing file
-        entry("000003", labels=("Dancing",)),                           # label not in class map
-        entry("000001", labels=("Misc",)),                              # duplicate id
-        entry("000004", dim=(20, 32, 32), _file=(20, 64, 64)),         # gross size disagreement
-        entry("000005", dim=(40, 32, 32), _file=(20, 32, 32)),         # gross frame disagreement
-        entry("000006", dim=(21, 33, 33), _file=(20, 33, 33)),         # small: warn and keep
-        entry("000007", dim=(20, 48, 32)),                             # non-square: warn and keep
-        entry("000008"),                                                # corrupt (overwritten below)
-        entry("000009"),                                                # zero frames (emptied below)
+        entry("000002", _file=None),  # missing file
+        entry("000003", labels=("Dancing",)),  # label not in class map
+        entry("000001", labels=("Misc",)),  # duplicate id
+        entry("000004", dim=(20, 32, 32), _file=(20, 64, 64)),  # gross size disagreement
+        entry("000005", dim=(40, 32, 32), _file=(20, 32, 32)),  # gross frame disagreement
+        entry("000006", dim=(21, 33, 33), _file=(20, 33, 33)),  # small: warn and keep
+        entry("000007", dim=(20, 48, 32)),  # non-square: warn and keep
+        entry("000008"),  # corrupt (overwritten below)
+        entry("000009"),  # zero frames (emptied below)
+        entry("1", labels=("Misc",)),  # duplicate by value of 000001
     ]
     test = [entry("00000", split="test"), entry("00001", split="test", _file=None)]
     root = write_dataset(tmp_path / "messy", {"train": train, "test": test})
@@ -65,9 +78,19 @@ def test_policy_fail_lists_every_bad_entry(messy):
     with pytest.raises(BadEntriesError) as err:
         check(messy, "train", "fail")
     text = str(err.value)
-    assert "7 bad train entries" in text
-    for fragment in ("000002", "missing file", "Dancing", "duplicate id 000001", "dim width 32 but file has 64",
-                     "dim frames 40 but file has 20", "000008", "000009", "undecodable"):
+    assert "8 bad train entries" in text
+    for fragment in (
+        "000002",
+        "missing file",
+        "Dancing",
+        "duplicate id 000001",
+        "train 1 (",
+        "dim width 32 but file has 64",
+        "dim frames 40 but file has 20",
+        "000008",
+        "000009",
+        "undecodable",
+    ):
         assert fragment in text
 
 
@@ -78,7 +101,7 @@ def test_policy_skip_keeps_good_and_tolerated_entries(messy):
     assert (row.frames, row.width, row.dim_frames, row.dim_width) == (20, 32, 21, 33)
     assert "non-square 48x32" in frame.set_index("id").loc["000007", "note"]
     rejected = problems[problems.severity == "reject"]
-    assert sorted(set(rejected["id"])) == ["000001", "000002", "000003", "000004", "000005", "000008", "000009"]
+    assert sorted(set(rejected["id"])) == ["000001", "000002", "000003", "000004", "000005", "000008", "000009", "1"]
 
 
 def test_unreadable_test_video_is_kept_flagged(messy):
@@ -102,8 +125,9 @@ def test_manifest_holds_the_bytes_of_every_readable_video_once(messy):
 
 
 def test_foreign_class_map_is_refused(tmp_path, entry):
-    root = write_dataset(tmp_path / "d", {"train": [entry("000001")]},
-                         class_map={c: i for i, c in enumerate(reversed(CLASSES))})
+    root = write_dataset(
+        tmp_path / "d", {"train": [entry("000001")]}, class_map={c: i for i, c in enumerate(reversed(CLASSES))}
+    )
     with pytest.raises(ValueError, match="not the TinyVIRAT-v2 class map"):
         check_class_map(root)
 
@@ -118,15 +142,21 @@ def _frame(rows):
 
 
 def test_tail_rule_and_balance_copies_with_mirrored_labels():
-    rows = [["activity_walking"]] * 15 + [["vehicle_turning_right"]] * 2 + [["vehicle_turning_left"],
-                                                                         ["Push", "activity_walking"], ["Misc"]]
+    rows = (
+        [["activity_walking"]] * 15
+        + [["vehicle_turning_right"]] * 2
+        + [["vehicle_turning_left"], ["Push", "activity_walking"], ["Misc"]]
+    )
     train = _frame(rows)
     tail = tail_classes(train, max_share=0.05)
     assert tail == ["vehicle_turning_left", "Push", "Misc"]  # class-map order, 1/20 each
     assert tail_classes(train, explicit=["Misc", "Pull"]) == ["Misc"]  # no Pull video: nothing to copy
-    balanced = add_balance_copies(train, tail, copies=1,
-                                  mirrored={"vehicle_turning_left": "vehicle_turning_right",
-                                            "vehicle_turning_right": "vehicle_turning_left"})
+    balanced = add_balance_copies(
+        train,
+        tail,
+        copies=1,
+        mirrored={"vehicle_turning_left": "vehicle_turning_right", "vehicle_turning_right": "vehicle_turning_left"},
+    )
     copies = balanced[balanced["flip"]]
     # the tail "turning left" gains the two mirrored right turns; its own video, whose copy turns
     # right (not tail), is not copied

@@ -1,5 +1,6 @@
 """The evaluate stage's analysis on small score matrices: best epochs, honest selection, group rules, and
 the whole evaluate() on a tiny workspace whose answer is known."""
+
 import copy
 import hashlib
 import json
@@ -8,17 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from tests.conftest import threshold_config
 import yaml
 
-from tinyactions import bundle
+from tests.conftest import threshold_config
+from tinyactions import bundle, settings
 from tinyactions import crossval as X
 from tinyactions import ensemble as E
 from tinyactions import leaderboard as L
 from tinyactions import metrics as M
-from tinyactions import settings
-from tinyactions import thresholds as T
 from tinyactions.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS
 from tinyactions.checkpoints import Checkpoints
 from tinyactions.folds import grouped_folds
@@ -39,7 +37,7 @@ def table(run: str, val_by_epoch: dict[int, np.ndarray], test: np.ndarray) -> pd
     for epoch, val in val_by_epoch.items():
         for split, scores in (("val", val), ("test", test)):
             frame = pd.DataFrame(scores, columns=list(SCORE_COLUMNS))
-            ids = (VAL_IDS if split == "val" else TEST_IDS)[:len(scores)]
+            ids = (VAL_IDS if split == "val" else TEST_IDS)[: len(scores)]
             frame.insert(0, "readable", True)
             frame.insert(0, "sample_id", ids)
             frame.insert(0, "id", ids)
@@ -85,8 +83,17 @@ def test_checkpoints_join_on_ids_and_name_missing_ones():
 
 
 def rule(**changes) -> X.Rule:
-    base = dict(members=[Member("a", "best")], weights=None, config=threshold_config(strategy="f1"),
-                freq=LABELS.mean(0), groups=[], apply=False, best_by="mAP", folds=4, seed=0)
+    base = dict(
+        members=[Member("a", "best")],
+        weights=None,
+        config=threshold_config(strategy="f1"),
+        freq=LABELS.mean(0),
+        groups=[],
+        apply=False,
+        best_by="mAP",
+        folds=4,
+        seed=0,
+    )
     return X.Rule(**{**base, **changes})
 
 
@@ -94,8 +101,11 @@ SOURCES = np.array([f"src{i // 4}" for i in range(N_VAL)])  # 4 clips per source
 
 
 def test_selection_inside_the_folds_finds_the_perfect_checkpoint():
-    val = X.Val(checkpoints({"noise": table("noise", {1: NOISE}, TEST), "good": table("good", {2: PERFECT}, TEST)}),
-                LABELS, SOURCES)
+    val = X.Val(
+        checkpoints({"noise": table("noise", {1: NOISE}, TEST), "good": table("good", {2: PERFECT}, TEST)}),
+        LABELS,
+        SOURCES,
+    )
     f1, picks = X.nested_greedy(rule(), val, max_members=1)
     assert [val.checkpoints.name(p[0]) for p in picks] == ["good@2"] * 4 and f1 == pytest.approx(25 / 26)
 
@@ -116,8 +126,10 @@ def test_member_epochs_are_chosen_inside_the_folds():
     f1, decisions = X.nested(r, val)
     for f, decision in enumerate(decisions):  # each fold's member is its own training part's best
         train = folds != f
-        scores = {e: E.epoch_score(val.checkpoints.val[val.checkpoints.index("a", e)][train], LABELS[train], "mAP")
-                  for e in (1, 2)}
+        scores = {
+            e: E.epoch_score(val.checkpoints.val[val.checkpoints.index("a", e)][train], LABELS[train], "mAP")
+            for e in (1, 2)
+        }
         assert decision.members == [val.checkpoints.index("a", max(scores, key=scores.get))]
     assert {d.members[0] for d in decisions} == {0, 1}  # the fold holding the lucky videos out picks the other
     in_sample = M.per_class(LABELS, X.predict(final, X.member_scores(final, r, val.checkpoints.val))).macro_f1
@@ -131,9 +143,11 @@ def test_folds_keep_source_videos_together_and_spread_every_class():
     folds = grouped_folds(labels, sources, 5, seed=0)
     assert sorted(np.unique(folds)) == [0, 1, 2, 3, 4]
     assert all(len(set(folds[sources == s])) == 1 for s in np.unique(sources))  # a scene never straddles folds
+
     def spread(folds):  # per class: positives of the fullest fold minus those of the emptiest
         per_fold = np.array([labels[folds == f].sum(0) for f in range(5)])
         return per_fold.max(0) - per_fold.min(0)
+
     drawn = [spread(np.random.default_rng(s).permutation(60)[sources] % 5) for s in range(20)]  # groups at random
     assert spread(folds).sum() < 0.8 * np.mean([d.sum() for d in drawn])
     rarest = labels.sum(0) <= 2 * 5  # at most two positives per fold
@@ -147,7 +161,9 @@ def test_folds_keep_source_videos_together_and_spread_every_class():
 
 def test_group_rules():
     co = pd.DataFrame(0, index=list(CLASSES), columns=list(CLASSES))
-    assert L.group_names("none", co, 10, 1.0) == [] and L.group_names([["Push", "Pull"]], co, 10, 1.0) == [["Push", "Pull"]]
+    assert L.group_names("none", co, 10, 1.0) == [] and L.group_names([["Push", "Pull"]], co, 10, 1.0) == [
+        ["Push", "Pull"]
+    ]
     names = [["a", "b"], ["c", "d"]]
     gains = [0.01, -0.02]
     assert X.applied(rule(groups=names, apply="auto"), gains) == [["a", "b"]]
@@ -189,8 +205,18 @@ def tiny_workspace(tmp_path: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     (tmp_path / "models/superres/generator.pth").write_bytes(b"generator")
     p = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
     p["runs"] = {"good": {"backbone": "ircsn", "input": "sr", "loss": "bce", "lr": 0.1, "epochs": 2}}
-    p["students"] = {"kd": {"backbone": "ircsn", "input": "lr", "loss": "kd", "teacher": "good", "teacher_epoch": "best",
-                            "alpha": 0.5, "lr": 0.1, "epochs": 1}}
+    p["students"] = {
+        "kd": {
+            "backbone": "ircsn",
+            "input": "lr",
+            "loss": "kd",
+            "teacher": "good",
+            "teacher_epoch": "best",
+            "alpha": 0.5,
+            "lr": 0.1,
+            "epochs": 1,
+        }
+    }
     p["ensemble"].update(members=["good@last"], greedy={"enabled": False, "max_members": 1})
     p["thresholds"].update(folds=4)
     p["postprocess"].update(groups=[[CLASSES[0], CLASSES[1]]], apply=True)
@@ -203,13 +229,18 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     board = L.evaluate(settings.parse(p))
     assert board["ensemble"]["members"] == ["good@2"] and board["single_best"]["run"] == "good"
     ens = board["ensemble"]
-    assert ens["f1_thresholds_in_sample"] == pytest.approx(25 / 26) and ens["f1_thresholds_cv"] == pytest.approx(25 / 26)
+    assert ens["f1_thresholds_in_sample"] == pytest.approx(25 / 26) and ens["f1_thresholds_cv"] == pytest.approx(
+        25 / 26
+    )
     # the two classes do co-occur in these labels: the group costs F1, is applied anyway (apply: true), and
     # the submission's val F1 is the post-processed one
     gain = ens["group_gain_cv"][f"{CLASSES[0]} | {CLASSES[1]}"]
     assert gain < 0 and board["f1_in_sample"] == ens["f1_postprocess_in_sample"] < 25 / 26
-    assert board["f1"] == ens["f1_postprocess_cv"] and board["folds"] == {"k": 4, "grouped_by": "video_id",
-                                                                         "source_videos": 10}
+    assert board["f1"] == ens["f1_postprocess_cv"] and board["folds"] == {
+        "k": 4,
+        "grouped_by": "video_id",
+        "source_videos": 10,
+    }
     answer = (tmp_path / "submission/answer.txt").read_text().splitlines()
     assert [line.split()[0] for line in answer] == TEST_IDS
     assert answer[0].split()[1:3] == ["1", "0"] and answer[1].split()[1:3] == ["0", "1"]
@@ -219,11 +250,16 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     # the bundle: the submission rule in one file, and answer.txt is its decision on the test scores
     ensemble = bundle.load(tmp_path / "submission/bundle.json")
     assert [(m["run"], m["epoch"], m["input"], m["checkpoint"], m["sha256"]) for m in ensemble["members"]] == [
-        ("good", 2, "sr", "models/good/epoch_2.pth", "b" * 64)]
+        ("good", 2, "sr", "models/good/epoch_2.pth", "b" * 64)
+    ]
     assert ensemble["groups"] == [list(CLASSES[:2])] and ensemble["classes"] == list(CLASSES)
     assert ensemble["superres"]["sha256"] == hashlib.sha256(b"generator").hexdigest()
-    assert ensemble["scoring"] == {"views": p["dump"]["views"], "precision": p["dump"]["precision"], "batch": 32,
-                                   "made_with": {"precision": "fp32", "device": "cpu"}}
+    assert ensemble["scoring"] == {
+        "views": p["dump"]["views"],
+        "precision": p["dump"]["precision"],
+        "batch": 32,
+        "made_with": {"precision": "fp32", "device": "cpu"},
+    }
     assert ensemble["lr_only"] is None and "lr_only" not in board, "no low-res member"
     test_rows = good[(good.split == "test") & (good.epoch == 2)].set_index("id").loc[TEST_IDS]
     _, decided = bundle.decide(ensemble, [test_rows[list(SCORE_COLUMNS)].to_numpy(np.float64)])
@@ -237,14 +273,20 @@ def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_pat
     p["ensemble"]["members"] = ["good@last", "kd@1"]
     board = L.evaluate(settings.parse(p))
     ensemble = bundle.load(tmp_path / "submission/bundle.json")
-    val = {name: t[(t.split == "val") & (t.epoch == e)].set_index("id").loc[VAL_IDS, list(SCORE_COLUMNS)].to_numpy(
-        np.float32)  # as the checkpoints hold dumped scores
-           for name, t, e in (("good", good, 2), ("kd", kd, 1))}
+    val = {
+        name: t[(t.split == "val") & (t.epoch == e)]
+        .set_index("id")
+        .loc[VAL_IDS, list(SCORE_COLUMNS)]
+        .to_numpy(np.float32)  # as the checkpoints hold dumped scores
+        for name, t, e in (("good", good, 2), ("kd", kd, 1))
+    }
     # val_predictions.csv: the bundle's decisions on val, each video named as predict names it
     written = bundle.read_predictions(tmp_path / "submission/val_predictions.csv")
     scores, decided = bundle.decide(ensemble, [val["good"], val["kd"]])
     assert written["id"].tolist() == VAL_IDS and written["readable"].all()
-    assert written["video"].tolist() == [f"{p['data']['root']}/videos/val/{s}/{i}.mp4" for s, i in zip(SOURCES, VAL_IDS)]
+    assert written["video"].tolist() == [
+        f"{p['data']['root']}/videos/val/{s}/{i}.mp4" for s, i in zip(SOURCES, VAL_IDS)
+    ]
     np.testing.assert_array_equal(written[list(SCORE_COLUMNS)].to_numpy(), scores)
     assert (bundle.predicted_matrix(written) == decided).all()
     assert M.per_class(LABELS, decided).macro_f1 == pytest.approx(ensemble["val_f1"]["in_sample"])
@@ -254,8 +296,11 @@ def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_pat
     assert low["thresholds"] != ensemble["thresholds"]
     _, low_decided = bundle.decide(low, [val["kd"]])
     assert M.per_class(LABELS, low_decided).macro_f1 == pytest.approx(low["val_f1"]["in_sample"])
-    assert board["lr_only"] == {"members": ["kd@1"], "f1_cv": low["val_f1"]["cv"],
-                                "f1_in_sample": low["val_f1"]["in_sample"]}
+    assert board["lr_only"] == {
+        "members": ["kd@1"],
+        "f1_cv": low["val_f1"]["cv"],
+        "f1_in_sample": low["val_f1"]["in_sample"],
+    }
     assert low["val_f1"]["cv"] < ensemble["val_f1"]["cv"], "noise alone against noise + a perfect run"
     assert "low-res members alone (`predict --lr-only`)" in (tmp_path / "metrics/ablation.md").read_text()
     # a weight of 0 on every low-res member leaves no low-res ensemble
@@ -274,19 +319,20 @@ def test_members_are_distinct_checkpoints():
     def score(run):
         asked.append(run)
         return E.per_epoch(t, VAL_IDS, LABELS, "mAP")
+
     assert E.resolve_members(members, {"a": [1, 2, 3, 4]}, score) == [2, 4, 1] and asked == ["a"]
     assert E.resolve(Member.parse("a@best"), t, VAL_IDS, LABELS, "mAP", "k") == 4  # a run's own best
     with pytest.raises(settings.SettingsError, match="^students.s.teacher_epoch: a@9: epoch 9 was not dumped"):
         E.resolve(Member.parse("a@9"), t, VAL_IDS, LABELS, "mAP", "students.s.teacher_epoch")
     with pytest.raises(settings.SettingsError, match="^ensemble.members: a@last: every dumped epoch of a"):
-        E.resolve_members([Member.parse(m) for m in ("a@1", "a@2", "a@3", "a@4", "a@last")], {"a": [1, 2, 3, 4]},
-                          score)
+        E.resolve_members([Member.parse(m) for m in ("a@1", "a@2", "a@3", "a@4", "a@last")], {"a": [1, 2, 3, 4]}, score)
 
 
 def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch):
     """teacher@<student> resolves its checkpoint on the teacher's val dump by the rule of the leaderboard's
     best epoch and of ensemble members (best_by), and writes data/teachers/<student>.parquet."""
     from tinyactions import teacher as teaching
+
     monkeypatch.chdir(tmp_path)
     prepared = write_val_index(tmp_path)
     pd.DataFrame({"sample_id": ["t1", "t1:flip"]}).to_parquet(prepared / "train.parquet")
@@ -298,6 +344,7 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     def score_split(spec, checkpoints, index, video_root, split, **kwargs):
         scored.append((sorted(checkpoints), video_root, split, kwargs["views"], kwargs["precision"]))
         return pd.DataFrame({"sample_id": index["sample_id"], "epoch": list(checkpoints)[0]})
+
     monkeypatch.setattr(teaching, "score_split", score_split)
     spec = None  # the recipe only reaches score_split
     for rule, by, expected in (("best", "mAP", 2), ("last", "mAP", 3), ("1", "mAP", 1), ("best", "f1", 2)):

@@ -1,4 +1,5 @@
 """Losses and the multi-label head against hand-computed values."""
+
 import math
 
 import pytest
@@ -23,7 +24,7 @@ def test_asl_matches_its_formula_by_hand():
             expected += (1 - p) ** 1 * -math.log(p)
         else:  # negative with probability shifting: p_m = max(p - clip, 0); -(p_m)^gamma_neg * log(1 - p_m)
             pm = max(p - 0.05, 0.0)
-            expected += pm ** 4 * -math.log(1 - pm)
+            expected += pm**4 * -math.log(1 - pm)
     loss = AsymmetricLoss()(logits, labels)  # official defaults, summed
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     assert AsymmetricLoss(reduction="mean")(logits, labels).item() == pytest.approx(expected / 2, rel=1e-6)

@@ -1,5 +1,6 @@
 """TreeWatch sees every process of a tree with its role and peak RSS; a forkserver child does not carry
 its parent's heap while a forked child does (why data workers start from the forkserver)."""
+
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import pytest
 
 from tinyactions.memory import TreeWatch
 
-MIB = 1024 ** 2
+MIB = 1024**2
 PARENT = """
 import multiprocessing as mp, sys, time
 def child():
@@ -68,8 +69,7 @@ def test_a_copy_seen_once_before_it_execs_is_not_a_worker(tmp_path):
     RSS. Seen in one sample it is role ``exec``; a copy seen in several samples is a forked data worker."""
     script = tmp_path / "clones.py"
     script.write_text(CLONES)
-    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     watch = TreeWatch(proc.pid)
     for _ in range(2):
         assert proc.stdout.readline() == "sample\n"
@@ -110,20 +110,24 @@ def test_data_workers_do_not_outlive_a_killed_trainer(tmp_path):
     """SIGKILL (the OOM killer) gives the trainer no chance to stop its workers: the forkserver dies with it
     and the worker follows, so nothing lingers holding memory or the trainer's output pipe."""
     import psutil
+
     script = tmp_path / "trainer.py"
     script.write_text(TRAINER)
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(root)})
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)}
+    )
     seen = set()
     with TreeWatch(proc.pid, interval=0.05) as watch:
         out, _ = proc.communicate(timeout=60)  # returns only once every holder of the pipe is gone
         seen = {pid for pid, p in watch.procs.items() if p.role in ("forkserver", "worker")}
     assert "killing myself" in out and proc.returncode == -9
     assert {watch.procs[pid].role for pid in seen} == {"forkserver", "worker"}
+
     def alive(pid: int) -> bool:
         try:
             return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             return False
+
     assert not [pid for pid in seen if alive(pid)]

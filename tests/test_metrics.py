@@ -1,4 +1,5 @@
 """The challenge metric against scikit-learn, and the documented edge cases."""
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_fscore_support

@@ -10,6 +10,7 @@ one data worker per process so that workers exist and are measured.
 
 Set SMOKE_DIR to keep the run's folder (repo, data, weights, dvc log, memory report) for inspection.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,22 @@ SMOKE = {  # the only departures from profiles/paper.yaml: counts, so that 2 CPU
     "train": {"batch_size": 4},  # global: 2 clips on each of the 2 processes
     "execution": {"loader_workers": 1, "score_chunk": 8, "superres_batch": 1, "batch_per_process": 2},
     # members are distinct checkpoints: after 2 epochs the 6 runs have 12
-    "ensemble": {"members": ["uniformer_lr@best", "uniformer_lr@last", "uniformer_sr@best", "uniformer_sr@last",
-                             "ircsn_lr@1", "ircsn_lr@2", "ircsn_lr_asl@best", "ircsn_lr_asl@last", "ircsn_sr@best",
-                             "ircsn_sr@last", "ircsn_kd@best", "ircsn_kd@last"]},
+    "ensemble": {
+        "members": [
+            "uniformer_lr@best",
+            "uniformer_lr@last",
+            "uniformer_sr@best",
+            "uniformer_sr@last",
+            "ircsn_lr@1",
+            "ircsn_lr@2",
+            "ircsn_lr_asl@best",
+            "ircsn_lr_asl@last",
+            "ircsn_sr@best",
+            "ircsn_sr@last",
+            "ircsn_kd@best",
+            "ircsn_kd@last",
+        ]
+    },
     "thresholds": {"folds": 3},
 }
 GPUS = 2  # training processes (torchrun, gloo on the CPU)
@@ -57,24 +71,61 @@ PREDICT_GIB = 8.0  # predict with the 12 members resident
 def generate_root(root: Path, scratch: Path) -> None:
     """A TinyVIRAT-v2 tree: real layout and schema, clips of 10-128 px and 6-24 frames."""
     from tinyactions.synth import SynthConfig, generate
-    generate(SynthConfig(seed=1, videos=CLIPS, hr_size=128, lr_size_min=10, lr_size_max=128, lr_size_median=48,
-                         frames_min=6, frames_max=24, frames_median=12, virat_sources=3, meva_sources=1),
-             root, scratch)
+
+    generate(
+        SynthConfig(
+            seed=1,
+            videos=CLIPS,
+            hr_size=128,
+            lr_size_min=10,
+            lr_size_max=128,
+            lr_size_median=48,
+            frames_min=6,
+            frames_max=24,
+            frames_median=12,
+            virat_sources=3,
+            meva_sources=1,
+        ),
+        root,
+        scratch,
+    )
 
 
 def smoke_params(repo: Path, env: dict, root: Path, weights: Path) -> dict:
     """Apply the paper profile as `make paper` does (after writing the checkpoints it names), then SMOKE."""
     from tinyactions import zoo
     from tinyactions.profiles import load_profile
-    profile = load_profile("paper", {"data_root": str(root), "weights": str(weights), "gpus": GPUS},
-                           yaml.safe_load((repo / "params.yaml").read_text()), repo / "profiles")
-    for name, path in (("ircsn", profile["train"]["pretrained"]["ircsn"]),
-                       ("uniformer", profile["train"]["pretrained"]["uniformer"]),
-                       ("realbasicvsr", profile["superres"]["weights"])):
+
+    profile = load_profile(
+        "paper",
+        {"data_root": str(root), "weights": str(weights), "gpus": GPUS},
+        yaml.safe_load((repo / "params.yaml").read_text()),
+        repo / "profiles",
+    )
+    for name, path in (
+        ("ircsn", profile["train"]["pretrained"]["ircsn"]),
+        ("uniformer", profile["train"]["pretrained"]["uniformer"]),
+        ("realbasicvsr", profile["superres"]["weights"]),
+    ):
         zoo.write_checkpoint(name, path, seed=1234)
-    applied = subprocess.run([sys.executable, "-m", "tinyactions.profiles", "paper", "--data-root", str(root),
-                              "--weights", str(weights), "--gpus", str(GPUS)], cwd=repo, env=env,
-                             capture_output=True, text=True)
+    applied = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tinyactions.profiles",
+            "paper",
+            "--data-root",
+            str(root),
+            "--weights",
+            str(weights),
+            "--gpus",
+            str(GPUS),
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert applied.returncode == 0, applied.stdout + applied.stderr
     params = deep_update(yaml.safe_load((repo / "params.yaml").read_text()), SMOKE)
     for run in [*params["runs"].values(), *params["students"].values()]:
@@ -108,8 +159,15 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     log_path = work / "dvc-repro.log"
     start = time.monotonic()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dvc", "repro"],
+            cwd=repo,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         with TreeWatch(proc.pid) as watch:
             try:
                 rc = proc.wait(timeout=3600)
@@ -130,8 +188,9 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     # is still the published one up to a small step (a fresh initialisation would be ~1.4 away)
     for run, backbone in (("ircsn_lr", "ircsn"), ("uniformer_lr", "uniformer")):
         published = torch.load(params["train"]["pretrained"][backbone], map_location="cpu")["state_dict"]
-        trained = torch.load(repo / "models" / run / "epoch_1.pth", map_location="cpu",
-                             weights_only=False)["state_dict"]
+        trained = torch.load(repo / "models" / run / "epoch_1.pth", map_location="cpu", weights_only=False)[
+            "state_dict"
+        ]
         distance = backbone_distance(trained, published)
         assert len(distance) > 100 and max(distance.values()) < 0.1, sorted(distance.items(), key=lambda kv: -kv[1])[:5]
         assert published["cls_head.fc_cls.weight"].shape[0] == 400 and trained["cls_head.fc_cls.weight"].shape[0] == 26
@@ -161,16 +220,23 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     # videos gives answer.txt's decisions; all members resident at once fit the machine
     predicted = work / "predicted.csv"
     start = time.monotonic()
-    run = subprocess.Popen([sys.executable, "-m", "tinyactions.predict", str(root / "tiny_test_v2_public.json"),
-                            "--out", str(predicted)], cwd=repo, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "tinyactions.predict", str(root / "tiny_test_v2_public.json"), "--out", str(predicted)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     with TreeWatch(run.pid) as predict_watch:
         printed, _ = run.communicate(timeout=1800)
     assert run.returncode == 0, printed[-3000:]
     table = read_predictions(predicted)
     assert format_answer(table["id"].tolist(), predicted_matrix(table)) == (repo / "submission/answer.txt").read_text()
-    print(f"predict: {len(table)} test videos in {time.monotonic() - start:.0f} s, peak RSS "
-          f"{predict_watch.peak_total / GIB:.2f} GiB")
+    print(
+        f"predict: {len(table)} test videos in {time.monotonic() - start:.0f} s, peak RSS "
+        f"{predict_watch.peak_total / GIB:.2f} GiB"
+    )
     assert predict_watch.peak_total < PREDICT_GIB * GIB, f"predict: peak RSS {predict_watch.peak_total / GIB:.2f} GiB"
 
     # memory: every process under its role's bound; data workers exist and are small
@@ -182,8 +248,10 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
 
 
 def print_report(report: dict, watch: TreeWatch) -> None:
-    print(f"\npaper smoke run: {report['wall_seconds']:.0f} s; peak RSS of the whole tree "
-          f"{watch.peak_total / GIB:.2f} GiB")
+    print(
+        f"\npaper smoke run: {report['wall_seconds']:.0f} s; peak RSS of the whole tree "
+        f"{watch.peak_total / GIB:.2f} GiB"
+    )
     print(f"{'stage':28s} {'seconds':>8s}  peak RSS (GiB) per process role")
     for stage, s in report["stages"].items():
         roles = ", ".join(f"{role} {gib:.2f}" for role, gib in sorted(s["peak_gib"].items()))

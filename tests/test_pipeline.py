@@ -1,7 +1,7 @@
 """End to end: `dvc repro` of the whole pipeline on a tiny generated dataset in a temporary git repo."""
+
 import copy
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,23 +21,43 @@ from tinyactions.index import truth
 from tinyactions.paths import VAL_PREDICTIONS as PV
 from tinyactions.submission import format_answer
 
-STUDENT = {"backbone": "ircsn", "input": "lr", "loss": "kd", "teacher": "uniformer_sr", "teacher_epoch": "best",
-           "alpha": 0.5, "lr": 0.003, "epochs": 1}
+STUDENT = {
+    "backbone": "ircsn",
+    "input": "lr",
+    "loss": "kd",
+    "teacher": "uniformer_sr",
+    "teacher_epoch": "best",
+    "alpha": 0.5,
+    "lr": 0.003,
+    "epochs": 1,
+}
 TINY_PARAMS = {
-    "synth": {"videos": {"train": 40, "val": 12, "test": 8}, "hr_size": 48,
-              "lr_size": {"min": 10, "max": 40, "median": 20}, "frames": {"min": 6, "max": 40, "median": 16},
-              "sources": {"virat": 2, "meva": 1}},
+    "synth": {
+        "videos": {"train": 40, "val": 12, "test": 8},
+        "hr_size": 48,
+        "lr_size": {"min": 10, "max": 40, "median": 20},
+        "frames": {"min": 6, "max": 40, "median": 16},
+        "sources": {"virat": 2, "meva": 1},
+    },
     "execution": {"data_workers": 1, "loader_workers": 0, "score_chunk": 32, "superres_batch": 4},
     "train": {"input_size": 32},
-    "runs": {"ircsn_lr": {"backbone": "ircsn", "input": "lr", "loss": "bce", "lr": 0.003, "epochs": 2},
-             "uniformer_sr": {"backbone": "uniformer", "input": "sr", "loss": "bce", "lr": 0.003, "epochs": 1}},
-    "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
-                 "window": 16, "overlap": 2,
-                 "fit": {"clips": 4, "iterations": 3, "clip_len": 4, "batch": 2, "lr": 0.001, "eval_clips": 2,
-                         "seed": 0}},
+    "runs": {
+        "ircsn_lr": {"backbone": "ircsn", "input": "lr", "loss": "bce", "lr": 0.003, "epochs": 2},
+        "uniformer_sr": {"backbone": "uniformer", "input": "sr", "loss": "bce", "lr": 0.003, "epochs": 1},
+    },
+    "superres": {
+        "size": 32,
+        "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
+        "window": 16,
+        "overlap": 2,
+        "fit": {"clips": 4, "iterations": 3, "clip_len": 4, "batch": 2, "lr": 0.001, "eval_clips": 2, "seed": 0},
+    },
     "students": {"ircsn_kd": STUDENT},
-    "ensemble": {"members": ["ircsn_lr@best", "ircsn_lr@1", "uniformer_sr@last", "ircsn_kd@best"], "weights": None,
-                 "greedy": {"enabled": True, "max_members": 3}},
+    "ensemble": {
+        "members": ["ircsn_lr@best", "ircsn_lr@1", "uniformer_sr@last", "ircsn_kd@best"],
+        "weights": None,
+        "greedy": {"enabled": True, "max_members": 3},
+    },
     "thresholds": {"folds": 3},
     "postprocess": {"min_expected": 1},
 }
@@ -75,8 +95,9 @@ def test_dvc_repro_end_to_end(tmp_path):
     for rel in val["path"]:
         assert (repo / "data/superres" / rel).is_file()
     for run, epochs in (("ircsn_lr", 2), ("uniformer_sr", 1)):
-        assert sorted(p.name for p in (repo / "models" / run).glob("epoch_*.pth")) == \
-            [f"epoch_{n}.pth" for n in range(1, epochs + 1)]
+        assert sorted(p.name for p in (repo / "models" / run).glob("epoch_*.pth")) == [
+            f"epoch_{n}.pth" for n in range(1, epochs + 1)
+        ]
         assert json.loads((repo / "metrics/train" / run / "metrics.json").read_text())["step"] == epochs
         scores = pd.read_parquet(repo / "data/scores" / f"{run}.parquet")
         assert len(scores) == epochs * (12 + 8) and not scores.duplicated(["epoch", "split", "id"]).any()
@@ -97,8 +118,21 @@ def test_dvc_repro_end_to_end(tmp_path):
     synth = "data/raw/tinyvirat-synth"
     for split, extra in (("val", []), ("test", []), ("val", ["--lr-only"])):
         out = tmp_path / f"predicted/{split}{''.join(extra)}.csv"
-        run = subprocess.run([sys.executable, "-m", "tinyactions.predict", f"{synth}/{ANNOTATION_FILES[split]}",
-                              "--out", str(out), *extra], cwd=repo, env=env, capture_output=True, text=True)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tinyactions.predict",
+                f"{synth}/{ANNOTATION_FILES[split]}",
+                "--out",
+                str(out),
+                *extra,
+            ],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
     assert re.search(r"--lr-only: \d+ of 4 members \(no super-resolution\); val F1 [.\d]+ cross-validated", run.stderr)
     val, expected = (read_predictions(p) for p in (tmp_path / "predicted/val.csv", repo / PV))
@@ -113,7 +147,8 @@ def test_dvc_repro_end_to_end(tmp_path):
     lr_only = read_predictions(tmp_path / "predicted/val--lr-only.csv")
     assert lr_only["id"].tolist() == ids
     assert M.per_class(labels, predicted_matrix(lr_only)).macro_f1 == pytest.approx(
-        bundle["lr_only"]["val_f1"]["in_sample"], abs=1e-12)
+        bundle["lr_only"]["val_f1"]["in_sample"], abs=1e-12
+    )
 
     again = dvc(repo, env, "repro")
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
@@ -126,18 +161,42 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert ran(repo, env, {"thresholds": {"strategy": "frequency"}}) == {"evaluate"}
     # super-resolution settings rerun what reads super-resolved video, never a low-res run
     assert ran(repo, env, {"superres": {"overlap": 1}}) == {
-        "superres_fit", "superres", "train@uniformer_sr", "dump@uniformer_sr", "teacher@ircsn_kd", *KD, "evaluate"}
+        "superres_fit",
+        "superres",
+        "train@uniformer_sr",
+        "dump@uniformer_sr",
+        "teacher@ircsn_kd",
+        *KD,
+        "evaluate",
+    }
     # execution settings (how stages run, never what they compute) rerun nothing after a finished run
-    assert ran(repo, env, {"execution": {"loader_workers": 1, "score_chunk": 3, "superres_batch": 2,
-                                         "data_workers": 2, "batch_per_process": 4}}) == set()
+    assert (
+        ran(
+            repo,
+            env,
+            {
+                "execution": {
+                    "loader_workers": 1,
+                    "score_chunk": 3,
+                    "superres_batch": 2,
+                    "data_workers": 2,
+                    "batch_per_process": 4,
+                }
+            },
+        )
+        == set()
+    )
     assert dvc(repo, env, "status", "-q").returncode == 0
     # a typo fails the whole run before any stage works, naming the key; nothing else ran
     params = yaml.safe_load((repo / "params.yaml").read_text())
     typo_params = deep_update(copy.deepcopy(params), {"students": {"ircsn_kd": {"alhpa": 0.3}}})
     (repo / "params.yaml").write_text(yaml.safe_dump(typo_params))
     typo = dvc(repo, env, "repro")
-    assert typo.returncode != 0 and ("validate: students.ircsn_kd.alhpa: unknown key (did you mean "
-                                     "students.ircsn_kd.alpha?)") in typo.stdout + typo.stderr
+    assert (
+        typo.returncode != 0
+        and ("validate: students.ircsn_kd.alhpa: unknown key (did you mean students.ircsn_kd.alpha?)")
+        in typo.stdout + typo.stderr
+    )
     assert set(re.findall(r"Running stage '([^']+)'", typo.stdout)) == {"validate"}, typo.stdout
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert ran(repo, env, {}) == set()
@@ -180,8 +239,10 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert set(re.findall(r"Running stage '([^']+)'", board)) >= KD | {"evaluate"}, board
     assert dvc(clone, env, "status", "-q").returncode == 0
     # shrinking the run list: the stale score table left on disk does not leak into the leaderboard
-    shrink = {"runs": {"uniformer_sr": TINY_PARAMS["runs"]["uniformer_sr"]},
-              "ensemble": {"members": ["uniformer_sr@last", "ircsn_kd@best"]}}
+    shrink = {
+        "runs": {"uniformer_sr": TINY_PARAMS["runs"]["uniformer_sr"]},
+        "ensemble": {"members": ["uniformer_sr@last", "ircsn_kd@best"]},
+    }
     assert ran(repo, env, shrink) == {"evaluate"}
     assert (repo / "data/scores/ircsn_lr.parquet").exists()
     board = json.loads((repo / "metrics/leaderboard.json").read_text())
@@ -189,8 +250,9 @@ def test_dvc_repro_end_to_end(tmp_path):
 
 
 def share(repo: Path, env: dict) -> None:
-    out = subprocess.run([sys.executable, "-m", "tinyactions.sharing", "push"], cwd=repo, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "tinyactions.sharing", "push"], cwd=repo, env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr[-3000:]
 
 
@@ -210,8 +272,10 @@ def wait_for_queue(repo: Path, env: dict, expected: int, timeout: float = 900) -
             for exp in base.get("experiments") or []:
                 rev = exp["revs"][0]
                 if (exp.get("executor") or {}).get("state", "success") == "success" and rev.get("data"):
-                    done[rev["name"]] = {"params": rev["data"]["params"]["params.yaml"]["data"],
-                                         "metrics": rev["data"]["metrics"]["metrics/leaderboard.json"]["data"]}
+                    done[rev["name"]] = {
+                        "params": rev["data"]["params"]["params.yaml"]["data"],
+                        "metrics": rev["data"]["metrics"]["metrics/leaderboard.json"]["data"],
+                    }
         failed = dvc(repo, env, "queue", "status").stdout
         assert "Failed" not in failed, failed
         if len(done) >= expected:

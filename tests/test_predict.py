@@ -1,6 +1,7 @@
 """predict: the bundle applied to new videos gives what the pipeline's own stages give the same videos;
 broken files, a changed checkpoint, --lr-only and an interrupted run. (The end-to-end equality with the
 evaluate stage's decisions on a repro'd pipeline is in tests/test_pipeline.py.)"""
+
 import json
 import os
 import shutil
@@ -12,20 +13,28 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import ROOT, run_spec, smooth_clip
 from tinyactions import bundle as B
 from tinyactions import predict as P
 from tinyactions.annotations import ANNOTATION_FILES, CLASSES, SCORE_COLUMNS
 from tinyactions.atomic import file_digest
-from tests.conftest import ROOT, run_spec, smooth_clip
 from tinyactions.video import write_video
 
-SR = {"size": 32, "input": "square", "window": 8, "overlap": 2, "precision": "fp32", "storage": "mp4v",
-      "spec": {"mid_channels": 4, "propagation_blocks": 1, "cleaning_blocks": 1}}
+SR = {
+    "size": 32,
+    "input": "square",
+    "window": 8,
+    "overlap": 2,
+    "precision": "fp32",
+    "storage": "mp4v",
+    "spec": {"mid_channels": 4, "propagation_blocks": 1, "cleaning_blocks": 1},
+}
 
 
 def save_model(spec, path, seed):
     from tinyactions.components import build_model
     from tinyactions.recipes import model_config
+
     torch.manual_seed(seed)
     model = build_model(model_config(spec))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +46,7 @@ def workspace(tmp_path, monkeypatch):
     """A trained-pipeline workspace in miniature: a low-res and an SR member, a generator, the bundle
     (with its lr_only variant), and a folder of videos with a corrupt file, an empty one and a note."""
     from tinyactions import superres as S
+
     monkeypatch.chdir(tmp_path)
     specs = {"low": run_spec(name="low", input_size=32), "high": run_spec(name="high", input="sr", input_size=32)}
     for seed, name in enumerate(specs):
@@ -45,10 +55,21 @@ def workspace(tmp_path, monkeypatch):
     S.save_official(S.build_generator(S.GeneratorSpec(**SR["spec"])), tmp_path / "models/superres/generator.pth", {})
     digests = {(n, 1): file_digest(tmp_path / f"models/{n}/epoch_1.pth") for n in specs}
     thresholds = np.linspace(0.3, 0.7, len(CLASSES))
-    full = B.build([("low", 1), ("high", 1)], specs, digests, [2.0, 1.0], thresholds, [[3, 5]], 1, "fp32",
-                   B.superres_entry("models/superres/generator.pth", SR), {"cv": 0.25, "in_sample": 0.3})
-    low = B.build([("low", 1)], specs, digests, None, thresholds - 0.1, [], 1, "fp32", None,
-                  {"cv": 0.2, "in_sample": 0.22})
+    full = B.build(
+        [("low", 1), ("high", 1)],
+        specs,
+        digests,
+        [2.0, 1.0],
+        thresholds,
+        [[3, 5]],
+        1,
+        "fp32",
+        B.superres_entry("models/superres/generator.pth", SR),
+        {"cv": 0.25, "in_sample": 0.3},
+    )
+    low = B.build(
+        [("low", 1)], specs, digests, None, thresholds - 0.1, [], 1, "fp32", None, {"cv": 0.2, "in_sample": 0.22}
+    )
     bundle = B.with_lr_only(full, low)
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission/bundle.json").write_text(json.dumps(bundle))
@@ -68,19 +89,47 @@ def reference(ws, chunk):
     the bundle."""
     from tinyactions import superres as S
     from tinyactions.scores import score_split
+
     names = ["cam0.mp4", "cam1.mp4", "cam1b.mp4", "cam2.mp4", "nested/empty.mp4"]
-    index = pd.DataFrame({"id": names, "sample_id": names, "path": names, "flip": False,
-                          "readable": [n in ("cam0.mp4", "cam1.mp4", "cam2.mp4") for n in names]})
+    index = pd.DataFrame(
+        {
+            "id": names,
+            "sample_id": names,
+            "path": names,
+            "flip": False,
+            "readable": [n in ("cam0.mp4", "cam1.mp4", "cam2.mp4") for n in names],
+        }
+    )
     sr = ws["bundle"]["superres"]
-    job = S.UpscaleJob(S.GeneratorSpec(**sr["spec"]), sr["generator"], sr["size"], sr["window"], sr["overlap"],
-                       4, sr["input"], sr["precision"])
+    job = S.UpscaleJob(
+        S.GeneratorSpec(**sr["spec"]),
+        sr["generator"],
+        sr["size"],
+        sr["window"],
+        sr["overlap"],
+        4,
+        sr["input"],
+        sr["precision"],
+    )
     readable = index[index.readable].path
-    S.process([(str(ws["videos"] / p), str(ws["root"] / "sr" / p)) for p in readable], job.build("cpu"), S.CHUNK,
-              sr["storage"])
+    S.process(
+        [(str(ws["videos"] / p), str(ws["root"] / "sr" / p)) for p in readable],
+        job.build("cpu"),
+        S.CHUNK,
+        sr["storage"],
+    )
     members = []
-    for (run, root) in (("low", ws["videos"]), ("high", ws["root"] / "sr")):
-        table = score_split(ws["specs"][run], {1: ws["root"] / f"models/{run}/epoch_1.pth"}, index, str(root), "x",
-                            views=1, chunk=chunk, precision="fp32")
+    for run, root in (("low", ws["videos"]), ("high", ws["root"] / "sr")):
+        table = score_split(
+            ws["specs"][run],
+            {1: ws["root"] / f"models/{run}/epoch_1.pth"},
+            index,
+            str(root),
+            "x",
+            views=1,
+            chunk=chunk,
+            precision="fp32",
+        )
         members.append(table.set_index("id").loc[names, list(SCORE_COLUMNS)].to_numpy())
     return B.decide(ws["bundle"], members)
 
@@ -88,8 +137,9 @@ def reference(ws, chunk):
 def test_a_folder_is_scored_as_the_pipeline_scores_it_and_broken_files_get_their_row(workspace):
     ws = workspace
     clips = P.clips_of([str(ws["videos"])])
-    assert [c.video for c in clips] == [str(ws["videos"] / n) for n in
-                                        ("cam0.mp4", "cam1.mp4", "cam1b.mp4", "cam2.mp4", "nested/empty.mp4")]
+    assert [c.video for c in clips] == [
+        str(ws["videos"] / n) for n in ("cam0.mp4", "cam1.mp4", "cam1b.mp4", "cam2.mp4", "nested/empty.mp4")
+    ]
     summary = P.predict(ws["bundle"], clips, "out/predictions.csv", chunk=2, sr_batch=3, device="cpu")
     rows = B.read_predictions("out/predictions.csv")
     assert list(rows.columns) == list(B.PREDICTION_COLUMNS) and (rows["id"] == "").all()
@@ -116,6 +166,7 @@ def test_a_clip_that_fails_after_decoding_loses_only_its_own_row(workspace, monk
         if any(name.endswith("cam1.mp4") for name in names):
             raise RuntimeError("out of memory")
         return score(self, frames, names)
+
     monkeypatch.setattr(P.Ensemble, "score", failing)
     P.predict(ws["bundle"], clips, "failing.csv", chunk=2, sr_batch=3, device="cpu")
     normal, failed = B.read_predictions("normal.csv"), B.read_predictions("failing.csv")
@@ -123,8 +174,11 @@ def test_a_clip_that_fails_after_decoding_loses_only_its_own_row(workspace, monk
     assert failed.loc[1, "problem"] == "scoring failed: RuntimeError: out of memory"
     assert failed.loc[1, list(SCORE_COLUMNS)].isna().all() and failed.loc[1, "labels"] == ""
     # cam0 was scored alone instead of beside cam1: the same scores within rounding; cam2 as before
-    np.testing.assert_allclose(failed.loc[0, list(SCORE_COLUMNS)].to_numpy(float),
-                               normal.loc[0, list(SCORE_COLUMNS)].to_numpy(float), rtol=1e-5)
+    np.testing.assert_allclose(
+        failed.loc[0, list(SCORE_COLUMNS)].to_numpy(float),
+        normal.loc[0, list(SCORE_COLUMNS)].to_numpy(float),
+        rtol=1e-5,
+    )
     assert failed.loc[[2, 3, 4]].equals(normal.loc[[2, 3, 4]])
 
 
@@ -132,14 +186,17 @@ def test_lr_only_applies_the_refitted_low_res_members_and_says_what_it_costs(wor
     ws = workspace
     caplog.set_level("INFO")
     low = P.choose(ws["bundle"], lr_only=True)
-    assert "--lr-only: 1 of 2 members (no super-resolution); val F1 0.2000 cross-validated (in-sample 0.2200) " \
-           "against 0.2500 (0.3000) with every member" in caplog.text
+    assert (
+        "--lr-only: 1 of 2 members (no super-resolution); val F1 0.2000 cross-validated (in-sample 0.2200) "
+        "against 0.2500 (0.3000) with every member" in caplog.text
+    )
     assert [m["run"] for m in low["members"]] == ["low"] and low["superres"] is None and low["groups"] == []
     (ws["root"] / "models/superres/generator.pth").unlink()  # not needed, not checked
     clips = P.clips_of([str(ws["videos"] / "cam0.mp4"), str(ws["videos"] / "cam2.mp4")])
     P.predict(low, clips, "low.csv", chunk=2, sr_batch=3, device="cpu")
-    from tinyactions.scores import load_model, score_batch, test_transform, clip_item
+    from tinyactions.scores import clip_item, load_model, score_batch, test_transform
     from tinyactions.video import read_video
+
     spec = ws["specs"]["low"]
     model, transform = load_model(spec, "models/low/epoch_1.pth", torch.device("cpu")), test_transform(spec, 1)
     packed = [transform(clip_item(c.video, c.video, frames=read_video(c.video))) for c in clips]
@@ -164,7 +221,9 @@ def test_an_interrupted_run_resumes_where_it_stopped_to_the_same_bytes(workspace
     def progress(total, done):
         def tick(n):
             raise Killed  # after the first batch was kept
+
         return tick
+
     with pytest.raises(Killed):
         P.predict(ws["bundle"], clips, "resumed.csv", chunk=2, sr_batch=3, device="cpu", progress=progress)
     partial = ws["root"] / "resumed.csv.partial"
@@ -172,8 +231,15 @@ def test_an_interrupted_run_resumes_where_it_stopped_to_the_same_bytes(workspace
     with open(partial, "a") as f:
         f.write("cam2.mp4,half a row")  # a batch cut off while being written
     seen = []
-    summary = P.predict(ws["bundle"], clips, "resumed.csv", chunk=2, sr_batch=3, device="cpu",
-                        progress=lambda total, done: seen.append(done) or (lambda n: None))
+    summary = P.predict(
+        ws["bundle"],
+        clips,
+        "resumed.csv",
+        chunk=2,
+        sr_batch=3,
+        device="cpu",
+        progress=lambda total, done: seen.append(done) or (lambda n: None),
+    )
     assert seen == [2] and summary["videos_now"] == 3 and summary["videos"] == 5
     assert (ws["root"] / "resumed.csv").read_bytes() == (ws["root"] / "whole.csv").read_bytes()
     assert not partial.exists() and not (ws["root"] / "resumed.csv.partial.json").exists()
@@ -181,22 +247,33 @@ def test_an_interrupted_run_resumes_where_it_stopped_to_the_same_bytes(workspace
     with pytest.raises(Killed):
         P.predict(ws["bundle"], clips, "other.csv", chunk=2, sr_batch=3, device="cpu", progress=progress)
     seen.clear()
-    P.predict(ws["bundle"], clips, "other.csv", chunk=3, sr_batch=3, device="cpu",
-              progress=lambda total, done: seen.append(done) or (lambda n: None))
+    P.predict(
+        ws["bundle"],
+        clips,
+        "other.csv",
+        chunk=3,
+        sr_batch=3,
+        device="cpu",
+        progress=lambda total, done: seen.append(done) or (lambda n: None),
+    )
     assert seen == [0]
 
 
 def test_inputs_annotation_files_find_their_videos(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    entries = [{"id": "00007", "path": "VIRAT_S_1/00007.mp4", "dim": [5, 10, 10]},
-               {"id": "00003", "path": "VIRAT_S_1/00003.mp4", "dim": [5, 10, 10]}]
+    entries = [
+        {"id": "00007", "path": "VIRAT_S_1/00007.mp4", "dim": [5, 10, 10]},
+        {"id": "00003", "path": "VIRAT_S_1/00003.mp4", "dim": [5, 10, 10]},
+    ]
     (tmp_path / "tv").mkdir()
     (tmp_path / "tv" / ANNOTATION_FILES["val"]).write_text(json.dumps(entries))
     (tmp_path / "mine.json").write_text(json.dumps(entries[:1]))
     clips = P.clips_of(["tv/" + ANNOTATION_FILES["val"], "mine.json"])
-    assert [(c.video, c.id) for c in clips] == [("tv/videos/val/VIRAT_S_1/00007.mp4", "00007"),
-                                                ("tv/videos/val/VIRAT_S_1/00003.mp4", "00003"),
-                                                ("VIRAT_S_1/00007.mp4", "00007")]
+    assert [(c.video, c.id) for c in clips] == [
+        ("tv/videos/val/VIRAT_S_1/00007.mp4", "00007"),
+        ("tv/videos/val/VIRAT_S_1/00003.mp4", "00003"),
+        ("VIRAT_S_1/00007.mp4", "00007"),
+    ]
     assert P.clips_of(["mine.json"], video_root="elsewhere")[0].video == "elsewhere/VIRAT_S_1/00007.mp4"
     with pytest.raises(FileNotFoundError, match="^nope.mp4: no such video, folder or annotation file$"):
         P.clips_of(["nope.mp4"])
@@ -210,15 +287,26 @@ def test_a_changed_or_moved_checkpoint_stops_predict_naming_it(workspace):
     shutil.copy(ROOT / "params.yaml", ws["root"] / "params.yaml")
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "tinyactions.predict", str(ws["videos"]), "--out", "p.csv", *args],
-                              cwd=ws["root"], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return subprocess.run(
+            [sys.executable, "-m", "tinyactions.predict", str(ws["videos"]), "--out", "p.csv", *args],
+            cwd=ws["root"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
     generator = ws["root"] / "models/superres/generator.pth"
     generator.write_bytes(generator.read_bytes() + b"\0")
     out = cli()
-    assert out.returncode == 1 and out.stderr.strip().splitlines()[-1] == \
-        "predict: bundle: models/superres/generator.pth is not the file the bundle was made with (sha256 differs)"
+    assert (
+        out.returncode == 1
+        and out.stderr.strip().splitlines()[-1]
+        == "predict: bundle: models/superres/generator.pth is not the file the bundle was made with (sha256 differs)"
+    )
     (ws["root"] / "models/low/epoch_1.pth").rename(ws["root"] / "models/low/moved.pth")
     out = cli("--lr-only")
-    assert out.returncode == 1 and out.stderr.strip().splitlines()[-1] == \
-        "predict: bundle: models/low/epoch_1.pth does not exist"
+    assert (
+        out.returncode == 1
+        and out.stderr.strip().splitlines()[-1] == "predict: bundle: models/low/epoch_1.pth does not exist"
+    )
     assert not (ws["root"] / "p.csv").exists()

@@ -1,5 +1,6 @@
 """The paper profile: one command turns the demo params into the seed's full configuration, validated
 without running anything."""
+
 import os
 import re
 import shutil
@@ -47,7 +48,12 @@ def test_paper_profile_is_the_seed_configuration(paper_setup):
     assert p["superres"]["size"] == 224 and p["superres"]["weights"] == str(weights / "realbasicvsr_x4.pth")
     assert p["superres"]["generator"] == {"mid_channels": 64, "propagation_blocks": 20, "cleaning_blocks": 20}
     assert {k: v["lr"] for k, v in p["runs"].items()} == {
-        "ircsn_lr": 1e-4, "uniformer_lr": 2e-4, "ircsn_lr_asl": 1e-4, "ircsn_sr": 1e-4, "uniformer_sr": 2e-4}
+        "ircsn_lr": 1e-4,
+        "uniformer_lr": 2e-4,
+        "ircsn_lr_asl": 1e-4,
+        "ircsn_sr": 1e-4,
+        "uniformer_sr": 2e-4,
+    }
     assert len(p["ensemble"]["members"]) == 12 and p["balance"]["enabled"] is True
     assert p["thresholds"]["strategy"] == "frequency"  # the seed's threshold rule
     assert p["train"]["pretrained"]["ircsn"] == str(weights / "ircsn_r152_kinetics400.pth")
@@ -60,23 +66,33 @@ def test_paper_profile_resolves_the_pipeline(paper_setup, tmp_path):
     root, weights, work = paper_setup
     main(["paper", "--data-root", str(root), "--weights", str(weights)])
     shutil.copy(ROOT / "dvc.yaml", work / "dvc.yaml")
-    env = {"HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "GIT_CONFIG_NOSYSTEM": "1",
-           "DVC_NO_ANALYTICS": "1"}
+    env = {
+        "HOME": str(tmp_path),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+    }
     subprocess.run(["git", "init", "-q"], cwd=work, env=env, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=work, env=env, check=True)
-    listed = subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "--name-only"], cwd=work, env=env,
-                            capture_output=True, text=True)
+    listed = subprocess.run(
+        [sys.executable, "-m", "dvc", "stage", "list", "--name-only"], cwd=work, env=env, capture_output=True, text=True
+    )
     assert listed.returncode == 0, listed.stderr
     stages = set(listed.stdout.split())
-    assert {f"{s}@{r}" for s in ("train", "dump") for r in ("ircsn_lr", "uniformer_lr", "ircsn_sr", "uniformer_sr")} <= stages
+    assert {
+        f"{s}@{r}" for s in ("train", "dump") for r in ("ircsn_lr", "uniformer_lr", "ircsn_sr", "uniformer_sr")
+    } <= stages
     assert {"superres", "teacher@ircsn_kd", "distill@ircsn_kd", "dump_student@ircsn_kd", "evaluate"} <= stages
 
 
-@pytest.mark.parametrize("missing, key", [
-    ("realbasicvsr_x4.pth", "superres.weights"),
-    ("uniformer_b_kinetics400.pth", "train.pretrained.uniformer"),
-    ("tiny_train_v2.json", "data.root"),
-])
+@pytest.mark.parametrize(
+    "missing, key",
+    [
+        ("realbasicvsr_x4.pth", "superres.weights"),
+        ("uniformer_b_kinetics400.pth", "train.pretrained.uniformer"),
+        ("tiny_train_v2.json", "data.root"),
+    ],
+)
 def test_missing_file_is_named_by_its_key(paper_setup, missing, key):
     root, weights, work = paper_setup
     for folder in (root, weights):
@@ -103,8 +119,11 @@ def test_merge_and_fill():
     base = {"runs": {"a": 1, "b": 2}, "train": {"x": 1, "y": {"z": 2}}, "list": [1, 2]}
     got = merge(base, {"runs": {"c": 3}, "train": {"y": {"w": 4}}, "list": [3]})
     assert got == {"runs": {"c": 3}, "train": {"x": 1, "y": {"z": 2, "w": 4}}, "list": [3]}
-    assert fill({"n": "{gpus}", "p": "{weights}/a.pth", "l": ["{gpus}"]}, {"gpus": 4, "weights": "/w"}) == \
-        {"n": 4, "p": "/w/a.pth", "l": [4]}
+    assert fill({"n": "{gpus}", "p": "{weights}/a.pth", "l": ["{gpus}"]}, {"gpus": 4, "weights": "/w"}) == {
+        "n": 4,
+        "p": "/w/a.pth",
+        "l": [4],
+    }
     with pytest.raises(SettingsError, match="placeholder 'nope'"):
         fill("{nope}/x", {"gpus": 1})
     with pytest.raises(SettingsError, match="profile 'tiny': no profiles/tiny.yaml"):
@@ -116,21 +135,46 @@ def test_execution_settings_are_checked_up_front():
     with pytest.raises(SettingsError, match="^execution.loader_workers: input should be greater than or equal to 0"):
         validate(merge(p, {"execution": {"loader_workers": -1}}), check_files=False)
     with pytest.raises(SettingsError, match="^execution.score_chunk: missing"):
-        validate({**p, "execution": {k: v for k, v in p["execution"].items() if k != "score_chunk"}},
-                 check_files=False)
+        validate({**p, "execution": {k: v for k, v in p["execution"].items() if k != "score_chunk"}}, check_files=False)
 
 
 # What the seed publishes (dotted keys; * for any run): every other value of the paper configuration that
 # changes a result must be stated in profiles/paper.yaml and marked "(ours)".
 SEED_PUBLISHES = {
-    "train.preset", "train.input_size", "train.balance", "train.sampling.mode", "train.sampling.segments",
-    "balance.enabled", "superres.input", "runs.*.backbone", "runs.*.input", "runs.*.loss", "runs.*.lr", "students.*.backbone",
-    "students.*.input", "students.*.loss", "students.*.teacher", "students.*.lr", "superres.size",
-    "superres.generator.mid_channels", "superres.generator.propagation_blocks", "superres.generator.cleaning_blocks",
-    "thresholds.strategy", "ensemble.members", "ensemble.weights"}
+    "train.preset",
+    "train.input_size",
+    "train.balance",
+    "train.sampling.mode",
+    "train.sampling.segments",
+    "balance.enabled",
+    "superres.input",
+    "runs.*.backbone",
+    "runs.*.input",
+    "runs.*.loss",
+    "runs.*.lr",
+    "students.*.backbone",
+    "students.*.input",
+    "students.*.loss",
+    "students.*.teacher",
+    "students.*.lr",
+    "superres.size",
+    "superres.generator.mid_channels",
+    "superres.generator.propagation_blocks",
+    "superres.generator.cleaning_blocks",
+    "thresholds.strategy",
+    "ensemble.members",
+    "ensemble.weights",
+}
 # how a stage runs, where files are, and the demo's own keys: no result of the paper configuration
-OUT_OF_SCOPE = ("execution", "synth", "data.source", "data.root", "train.pretrained", "superres.weights",
-                "superres.fit")
+OUT_OF_SCOPE = (
+    "execution",
+    "synth",
+    "data.source",
+    "data.root",
+    "train.pretrained",
+    "superres.weights",
+    "superres.fit",
+)
 
 
 def marked_keys(text: str) -> set[str]:
@@ -163,8 +207,13 @@ def leaves(node, prefix=""):
 def test_every_unpublished_value_of_the_paper_profile_is_marked_ours():
     text = (ROOT / "profiles/paper.yaml").read_text()
     marked = marked_keys(text)
-    assert {"train.batch_size", "runs.ircsn_lr.epochs", "students.ircsn_kd.alpha", "train.sampling.dense_interval",
-            "thresholds.low"} <= marked and "runs.ircsn_lr.lr" not in marked  # the reader is checked too
+    assert {
+        "train.batch_size",
+        "runs.ircsn_lr.epochs",
+        "students.ircsn_kd.alpha",
+        "train.sampling.dense_interval",
+        "thresholds.low",
+    } <= marked and "runs.ircsn_lr.lr" not in marked  # the reader is checked too
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     paper = load_profile("paper", {"data_root": "/d", "weights": "/w", "gpus": 8}, base)
 
@@ -174,8 +223,11 @@ def test_every_unpublished_value_of_the_paper_profile_is_marked_ours():
 
     def is_marked(key):
         return any(key == m or key.startswith(m + ".") for m in marked)
+
     unmarked = [k for k in leaves(paper) if not k.startswith(OUT_OF_SCOPE) and not published(k) and not is_marked(k)]
-    assert unmarked == [], f"profiles/paper.yaml: state these and mark them (ours), or list them as the seed's: {unmarked}"
+    assert unmarked == [], (
+        f"profiles/paper.yaml: state these and mark them (ours), or list them as the seed's: {unmarked}"
+    )
     # every mark names a key of the configuration (a misspelled field would mark nothing)
     keys = list(leaves(paper))
     assert [m for m in marked if not any(k == m or k.startswith(m + ".") for k in keys)] == []
@@ -186,12 +238,24 @@ def test_the_paper_mix_is_twelve_distinct_checkpoints_of_12_epoch_runs():
     distinct epochs for any epoch count (here with val scores that peak in the middle)."""
     from tinyactions import ensemble as E
     from tinyactions import settings
+
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     s = settings.parse(load_profile("paper", {"data_root": "/d", "weights": "/w", "gpus": 1}, base))
     epochs = {name: list(range(1, s.run_spec(name).epochs + 1)) for name in s.run_names()}
     resolved = E.resolve_members(s.members(), epochs, lambda run: {e: -abs(e - 7) for e in epochs[run]})
     names = [f"{m.run}@{e}" for m, e in zip(s.members(), resolved)]
     assert len(names) == 12 == len(set(names)), names
-    assert names == ["uniformer_lr@7", "uniformer_sr@7", "uniformer_sr@12", "ircsn_lr@7", "ircsn_lr@12",
-                     "ircsn_lr_asl@7", "ircsn_lr_asl@12", "ircsn_sr@7", "ircsn_sr@8", "ircsn_sr@12", "ircsn_kd@7",
-                     "ircsn_kd@12"]
+    assert names == [
+        "uniformer_lr@7",
+        "uniformer_sr@7",
+        "uniformer_sr@12",
+        "ircsn_lr@7",
+        "ircsn_lr@12",
+        "ircsn_lr_asl@7",
+        "ircsn_lr_asl@12",
+        "ircsn_sr@7",
+        "ircsn_sr@8",
+        "ircsn_sr@12",
+        "ircsn_kd@7",
+        "ircsn_kd@12",
+    ]

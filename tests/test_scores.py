@@ -1,14 +1,15 @@
 """Score dumps: every (epoch, split, id) exactly once, unreadable videos kept, clips decoded once."""
+
 import numpy as np
 import pandas as pd
 import torch
 
+from tests.conftest import make_prepared, run_spec
 from tinyactions import dataset
+from tinyactions.atomic import file_digest
 from tinyactions.components import build_model
 from tinyactions.recipes import model_config
-from tinyactions.atomic import file_digest
 from tinyactions.scores import SCORE_COLUMNS, score_split
-from tests.conftest import make_prepared, run_spec
 
 
 def test_dump_rows_are_complete_unique_and_decoded_once(tmp_path, monkeypatch):
@@ -39,8 +40,12 @@ def test_dump_rows_are_complete_unique_and_decoded_once(tmp_path, monkeypatch):
     assert not np.allclose(e1, e2), "each epoch's own weights"
     again = score_split(spec, {1: checkpoints[1]}, index, prepared["root"], "val", views=1, chunk=3, precision="fp32")
     np.testing.assert_allclose(again[again.readable][list(SCORE_COLUMNS)].to_numpy(), e1, rtol=1e-5, atol=1e-6)
-    assert table.attrs == {"precision": "fp32", "device": "cpu", "batch": 2, "checkpoints": {
-        str(e): file_digest(path) for e, path in checkpoints.items()}}
+    assert table.attrs == {
+        "precision": "fp32",
+        "device": "cpu",
+        "batch": 2,
+        "checkpoints": {str(e): file_digest(path) for e, path in checkpoints.items()},
+    }
     # bf16 autocast: the same decisions' scores within bf16 rounding, and the table says how it was made
     half = score_split(spec, {1: checkpoints[1]}, index, prepared["root"], "val", views=1, chunk=2, precision="bf16")
     assert {k: half.attrs[k] for k in ("precision", "device")} == {"precision": "bf16", "device": "cpu"}

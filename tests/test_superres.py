@@ -1,4 +1,5 @@
 """Super-resolution: official weight format, windowing, batching equals direct calls, cache keys, metrics."""
+
 import copy
 
 import cv2
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import smooth_clip
 from tinyactions import superres as S
 from tinyactions import superres_fit as F
-from tests.conftest import smooth_clip
 
 TINY = S.GeneratorSpec(mid_channels=8, propagation_blocks=1, cleaning_blocks=1)
 
@@ -47,7 +48,9 @@ def test_upscaler_matches_a_direct_model_call_and_batches_across_clips(net):
         x = torch.from_numpy(clips[1]).permute(0, 3, 1, 2)[None].float() / 255
         direct = (net(x).clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(0, 2, 3, 1).numpy()
     assert np.array_equal(outs[1], direct)
-    alone = S.Upscaler(net, 64, window=32, overlap=4, batch=1, input="square", device="cpu", precision="fp32").upscale([clips[2]])[0]
+    alone = S.Upscaler(net, 64, window=32, overlap=4, batch=1, input="square", device="cpu", precision="fp32").upscale(
+        [clips[2]]
+    )[0]
     assert np.abs(alone.astype(int) - outs[2].astype(int)).max() <= 1  # batching keeps the output
 
 
@@ -61,7 +64,9 @@ def test_channels_last_layout_keeps_the_output():
         x = torch.from_numpy(c).permute(0, 3, 1, 2)[None].float() / 255
         direct = (plain(x).clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(0, 2, 3, 1).numpy()
     converted = copy.deepcopy(plain)
-    out = S.Upscaler(converted, 64, window=32, overlap=4, batch=4, input="square", device="cpu", precision="fp32").upscale([c])[0]
+    out = S.Upscaler(
+        converted, 64, window=32, overlap=4, batch=4, input="square", device="cpu", precision="fp32"
+    ).upscale([c])[0]
     assert converted.basicvsr.conv_hr.weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain.basicvsr.conv_hr.weight.is_contiguous(memory_format=torch.channels_last)
     assert np.abs(out.astype(int) - direct.astype(int)).max() <= 1
@@ -70,8 +75,16 @@ def test_channels_last_layout_keeps_the_output():
 def test_windowed_processing_stays_close_to_whole_clip(net):
     """Documented difference: windows of 16 with 4 frames of context vs the whole 48-frame clip."""
     c = clip(48, seed=4)
-    whole = S.Upscaler(net, 64, window=64, overlap=4, batch=4, input="square", device="cpu", precision="fp32").upscale([c])[0].astype(int)
-    windowed = S.Upscaler(net, 64, window=16, overlap=4, batch=4, input="square", device="cpu", precision="fp32").upscale([c])[0].astype(int)
+    whole = (
+        S.Upscaler(net, 64, window=64, overlap=4, batch=4, input="square", device="cpu", precision="fp32")
+        .upscale([c])[0]
+        .astype(int)
+    )
+    windowed = (
+        S.Upscaler(net, 64, window=16, overlap=4, batch=4, input="square", device="cpu", precision="fp32")
+        .upscale([c])[0]
+        .astype(int)
+    )
     diff = np.abs(whole - windowed)
     assert diff.mean() < 1.0 and diff.max() <= 64
 
@@ -111,7 +124,7 @@ def test_psnr_and_ssim_reference_values():
     a = np.full((2, 32, 32, 3), 100, np.uint8)
     b = a.copy()
     b[..., 0] += 10  # MSE = 100/3
-    assert F.psnr(a, b) == pytest.approx(10 * np.log10(255 ** 2 / (100 / 3)))
+    assert F.psnr(a, b) == pytest.approx(10 * np.log10(255**2 / (100 / 3)))
     assert F.ssim(a, a) == pytest.approx(1.0)
     noisy = np.clip(a + np.random.default_rng(0).normal(0, 20, a.shape), 0, 255).astype(np.uint8)
     assert F.ssim(a, noisy) < 0.9
@@ -122,7 +135,9 @@ def test_fit_lowers_the_pixel_loss():
     model = S.build_generator(TINY)
     hr = [smooth_clip(6, 32, 32, seed=k) for k in range(3)]
     lr = [S.resize_frames(h, 8) for h in hr]
-    losses = F.fit(model, list(zip(lr, hr)), out_size=32, iterations=30, clip_len=4, batch=2, lr=5e-3, seed=0, precision="fp32")
+    losses = F.fit(
+        model, list(zip(lr, hr)), out_size=32, iterations=30, clip_len=4, batch=2, lr=5e-3, seed=0, precision="fp32"
+    )
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
 
 
@@ -142,17 +157,31 @@ def test_fit_starts_from_bilinear_upsampling():
     lr = [S.resize_frames(h, 8, cv2.INTER_AREA) for h in hr]
 
     def quality(net):
-        sr = S.Upscaler(net, 32, window=8, overlap=2, batch=4, input="square", device="cpu", precision="fp32").upscale(lr)
+        sr = S.Upscaler(net, 32, window=8, overlap=2, batch=4, input="square", device="cpu", precision="fp32").upscale(
+            lr
+        )
         return np.mean([F.psnr(o, h) for o, h in zip(sr, hr)])
 
     start = quality(model)
     spynet = {k: v.clone() for k, v in model.basicvsr.spynet.state_dict().items()}
-    losses = F.fit(model, list(zip(lr, hr)), out_size=32, iterations=60, clip_len=2, batch=4, lr=2e-3, seed=0, precision="fp32")
+    losses = F.fit(
+        model, list(zip(lr, hr)), out_size=32, iterations=60, clip_len=2, batch=4, lr=2e-3, seed=0, precision="fp32"
+    )
     assert all(torch.equal(v, model.basicvsr.spynet.state_dict()[k]) for k, v in spynet.items())
     assert not model.basicvsr.spynet._forward_pre_hooks
     torch.manual_seed(0)
     random_start = S.build_generator(TINY)
-    random_losses = F.fit(random_start, list(zip(lr, hr)), out_size=32, iterations=60, clip_len=2, batch=4, lr=2e-3, seed=0, precision="fp32")
+    random_losses = F.fit(
+        random_start,
+        list(zip(lr, hr)),
+        out_size=32,
+        iterations=60,
+        clip_len=2,
+        batch=4,
+        lr=2e-3,
+        seed=0,
+        precision="fp32",
+    )
     assert np.mean(losses[-5:]) < 0.95 * np.mean(random_losses[-5:])  # measured 0.0242 vs 0.0274
     assert quality(model) > max(start, quality(random_start)) + 0.03  # measured 23.71 vs 23.64 / 23.57 dB
 
@@ -176,7 +205,11 @@ def test_native_input_keeps_the_detail_that_square_input_halves():
         quality[mode] = F.psnr(together[0], scenes[0])
         assert F.psnr(together[0], scenes[0]) > F.psnr(up.bicubic(lr[0]), scenes[0]) - 1.0  # same league as bicubic
     assert quality["native"] > quality["square"] + 1.0, quality
-    assert S.Upscaler(net, 64, 4, 1, 4, "square", "cpu", precision="fp32").settings() == {"out_size": 64, "window": 4, "overlap": 1}
+    assert S.Upscaler(net, 64, 4, 1, 4, "square", "cpu", precision="fp32").settings() == {
+        "out_size": 64,
+        "window": 4,
+        "overlap": 1,
+    }
     assert S.Upscaler(net, 64, 4, 1, 4, "native", "cpu", precision="fp32").settings()["input"] == "native"
 
 
@@ -185,4 +218,5 @@ def test_lossless_storage_round_trips_exactly_and_mp4v_does_not():
     np.testing.assert_array_equal(F.stored(clip, "ffv1"), clip)
     assert np.abs(F.stored(clip, "mp4v").astype(int) - clip).mean() > 0.1
     from tinyactions import settings, video
+
     assert settings.SR_CODECS == tuple(video.CODECS)

@@ -1,4 +1,5 @@
 """The superres stage: shards fill a shared cache, the union is the whole set, reruns hit the cache."""
+
 import json
 import os
 import re
@@ -12,11 +13,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.conftest import make_prepared
+from tests.dvcrepo import deep_update
 from tinyactions import superres as S
 from tinyactions import superres_fit as F
 from tinyactions.video import read_video
-from tests.conftest import make_prepared
-from tests.dvcrepo import deep_update
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,8 +29,9 @@ def full_params(changes: dict) -> dict:
 
 def run(repo, *args):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "stages.superres", *args], cwd=repo, env=env, capture_output=True,
-                         text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "stages.superres", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stderr
 
@@ -45,10 +47,16 @@ def test_shards_cache_and_assembly(tmp_path):
     test = pd.read_parquet(prepared["val"]).head(2).copy()
     test["split"], test["readable"] = "test", [True, False]
     test.to_parquet(repo / "data/prepared/test.parquet", index=False)
-    params = {"data": {"root": prepared["root"]},
-              "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
-                           "window": 8, "overlap": 2},
-              "execution": {"superres_batch": 2}}
+    params = {
+        "data": {"root": prepared["root"]},
+        "superres": {
+            "size": 32,
+            "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
+            "window": 8,
+            "overlap": 2,
+        },
+        "execution": {"superres_batch": 2},
+    }
     (repo / "params.yaml").write_text(yaml.safe_dump(full_params(params)))
     net = S.build_generator(S.GeneratorSpec(8, 1, 1))
     S.save_official(net, repo / "models/superres/generator.pth", {})
@@ -82,18 +90,26 @@ def test_two_cpu_workers_split_the_videos_and_match_one(tmp_path):
     S.save_official(net, repo / "models/superres/generator.pth", {})
     results = {}
     for workers in (1, 2):
-        params = {"data": {"root": prepared["root"]},
-                  "superres": {"size": 32, "generator": {"mid_channels": 8, "propagation_blocks": 1,
-                                                         "cleaning_blocks": 1}, "window": 8, "overlap": 2,
-                               "precision": "fp32"},
-                  "execution": {"superres_batch": 2, "superres_workers": workers}}
+        params = {
+            "data": {"root": prepared["root"]},
+            "superres": {
+                "size": 32,
+                "generator": {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1},
+                "window": 8,
+                "overlap": 2,
+                "precision": "fp32",
+            },
+            "execution": {"superres_batch": 2, "superres_workers": workers},
+        }
         (repo / "params.yaml").write_text(yaml.safe_dump(full_params(params)))
         shutil.rmtree(repo / "data/.superres-cache", ignore_errors=True)
         log = run(repo)
         assert f"{workers} worker(s) on cpu" in log and "6 to upscale" in log
         videos = sorted(p.relative_to(repo / "data/superres") for p in (repo / "data/superres").rglob("*.mp4"))
-        results[workers] = ({str(v): read_video(repo / "data/superres" / v) for v in videos},
-                            json.loads((repo / "data/manifests/sr.json").read_text()))
+        results[workers] = (
+            {str(v): read_video(repo / "data/superres" / v) for v in videos},
+            json.loads((repo / "data/manifests/sr.json").read_text()),
+        )
     (one, manifest_one), (two, manifest_two) = results[1], results[2]
     assert manifest_one == manifest_two and len(manifest_one["videos"]) == 9 == len(one)
     assert manifest_one["made_with"] == {"precision": "fp32", "device": "cpu"}
@@ -106,6 +122,7 @@ def test_a_failing_worker_stops_the_others_and_is_named(tmp_path):
     other worker is stopped rather than left to finish its share."""
     clip = tmp_path / "in.mp4"
     from tinyactions.video import write_video
+
     write_video(clip, S.resize_frames(np.zeros((4, 4, 4, 3), np.uint8), 8))
     job = S.UpscaleJob(S.GeneratorSpec(8, 1, 1), str(tmp_path / "missing.pth"), 32, 8, 2, 2, "square", "fp32")
     pairs = [(str(clip), str(tmp_path / f"out{i}.mp4")) for i in range(4)]
@@ -119,12 +136,22 @@ def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path)
     declared outputs (no comparison: real data has no clean renders), and a missing path names the key."""
     spec = {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1}
     S.save_official(F.start_from_upsampling(S.build_generator(S.GeneratorSpec(**spec))), tmp_path / "g.pth", {})
-    params = full_params({"data": {"source": "tinyvirat", "root": str(tmp_path)},
-                          "superres": {"weights": str(tmp_path / "g.pth"), "size": 32, "generator": spec}})
+    params = full_params(
+        {
+            "data": {"source": "tinyvirat", "root": str(tmp_path)},
+            "superres": {"weights": str(tmp_path / "g.pth"), "size": 32, "generator": spec},
+        }
+    )
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "stages.superres_fit"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "stages.superres_fit"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     copied = S.build_generator(S.GeneratorSpec(**spec))
     S.load_official(copied, tmp_path / "models/superres/generator.pth")
@@ -137,6 +164,12 @@ def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path)
 
     params["superres"]["weights"] = str(tmp_path / "missing.pth")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    out = subprocess.run([sys.executable, "-m", "stages.superres_fit"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "stages.superres_fit"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode != 0 and "superres.weights" in out.stderr and "missing.pth" in out.stderr

@@ -1,4 +1,5 @@
 """The generated demo dataset: TinyVIRAT-v2 layout, determinism, and the shape of its labels."""
+
 import json
 import re
 from collections import Counter
@@ -8,12 +9,22 @@ import numpy as np
 import pytest
 
 from tinyactions.annotations import ANNOTATION_FILES, CLASSES, read_class_map, read_entries, video_file
-from tinyactions.synth import EXCLUSIVE_GROUPS, SynthConfig, generate, render_clip, sample_labels, _background
+from tinyactions.synth import EXCLUSIVE_GROUPS, SynthConfig, _background, generate, render_clip, sample_labels
 from tinyactions.video import read_video
 
-TINY = SynthConfig(seed=3, videos={"train": 10, "val": 4, "test": 4}, hr_size=48, lr_size_min=10,
-                   lr_size_max=40, lr_size_median=20, frames_min=6, frames_max=40, frames_median=16,
-                   virat_sources=2, meva_sources=1)
+TINY = SynthConfig(
+    seed=3,
+    videos={"train": 10, "val": 4, "test": 4},
+    hr_size=48,
+    lr_size_min=10,
+    lr_size_max=40,
+    lr_size_median=20,
+    frames_min=6,
+    frames_max=40,
+    frames_median=16,
+    virat_sources=2,
+    meva_sources=1,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +94,8 @@ def test_fine_detail_classes_differ_mostly_in_a_few_pixels():
     """A phone at the head changes few pixels of the render: low resolution nearly erases it."""
     bg = _background(np.random.default_rng(0), 112)
     plain = render_clip(["activity_standing"], 8, 112, bg, np.random.default_rng(5)).astype(int)
-    phone = render_clip(["activity_standing", "specialized_talking_phone"], 8, 112, bg,
-                        np.random.default_rng(5)).astype(int)
+    phone = render_clip(
+        ["activity_standing", "specialized_talking_phone"], 8, 112, bg, np.random.default_rng(5)
+    ).astype(int)
     changed = (np.abs(plain - phone).max(axis=-1) > 40).mean(axis=(1, 2))
     assert 0 < changed.mean() < 0.005

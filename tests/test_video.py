@@ -1,10 +1,11 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
+from tests.conftest import smooth_clip
 from tinyactions import video
 from tinyactions.video import VideoDecodeError, dense_indices, hflip, read_video, uniform_indices, write_video
-
-from tests.conftest import smooth_clip
 
 
 def test_write_then_read_roundtrip(tmp_path):
@@ -49,9 +50,55 @@ def test_four_channel_decord_output_falls_back_to_opencv(tmp_path, monkeypatch):
     # dmlc/decord issue 336: some tiny clips decode with 4 channels.
     path = tmp_path / "c.mp4"
     write_video(path, smooth_clip(6, 16, 16))
-    monkeypatch.setattr(video, "_decode_decord", lambda p: np.zeros((6, 16, 16, 4), np.uint8))
+    import decord
+
+    monkeypatch.setattr(decord, "VideoReader", FourChannels)
     frames = read_video(path)
     assert frames.shape == (6, 16, 16, 3) and frames.mean() > 20  # real pixels, from OpenCV
+    assert video.probe(path).frames == 6
+
+
+class FourChannels:
+    """decord's reader as dmlc/decord issue 336 has it for some tiny clips: 4 channels."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        return np.zeros((16, 16, 4), np.uint8)
+
+    def get_batch(self, indices):
+        return SimpleNamespace(asnumpy=lambda: np.zeros((len(indices), 16, 16, 4), np.uint8))
+
+
+def test_decoding_a_chunk_at_a_time_gives_the_frames_of_one_whole_decode(tmp_path, monkeypatch):
+    """read_video and probe decode CHUNK_FRAMES at a time (probe keeps none of them): the same frames
+    and count as decord's one call for every frame, across chunk boundaries."""
+    import decord
+
+    write_video(tmp_path / "long.mp4", smooth_clip(150, 24, 32))
+    reader = decord.VideoReader(str(tmp_path / "long.mp4"), num_threads=1)
+    whole = reader.get_batch(list(range(len(reader)))).asnumpy()
+    for chunk in (64, 7, 150):
+        monkeypatch.setattr(video, "CHUNK_FRAMES", chunk)
+        assert np.array_equal(read_video(tmp_path / "long.mp4"), whole)
+        assert video.probe(tmp_path / "long.mp4") == video.VideoInfo(frames=150, width=32, height=24)
+
+
+def test_the_decode_cap_counts_frames_times_pixels(tmp_path):
+    write_video(tmp_path / "c.mp4", smooth_clip(10, 16, 16))
+    assert len(read_video(tmp_path / "c.mp4", limit=10 * 16 * 16)) == 10
+    with pytest.raises(VideoDecodeError, match=r"c.mp4: 10 frames of 16x16 px exceed the decode cap of 2,559 pixels"):
+        read_video(tmp_path / "c.mp4", limit=10 * 16 * 16 - 1)
+    import decord
+
+    with pytest.raises(VideoDecodeError, match="exceed the decode cap"):  # OpenCV's path stops as it counts
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(decord, "VideoReader", FourChannels)
+            video.probe(tmp_path / "c.mp4", limit=5 * 16 * 16)
 
 
 def test_uniform_test_mode_takes_segment_middles():
@@ -99,8 +146,8 @@ def test_read_sampled_equals_indexing_the_whole_clip(tmp_path, monkeypatch):
     short = video.read_sampled(tmp_path / "s.mp4", lambda n: [0, 0, 5, 22])
     assert np.array_equal(short, whole[[0, 0, 5, 22]])
     # the fallback path gives the same frames
-    monkeypatch.setattr(video, "_decode_decord", lambda p: np.zeros((1, 1, 1, 4), np.uint8))
     import decord
+
     monkeypatch.setattr(decord, "VideoReader", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
     assert np.array_equal(video.read_sampled(tmp_path / "s.mp4", sampler), picked)
 

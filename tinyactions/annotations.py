@@ -3,31 +3,63 @@
 Reading is strict about structure (a malformed file or entry stops with its file and position named)
 and leaves content checks against the video files to :mod:`tinyactions.prepare`.
 """
+
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .names import as_text
+
 # Official class order of TinyVIRAT-v2's class_map.json (index = position).
 CLASSES: tuple[str, ...] = (
-    "Opening", "Interacts", "Pull", "activity_carrying", "Entering", "vehicle_moving", "Exiting",
-    "Loading", "Talking", "activity_running", "vehicle_turning_left", "vehicle_stopping", "Riding",
-    "Closing", "activity_walking", "Push", "specialized_using_tool", "vehicle_starting",
-    "specialized_miscellaneous", "activity_standing", "Transport_HeavyCarry", "activity_gesturing",
-    "vehicle_turning_right", "specialized_talking_phone", "specialized_texting_phone", "Misc",
+    "Opening",
+    "Interacts",
+    "Pull",
+    "activity_carrying",
+    "Entering",
+    "vehicle_moving",
+    "Exiting",
+    "Loading",
+    "Talking",
+    "activity_running",
+    "vehicle_turning_left",
+    "vehicle_stopping",
+    "Riding",
+    "Closing",
+    "activity_walking",
+    "Push",
+    "specialized_using_tool",
+    "vehicle_starting",
+    "specialized_miscellaneous",
+    "activity_standing",
+    "Transport_HeavyCarry",
+    "activity_gesturing",
+    "vehicle_turning_right",
+    "specialized_talking_phone",
+    "specialized_texting_phone",
+    "Misc",
 )
 NUM_CLASSES = len(CLASSES)
 SPLITS = ("train", "val", "test")
-ANNOTATION_FILES = {"train": "tiny_train_v2.json", "val": "tiny_val_v2.json",
-                    "test": "tiny_test_v2_public.json"}
+ANNOTATION_FILES = {"train": "tiny_train_v2.json", "val": "tiny_val_v2.json", "test": "tiny_test_v2_public.json"}
 CLASS_MAP_FILE = "class_map.json"
 # Column names of the 26-hot label vector in prepared indexes and score tables, in class-map order.
 LABEL_COLUMNS: tuple[str, ...] = tuple(f"y_{name}" for name in CLASSES)
 # Column names of the 26 sigmoid scores in score tables (dumps, teacher scores).
 SCORE_COLUMNS: tuple[str, ...] = tuple(f"s_{name}" for name in CLASSES)
+
+
+# An entry's id: ASCII digits (TinyVIRAT's are 5 or 6 of them). Ids are compared by value ('7' and
+# '007' are one video: answer.txt writes both as 00007).
+MAX_ID_DIGITS = 18
+ID = re.compile(f"[0-9]{{1,{MAX_ID_DIGITS}}}")
+MAX_DIM = 2**31 - 1  # a dim value beyond any video (and within a 64-bit product of all three)
 
 
 class AnnotationError(ValueError):
@@ -50,12 +82,28 @@ class Entry:
 
 def _load_json(path: Path):
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        return read_json(path)
     except FileNotFoundError:
         raise AnnotationError(f"{path}: file not found") from None
+    except ValueError as e:
+        raise AnnotationError(str(e)) from None
+
+
+def read_json(path: str | os.PathLike, max_bytes: int | None = None):
+    """A JSON file from elsewhere. Any way it is not JSON (bytes that are not UTF-8, a syntax error,
+    nesting too deep to parse, more than ``max_bytes``) is a ValueError of one line naming the file."""
+    path = Path(path)
+    if max_bytes is not None and path.stat().st_size > max_bytes:
+        raise ValueError(f"{path}: {path.stat().st_size:,} bytes, more than the {max_bytes:,} this file may hold")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason}: byte 0x{e.object[e.start]:02x})") from None
     except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        raise ValueError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to read") from None
 
 
 def read_class_map(path: Path) -> tuple[str, ...]:
@@ -88,22 +136,35 @@ def read_entries(path: Path, labeled: bool) -> list[Entry]:
             if key not in raw:
                 raise AnnotationError(f"{where}: missing key {key!r}")
         vid, rel = raw["id"], raw["path"]
-        if not isinstance(vid, str) or not vid.isdigit():
-            raise AnnotationError(f"{where}: 'id' must be a string of digits")
+        if not isinstance(vid, str) or not ID.fullmatch(vid):
+            raise AnnotationError(f"{where}: 'id' must be a string of 1 to {MAX_ID_DIGITS} digits 0-9")
         if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
             raise AnnotationError(f"{where}: 'path' must be a relative file path")
         dim = raw["dim"]
-        if (not isinstance(dim, list) or len(dim) != 3
-                or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dim)):
-            raise AnnotationError(f"{where}: 'dim' must be [frames, width, height] of non-negative integers")
+        if (
+            not isinstance(dim, list)
+            or len(dim) != 3
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM for d in dim)
+        ):
+            raise AnnotationError(f"{where}: 'dim' must be [frames, width, height] of integers from 0 to {MAX_DIM}")
         labels = None
         if labeled:
             labels = raw["label"]
             if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
                 raise AnnotationError(f"{where}: 'label' must be a non-empty list of class names")
             labels = tuple(labels)
-        entries.append(Entry(id=vid, video_id=str(raw.get("video_id", vid)), path=rel, frames=dim[0],
-                             width=dim[1], height=dim[2], labels=labels, position=i))
+        entries.append(
+            Entry(
+                id=vid,
+                video_id=as_text(str(raw.get("video_id", vid))),
+                path=rel,
+                frames=dim[0],
+                width=dim[1],
+                height=dim[2],
+                labels=labels,
+                position=i,
+            )
+        )
     return entries
 
 

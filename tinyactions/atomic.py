@@ -1,13 +1,25 @@
 """Files: atomic writes (a reader, or an interrupted stage, never sees a half-written output) and
 content digests (the identity of an input in manifests, caches and fingerprints)."""
+
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
+import socket
 from pathlib import Path
+
+# A temporary file's name: ``.tmp-<host>-<pid>-<random><suffix>``, ASCII whatever the final name (C
+# libraries that write through it, OpenCV's, crash on names that are not UTF-8), and saying which
+# process made it, so that one killed before its rename is recognised and removed (remove_orphans).
+_TEMPORARY = re.compile(r"^\.tmp-(?P<host>[A-Za-z0-9.-]*)-(?P<pid>[0-9]+)-[0-9a-f]{12}(\.[A-Za-z0-9]+)?$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:64]
 
 
 @contextlib.contextmanager
@@ -18,7 +30,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp"):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{suffix}"
+        tmp = path.parent / f".tmp-{_host()}-{os.getpid()}-{secrets.token_hex(6)}{suffix}"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             break
@@ -30,6 +42,32 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp"):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove_orphans(folder: str | os.PathLike, recursive: bool = False) -> int:
+    """Remove the temporary files that processes of this host killed before their rename left in
+    ``folder`` (those of live processes, and of other hosts sharing the folder, stay). Returns how
+    many went."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed, host = 0, _host()
+    for path in folder.rglob(".tmp-*") if recursive else folder.glob(".tmp-*"):
+        found = _TEMPORARY.match(path.name)
+        if found and found["host"] == host and not _alive(int(found["pid"])) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

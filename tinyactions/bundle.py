@@ -17,19 +17,22 @@ val, in the terms a video needs to become a decision.
 ``answer.txt`` and ``val_predictions.csv`` are written from the bundle through ``decide`` and
 ``prediction_table``, the functions ``tinyactions.predict`` applies to its own member scores.
 """
+
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from . import crossval as X
 from . import ensemble as E
 from . import paths
-from .annotations import CLASSES, SCORE_COLUMNS
+from .annotations import CLASSES, SCORE_COLUMNS, read_json
 from .atomic import file_digest
 from .settings import RunSpec
 
@@ -50,38 +53,64 @@ def made_with(tables: list) -> dict:
     """How the members' score tables were made, as the bundle's ``scoring`` records it: the ``batch`` and
     the ``made_with`` (resolved precision, device) they share; None where they differ or a table
     predates the record."""
+
     def shared(key):
         values = {table.attrs.get(key) for table in tables}
         return values.pop() if len(values) == 1 else None
+
     ran = {"precision": shared("precision"), "device": shared("device")}
     return {"batch": shared("batch"), "made_with": ran if None not in ran.values() else None}
 
 
-def build(members: list[tuple[str, int]], specs: dict[str, RunSpec], digests: dict[tuple[str, int], str],
-          weights: list[float] | None, thresholds: np.ndarray, groups: list[list[int]], views: int,
-          precision: str, superres: dict | None, val_f1: dict[str, float] | None = None,
-          ran: dict | None = None) -> dict:
+def build(
+    members: list[tuple[str, int]],
+    specs: dict[str, RunSpec],
+    digests: dict[tuple[str, int], str],
+    weights: list[float] | None,
+    thresholds: np.ndarray,
+    groups: list[list[int]],
+    views: int,
+    precision: str,
+    superres: dict | None,
+    val_f1: dict[str, float] | None = None,
+    ran: dict | None = None,
+) -> dict:
     """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
     are class indexes; ``superres`` (the SR settings, generator file and sha256) is kept only when a
     member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample": ...}; ``ran``: how the
     dumps scored (``made_with`` of their tables)."""
     entries = member_entries(members, specs, digests)
     uses_sr = any(m["input"] == "sr" for m in entries)
-    return {"classes": list(CLASSES), "members": entries, "weights": weights,
-            "thresholds": [float(t) for t in thresholds],
-            "groups": [[CLASSES[c] for c in g] for g in groups],
-            "scoring": {"views": views, "precision": precision, **(ran or {"batch": None, "made_with": None})},
-            "superres": superres if uses_sr else None, "val_f1": val_f1, "lr_only": None}
+    return {
+        "classes": list(CLASSES),
+        "members": entries,
+        "weights": weights,
+        "thresholds": [float(t) for t in thresholds],
+        "groups": [[CLASSES[c] for c in g] for g in groups],
+        "scoring": {"views": views, "precision": precision, **(ran or {"batch": None, "made_with": None})},
+        "superres": superres if uses_sr else None,
+        "val_f1": val_f1,
+        "lr_only": None,
+    }
 
 
-def member_entries(members: list[tuple[str, int]], specs: dict[str, RunSpec],
-                   digests: dict[tuple[str, int], str]) -> list[dict]:
+def member_entries(
+    members: list[tuple[str, int]], specs: dict[str, RunSpec], digests: dict[tuple[str, int], str]
+) -> list[dict]:
     missing = [f"{r}@{e}" for r, e in members if (r, e) not in digests]
     if missing:
         raise ValueError(f"no checkpoint digest recorded for {', '.join(missing)}: rerun their dump stages")
-    return [{"run": run, "epoch": epoch, "input": specs[run].input,
-             "checkpoint": str(paths.MODELS / run / f"epoch_{epoch}.pth"), "sha256": digests[(run, epoch)],
-             "recipe": recipe(specs[run])} for run, epoch in members]
+    return [
+        {
+            "run": run,
+            "epoch": epoch,
+            "input": specs[run].input,
+            "checkpoint": str(paths.MODELS / run / f"epoch_{epoch}.pth"),
+            "sha256": digests[(run, epoch)],
+            "recipe": recipe(specs[run]),
+        }
+        for run, epoch in members
+    ]
 
 
 def with_lr_only(full: dict, lr: dict) -> dict:
@@ -126,22 +155,37 @@ def decide(bundle: dict, member_scores: list[np.ndarray]) -> tuple[np.ndarray, n
     return scores, X.predict(decision, scores)
 
 
-def prediction_table(ids: list[str], videos: list[str], problems: list[str], scores: np.ndarray,
-                     predicted: np.ndarray) -> pd.DataFrame:
+def prediction_table(
+    ids: list[str], videos: list[str], problems: list[str], scores: np.ndarray, predicted: np.ndarray
+) -> pd.DataFrame:
     """One row per video: id (empty when unknown), video, readable, problem (why not), the predicted
     class names (space-separated, in class order) and the 26 averaged scores (NaN when unreadable)."""
     table = pd.DataFrame(np.asarray(scores, np.float64), columns=list(SCORE_COLUMNS))
     labels = [" ".join(CLASSES[c] for c in np.flatnonzero(row)) for row in predicted]
-    for position, (name, values) in enumerate((("id", ids), ("video", videos), ("readable", [not p for p in problems]),
-                                               ("problem", problems), ("labels", labels))):
+    for position, (name, values) in enumerate(
+        (
+            ("id", ids),
+            ("video", videos),
+            ("readable", [not p for p in problems]),
+            ("problem", problems),
+            ("labels", labels),
+        )
+    ):
         table.insert(position, name, values)
     return table
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
     """A table ``prediction_table`` wrote (ids stay strings, scores read back to the bit)."""
-    return pd.read_csv(path, dtype={"id": str, "video": str, "problem": str, "labels": str}, keep_default_na=False,
-                       na_values={c: [""] for c in SCORE_COLUMNS}, float_precision="round_trip")
+    return pd.read_csv(
+        path,
+        dtype={"id": str, "video": str, "problem": str, "labels": str},
+        keep_default_na=False,
+        na_values={c: [""] for c in SCORE_COLUMNS},
+        float_precision="round_trip",
+        encoding="utf-8",
+        encoding_errors="surrogateescape",
+    )
 
 
 def predicted_matrix(table: pd.DataFrame) -> np.ndarray:
@@ -153,28 +197,121 @@ def predicted_matrix(table: pd.DataFrame) -> np.ndarray:
     return out
 
 
-KEYS = ("classes", "members", "weights", "thresholds", "groups", "scoring", "superres", "val_f1", "lr_only")
+_STRICT = ConfigDict(extra="forbid", strict=True)  # a key unknown to this layout, or of another type, is refused
+
+
+class _Member(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    run: str
+    epoch: int
+    input: Literal["lr", "sr"]
+    checkpoint: str
+    sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
+    recipe: dict[str, Any]
+
+
+class _MadeWith(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    precision: str
+    device: str
+
+
+class _Scoring(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    views: Annotated[int, Field(ge=1)]
+    precision: str
+    batch: Annotated[int, Field(ge=1)] | None
+    made_with: _MadeWith | None
+
+
+class _GeneratorSize(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    mid_channels: Annotated[int, Field(ge=1)]
+    propagation_blocks: Annotated[int, Field(ge=1)]
+    cleaning_blocks: Annotated[int, Field(ge=1)]
+
+
+class _Superres(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    generator: str
+    sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
+    size: Annotated[int, Field(ge=4)]
+    input: str
+    window: Annotated[int, Field(ge=1)]
+    overlap: Annotated[int, Field(ge=0)]
+    precision: str
+    storage: str
+    spec: _GeneratorSize
+
+
+class _ValF1(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    cv: float
+    in_sample: float
+
+
+class _Rule(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    members: list[_Member]
+    weights: list[float] | None
+    thresholds: list[float]
+    groups: list[list[str]]
+    val_f1: _ValF1 | None
+
+
+class _Bundle(_Rule):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]  (not inherited)
+    classes: list[str]
+    scoring: _Scoring
+    superres: _Superres | None
+    lr_only: _Rule | None
+
+
+KEYS = tuple(_Bundle.__annotations__)
+MAX_BYTES = 16 * 2**20  # a bundle is a few kilobytes of JSON
 
 
 def load(path: str | Path) -> dict:
-    """A bundle file; one that is not JSON or lacks a key (an older layout) is a BundleError."""
+    """A bundle file, checked against the layout ``build`` writes (types included: it may come from
+    elsewhere); anything else (not JSON, a key missing or unknown, a value of the wrong type) is a
+    BundleError of one line naming the file and the key."""
     try:
-        bundle = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e:
-        raise BundleError(f"{path}: not a bundle (malformed JSON at line {e.lineno}: {e.msg})") from None
+        bundle = read_json(path, max_bytes=MAX_BYTES)
+    except ValueError as e:
+        raise BundleError(f"not a bundle: {e}") from None
     missing = [k for k in KEYS if not isinstance(bundle, dict) or k not in bundle]
     if missing:
         raise BundleError(f"{path}: not a bundle of this version (no {', '.join(missing)}): rerun the evaluate stage")
-    return bundle
+    try:
+        return TypeAdapter(_Bundle).validate_python(bundle)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BundleError(f"{path}: {where}: {first['msg']}") from None
+
+
+def project_file(rel, root: str | Path = ".") -> Path:
+    """The file a bundle names, under ``root``: a relative path that stays inside it. Absolute paths,
+    '..' and anything but a string are refused before any file is opened: a bundle from elsewhere
+    names files of this project only."""
+    if not isinstance(rel, str) or not rel or "\0" in rel:
+        raise BundleError(f"bundle: {rel!r} is not a file path")
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or PureWindowsPath(rel).drive or ".." in pure.parts or ".." in PureWindowsPath(rel).parts:
+        raise BundleError(f"bundle: {rel!r} is not a path inside the project (absolute and '..' paths are refused)")
+    return Path(root) / pure
 
 
 def verify(bundle: dict, root: str | Path = ".") -> None:
-    """Every file the bundle names exists under ``root`` with its recorded sha256; else an error naming it."""
+    """Every file the bundle names is inside ``root`` and has its recorded sha256; else an error naming
+    it. Checked before any of them is loaded (loading reads them as data: ``checkpoint_io``)."""
     files = [(m["checkpoint"], m["sha256"]) for m in bundle["members"]]
     if bundle.get("superres"):
         files.append((bundle["superres"]["generator"], bundle["superres"]["sha256"]))
+    for rel, _ in files:
+        project_file(rel, root)
     for rel, digest in files:
-        path = Path(root) / rel
+        path = project_file(rel, root)
         if not path.is_file():
             raise FileNotFoundError(f"bundle: {rel} does not exist")
         if file_digest(path) != digest:

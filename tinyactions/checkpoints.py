@@ -3,6 +3,7 @@
 The score tables (one per run: epoch x split x video) are joined on video ids once, here; after that a
 checkpoint is an index into ``val``/``test`` and a subset of val is a boolean mask over its rows.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

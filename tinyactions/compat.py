@@ -3,6 +3,7 @@
 Import this module (``tinyactions.compat.apply()`` runs on import) before importing mmaction or mmagic.
 Every workaround names its upstream report and has a test in tests/test_compat.py that fails without it.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -32,10 +33,13 @@ def _stub_mmaction_drn() -> None:
         """Placeholder for mmaction2's DRN localizer, missing from the 1.2.0 wheel."""
 
         def __init__(self, *args, **kwargs):
-            raise RuntimeError("DRN is not shipped in the installed mmaction2 1.2.0 wheel "
-                               "(open-mmlab/mmaction2 issue 2714); tinyactions does not use it")
+            raise RuntimeError(
+                "DRN is not shipped in the installed mmaction2 1.2.0 wheel "
+                "(open-mmlab/mmaction2 issue 2714); tinyactions does not use it"
+            )
 
     from mmaction.registry import MODELS
+
     MODELS.register_module(name="DRN", module=DRN)
     package = types.ModuleType(name)
     package.__path__ = []  # a package, so that ``.drn.drn`` resolves
@@ -48,27 +52,28 @@ def _stub_mmaction_drn() -> None:
 
 def _check_importlib_metadata() -> None:
     """``mmaction/utils/dependency.py`` imports ``importlib_metadata`` without declaring it
-    (mmaction2 1.2.0's requirements/ files omit it; no upstream report found). It is pinned in requirements/runtime.txt; fail with a clear
-    message instead of an ImportError deep inside mmaction when an environment lacks it."""
+    (mmaction2 1.2.0's requirements/ files omit it; no upstream report found). It is pinned in
+    requirements/runtime.txt; fail with a clear message instead of an ImportError deep inside mmaction when
+    an environment lacks it."""
     if importlib.util.find_spec("importlib_metadata") is None:
-        raise ImportError("importlib_metadata is missing: mmaction2 imports it without declaring it; "
-                          "rerun scripts/setup.sh to rebuild .venv")
+        raise ImportError(
+            "importlib_metadata is missing: mmaction2 imports it without declaring it; "
+            "rerun scripts/setup.sh to rebuild .venv"
+        )
 
 
-def _trusted_local_checkpoint_loader() -> None:
+def _checkpoint_loader_reads_data() -> None:
     """torch >= 2.6 defaults ``torch.load(weights_only=True)``; mmengine 0.10.7 checkpoints pickle a
     ``HistoryBuffer``, numpy scalars and config objects in ``meta``, so ``load_from``/``resume`` fail
-    (open-mmlab/mmengine issue 1655, fixed only on mmengine's unreleased main). Local checkpoints are
-    either written by this pipeline or named by the user in params.yaml, so they are trusted: load them
-    with ``weights_only=False``. Remote schemes keep torch's safe default."""
-    import torch
+    (open-mmlab/mmengine issue 1655, fixed only on mmengine's unreleased main). Local files go through
+    ``checkpoint_io.load``: the same safe unpickler with those named types allowed, never a full unpickle
+    (a checkpoint named in params may come from anywhere). Remote schemes keep torch's safe default."""
     from mmengine.runner.checkpoint import CheckpointLoader
 
+    from .checkpoint_io import load
+
     def load_from_local(filename, map_location):
-        filename = os.path.expanduser(filename)
-        if not os.path.isfile(filename):
-            raise FileNotFoundError(f"checkpoint {filename} does not exist")
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        return load(os.path.expanduser(filename), map_location=map_location)
 
     CheckpointLoader.register_scheme(prefixes="", loader=load_from_local, force=True)
 
@@ -80,7 +85,7 @@ def apply() -> None:
         return
     _stub_mmaction_drn()
     _check_importlib_metadata()
-    _trusted_local_checkpoint_loader()
+    _checkpoint_loader_reads_data()
     _applied = True
 
 

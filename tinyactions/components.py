@@ -1,12 +1,14 @@
 """Import this to register the project's mmaction2/mmengine components (dataset, clip loader, head,
 losses, metric, hooks, the CPU bf16 optimizer wrapper). The compat fixes are applied first."""
+
 from . import compat  # noqa: F401  (before any mmaction import)
 
-import mmaction.models  # noqa: E402,F401  (mmaction's own registrations)
-import mmaction.datasets  # noqa: E402,F401
-import mmaction.evaluation  # noqa: E402,F401
+# isort: split
+import mmaction.datasets  # noqa: F401
+import mmaction.evaluation  # noqa: F401
+import mmaction.models  # noqa: F401  (mmaction's own registrations)
 
-from . import dataset, evaluation, heads, hooks, losses, precision  # noqa: E402,F401
+from . import dataset, evaluation, heads, hooks, losses, precision  # noqa: F401
 
 precision.register_optim_wrapper()
 

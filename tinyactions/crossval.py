@@ -8,6 +8,7 @@ group gating; group gating and greedy selection score their options by a cross-v
 k-1 folds) and scores the held-out fold; predictions of all folds are pooled into one macro F1. Folds are
 grouped by source video (:mod:`tinyactions.folds`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,19 +62,28 @@ class Val:
         return grouped_folds(self.labels[rows], self.videos[rows], rule.folds, rule.seed + salt)
 
 
-def cv_predictions(scores: np.ndarray, labels: np.ndarray, rule: Rule, folds: np.ndarray,
-                   groups: list[list[int]], ranked: T.Ranked | None = None) -> np.ndarray:
+def cv_predictions(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    rule: Rule,
+    folds: np.ndarray,
+    groups: list[list[int]],
+    ranked: T.Ranked | None = None,
+) -> np.ndarray:
     """Held-out predictions of thresholds (and post-processing, which fits nothing) over ``folds``."""
     out = T.cross_validated_predictions(scores, labels, rule.config, rule.freq, folds, ranked)
     return postprocess.apply(out, scores, groups) if groups else out
 
 
-def group_gains(scores: np.ndarray, labels: np.ndarray, rule: Rule, folds: np.ndarray,
-                ranked: T.Ranked | None = None) -> list[float]:
+def group_gains(
+    scores: np.ndarray, labels: np.ndarray, rule: Rule, folds: np.ndarray, ranked: T.Ranked | None = None
+) -> list[float]:
     """Cross-validated gain in macro F1 of each candidate group on its own."""
     base = M.per_class(labels, cv_predictions(scores, labels, rule, folds, [], ranked)).macro_f1
-    return [M.per_class(labels, cv_predictions(scores, labels, rule, folds, [g], ranked)).macro_f1 - base
-            for g in rule.groups]
+    return [
+        M.per_class(labels, cv_predictions(scores, labels, rule, folds, [g], ranked)).macro_f1 - base
+        for g in rule.groups
+    ]
 
 
 def applied(rule: Rule, gains) -> list[list[int]]:
@@ -91,6 +101,7 @@ def member_checkpoints(rule: Rule, val: Val, rows: np.ndarray) -> list[int]:
             if (run, e) not in known:
                 known[(run, e)] = E.epoch_score(ck.val[ck.index(run, e)][rows], val.labels[rows], rule.best_by)
         return {e: known[(run, e)] for e in ck.epochs()[run]}
+
     epochs = E.resolve_members(rule.members, ck.epochs(), score)
     return [ck.index(m.run, e) for m, e in zip(rule.members, epochs)]
 
@@ -101,8 +112,11 @@ def decide(rule: Rule, val: Val, rows: np.ndarray) -> Decision:
     scores, labels = E.average([val.checkpoints.val[i][rows] for i in members], rule.weights), val.labels[rows]
     ranked = T.Ranked.of(scores, labels) if rule.config.strategy == "f1" else None
     thresholds = T.fit_ranked(ranked, labels.shape[1], rule.config, rule.freq)
-    gains = group_gains(scores, labels, rule, val.folds(rows, rule, salt=1), ranked) \
-        if rule.apply == "auto" and rule.groups else [0.0] * len(rule.groups)
+    gains = (
+        group_gains(scores, labels, rule, val.folds(rows, rule, salt=1), ranked)
+        if rule.apply == "auto" and rule.groups
+        else [0.0] * len(rule.groups)
+    )
     return Decision(members, thresholds, applied(rule, gains))
 
 

@@ -6,6 +6,7 @@ sampled frames (uniform segments or one dense window, see :mod:`tinyactions.vide
 row's flip. Training randomness is drawn from (seed, epoch, sample_id), never from global state, so a
 resumed run samples exactly what an uninterrupted one would.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,14 +32,23 @@ class TinyVideoDataset(BaseActionDataset):
     ``teacher_file`` (parquet with ``sample_id`` and the 26 ``s_<class>`` score columns) attaches the teacher's scores
     to each sample by id for distillation; a sample without teacher scores is an error."""
 
-    def __init__(self, ann_file: str, pipeline: list, video_root: str, test_mode: bool = False,
-                 teacher_file: str | None = None, balance_copies: bool = True, **kwargs):
+    def __init__(
+        self,
+        ann_file: str,
+        pipeline: list,
+        video_root: str,
+        test_mode: bool = False,
+        teacher_file: str | None = None,
+        balance_copies: bool = True,
+        **kwargs,
+    ):
         self.video_root = video_root
         self.balance_copies = balance_copies
         self.teacher_file = teacher_file
         self.epoch = 0
-        super().__init__(ann_file, pipeline=pipeline, test_mode=test_mode, multi_class=True,
-                         num_classes=len(LABEL_COLUMNS), **kwargs)
+        super().__init__(
+            ann_file, pipeline=pipeline, test_mode=test_mode, multi_class=True, num_classes=len(LABEL_COLUMNS), **kwargs
+        )
 
     def load_data_list(self) -> list[dict]:
         index = pd.read_parquet(self.ann_file)
@@ -50,13 +60,17 @@ class TinyVideoDataset(BaseActionDataset):
             table = pd.read_parquet(self.teacher_file).set_index("sample_id")
             missing = sorted(set(index["sample_id"]) - set(table.index))
             if missing:
-                raise KeyError(f"{self.teacher_file}: no teacher scores for {len(missing)} samples, "
-                               f"e.g. {missing[:5]}")
+                raise KeyError(f"{self.teacher_file}: no teacher scores for {len(missing)} samples, e.g. {missing[:5]}")
             teacher = table.loc[index["sample_id"], list(SCORE_COLUMNS)].to_numpy(np.float32)
         data = []
         for i, row in enumerate(index.itertuples(index=False)):
-            item = {"filename": os.path.join(self.video_root, row.path), "label": labels[i],
-                    "flip": bool(row.flip), "sample_id": row.sample_id, "total_frames": int(row.frames)}
+            item = {
+                "filename": os.path.join(self.video_root, row.path),
+                "label": labels[i],
+                "flip": bool(row.flip),
+                "sample_id": row.sample_id,
+                "total_frames": int(row.frames),
+            }
             if teacher is not None:
                 item["teacher_scores"] = teacher[i]
             data.append(item)
@@ -78,8 +92,15 @@ class LoadTinyClip(BaseTransform):
     deterministic frames per span in testing); dense: one window of ``segments`` frames ``interval``
     apart (random start in training, centred in testing)."""
 
-    def __init__(self, mode: str = "uniform", segments: int = 16, interval: int = 2, views: int = 1,
-                 test_mode: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        mode: str = "uniform",
+        segments: int = 16,
+        interval: int = 2,
+        views: int = 1,
+        test_mode: bool = False,
+        seed: int = 0,
+    ):
         if mode not in SAMPLING_MODES:
             raise ValueError(f"sampling mode must be one of {SAMPLING_MODES}, got {mode!r}")
         if mode == "dense" and views != 1:

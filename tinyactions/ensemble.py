@@ -5,6 +5,7 @@ with the highest validation mAP (default) or F1 at 0.5: mAP is threshold-free, w
 the first epoch of an undertrained model that predicts the frequent classes at 0.5. Scores are aligned
 on video ids, never on row order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,20 +40,28 @@ def epoch_score(scores: np.ndarray, labels: np.ndarray, by: str) -> float:
 
 def per_epoch(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, by: str) -> dict[int, float]:
     """:func:`epoch_score` of every dumped epoch of a run's score table."""
-    return {int(e): epoch_score(split_matrix(table, "val", int(e), val_ids), val_labels, by)
-            for e in sorted(table["epoch"].unique())}
+    return {
+        int(e): epoch_score(split_matrix(table, "val", int(e), val_ids), val_labels, by)
+        for e in sorted(table["epoch"].unique())
+    }
 
 
-def resolve(member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, best_by: str,
-            key: str) -> int:
+def resolve(
+    member: Member, table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, best_by: str, key: str
+) -> int:
     """The epoch of one member on its own (a run's best epoch, its last, or a number)."""
     epochs = sorted(int(e) for e in table["epoch"].unique())
-    return resolve_members([member], {member.run: epochs},
-                           lambda run: per_epoch(table, val_ids, val_labels, best_by), key)[0]
+    return resolve_members(
+        [member], {member.run: epochs}, lambda run: per_epoch(table, val_ids, val_labels, best_by), key
+    )[0]
 
 
-def resolve_members(members: list[Member], epochs: dict[str, list[int]], score: Callable[[str], dict[int, float]],
-                    key: str = "ensemble.members") -> list[int]:
+def resolve_members(
+    members: list[Member],
+    epochs: dict[str, list[int]],
+    score: Callable[[str], dict[int, float]],
+    key: str = "ensemble.members",
+) -> list[int]:
     """The epoch of every member, distinct within its run: the seed averages checkpoints "trained at
     different epochs". ``epochs``: the dumped epochs of each run; ``score(run)``: the val score of each
     of its epochs (asked only for runs with a ``best`` member). Numbers are taken as written; then
@@ -72,8 +81,9 @@ def resolve_members(members: list[Member], epochs: dict[str, list[int]], score: 
             if kind == "number":
                 epoch = int(member.epoch)
                 if epoch not in free:
-                    raise SettingsError(f"{key}: {member}: epoch {epoch} was not dumped or is named twice "
-                                        f"(epochs {epochs[member.run]})")
+                    raise SettingsError(
+                        f"{key}: {member}: epoch {epoch} was not dumped or is named twice (epochs {epochs[member.run]})"
+                    )
             elif not free:
                 raise SettingsError(f"{key}: {member}: every dumped epoch of {member.run} is already a member")
             elif kind == "last":

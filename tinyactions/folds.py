@@ -8,6 +8,7 @@ first among equals) and each goes to the fold that still lacks most of its posit
 class weighted by 1 / that class's total, then to the fold with the fewest clips; the seed breaks
 remaining ties. Rare classes, the ones thresholds struggle with, get spread over the folds.
 """
+
 from __future__ import annotations
 
 import numpy as np

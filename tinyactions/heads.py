@@ -5,6 +5,7 @@ loss path casts targets to long. This head keeps I3DHead's layers (dropout, pool
 only what multi-label needs: float targets (and the teacher's scores for distillation, which travel
 per sample as ``teacher_scores``), and per-class sigmoid scores averaged over test views.
 """
+
 from __future__ import annotations
 
 import torch

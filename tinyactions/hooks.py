@@ -9,6 +9,7 @@
   same files as an uninterrupted one.
 - ``ResumeStateOnlyInLatestHook``: optimizer and scheduler state only in the latest epoch's checkpoint.
 """
+
 from __future__ import annotations
 
 import random
@@ -49,6 +50,7 @@ class EpochLogHook(Hook):
     train loss and learning rate; epoch N's validation (which mmengine runs after saving, so a kill
     can lose it) is run again at resume. The dvclive folder is rewritten from the rows each epoch,
     never appended to."""
+
     priority = "LOW"
 
     def __init__(self, live_dir: str):
@@ -128,13 +130,14 @@ class ResumeStateOnlyInLatestHook(Hook):
         import io
         from pathlib import Path
 
+        from . import checkpoint_io
         from .atomic import write_bytes
 
         for epoch in range(1, latest):
             path = Path(runner.work_dir) / f"epoch_{epoch}.pth"
             if not path.is_file():
                 continue
-            checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+            checkpoint = checkpoint_io.load(path, mmap=True)
             if set(checkpoint) <= {"meta", "state_dict"}:
                 continue
             buffer = io.BytesIO()

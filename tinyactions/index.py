@@ -11,6 +11,7 @@ or two counted differently): such entries are kept with a note, using what the f
 disagreement is a bad entry. Bad train/val entries stop the stage (policy ``fail``) or are dropped and
 reported (``skip``); a test entry is never dropped, so the submission keeps a line for it.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .annotations import (ANNOTATION_FILES, CLASS_MAP_FILE, CLASSES, LABEL_COLUMNS, Entry, multi_hot,
-                          read_class_map, read_entries, video_file)
+from .annotations import (
+    ANNOTATION_FILES,
+    CLASS_MAP_FILE,
+    CLASSES,
+    LABEL_COLUMNS,
+    Entry,
+    multi_hot,
+    read_class_map,
+    read_entries,
+    video_file,
+)
 from .atomic import file_digest
+from .names import as_text, is_text
 from .video import VideoDecodeError, probe
 
 POLICIES = ("fail", "skip")
@@ -61,6 +72,9 @@ def _probe(path: str) -> tuple[int, int, int, str] | str:
         return f"undecodable: {type(e).__name__}: {e}"
 
 
+NOT_TEXT = "path is not valid text (it holds a lone surrogate)"  # no table can hold it: a bad entry
+
+
 def probe_all(paths: list[str], workers: int, progress: Callable[[int], None] | None = None) -> list:
     """Decode every file (in parallel) and return (frames, width, height, digest) or an error string each."""
     if workers <= 1 or len(paths) < 8:
@@ -79,23 +93,31 @@ def probe_all(paths: list[str], workers: int, progress: Callable[[int], None] | 
     return out
 
 
-def check_split(root: Path, split: str, classes: tuple[str, ...], tolerance: Tolerance, workers: int = 1,
-                progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def check_split(
+    root: Path,
+    split: str,
+    classes: tuple[str, ...],
+    tolerance: Tolerance,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate one split. Returns (rows, problems): ``rows`` has every entry with ``readable`` and
     ``bad`` flags; ``problems`` lists each rejected entry with its reason (severity ``reject``) and
     each tolerated disagreement (severity ``warning``)."""
     root = Path(root)
     labeled = split != "test"
     entries: list[Entry] = read_entries(root / ANNOTATION_FILES[split], labeled=labeled)
-    infos = probe_all([str(video_file(root, split, e)) for e in entries], workers, progress)
-    seen: set[str] = set()
+    infos = probe_all([str(video_file(root, split, e)) for e in entries if is_text(e.path)], workers, progress)
+    infos.reverse()
+    infos = [infos.pop() if is_text(e.path) else NOT_TEXT for e in entries]
+    seen: set[int] = set()
     rows, problems = [], []
     for entry, info in zip(entries, infos):
-        rel = str(Path("videos") / split / entry.path)
+        rel = as_text(str(Path("videos") / split / entry.path))
         reasons, notes = [], []
-        if entry.id in seen:
+        if int(entry.id) in seen:  # by value: '7' and '007' are one video
             reasons.append(f"duplicate id {entry.id}")
-        seen.add(entry.id)
+        seen.add(int(entry.id))
         labels = np.zeros(len(classes), np.int8)
         if labeled:
             unknown = [name for name in entry.labels if name not in classes]
@@ -107,33 +129,68 @@ def check_split(root: Path, split: str, classes: tuple[str, ...], tolerance: Tol
         digest = ""
         readable = isinstance(info, tuple)
         if not readable:
-            reasons.append(info if Path(root / rel).is_file() else "missing file")
+            reasons.append(info if info == NOT_TEXT or video_file(root, split, entry).exists() else "missing file")
         else:
             frames, width, height, digest = info
             for what, annotated, real, ok in (
-                    ("frames", entry.frames, frames, tolerance.frames_ok(entry.frames, frames)),
-                    ("width", entry.width, width, tolerance.pixels_ok(entry.width, width)),
-                    ("height", entry.height, height, tolerance.pixels_ok(entry.height, height))):
+                ("frames", entry.frames, frames, tolerance.frames_ok(entry.frames, frames)),
+                ("width", entry.width, width, tolerance.pixels_ok(entry.width, width)),
+                ("height", entry.height, height, tolerance.pixels_ok(entry.height, height)),
+            ):
                 if annotated != real:
                     (notes if ok else reasons).append(f"dim {what} {annotated} but file has {real}")
             if width != height:
                 notes.append(f"non-square {width}x{height}")
+        reasons = [as_text(r) for r in reasons]
         for reason in reasons:
             problems.append({"split": split, "id": entry.id, "path": rel, "severity": "reject", "reason": reason})
         for note in notes:
             problems.append({"split": split, "id": entry.id, "path": rel, "severity": "warning", "reason": note})
-        rows.append({"sample_id": entry.id, "id": entry.id, "split": split, "video_id": entry.video_id,
-                     "path": rel, "frames": frames, "width": width, "height": height,
-                     "dim_frames": entry.frames, "dim_width": entry.width, "dim_height": entry.height,
-                     "readable": readable, "bad": bool(reasons), "note": "; ".join(reasons + notes),
-                     "digest": digest, "flip": False, **dict(zip(LABEL_COLUMNS[:len(classes)], labels.tolist()))})
+        rows.append(
+            {
+                "sample_id": entry.id,
+                "id": entry.id,
+                "split": split,
+                "video_id": entry.video_id,
+                "path": rel,
+                "frames": frames,
+                "width": width,
+                "height": height,
+                "dim_frames": entry.frames,
+                "dim_width": entry.width,
+                "dim_height": entry.height,
+                "readable": readable,
+                "bad": bool(reasons),
+                "note": "; ".join(reasons + notes),
+                "digest": digest,
+                "flip": False,
+                **dict(zip(LABEL_COLUMNS[: len(classes)], labels.tolist())),
+            }
+        )
     frame = pd.DataFrame(rows, columns=_COLUMNS)
     problem_frame = pd.DataFrame(problems, columns=["split", "id", "path", "severity", "reason"])
     return frame, problem_frame
 
 
-_COLUMNS = ["sample_id", "id", "split", "video_id", "path", "frames", "width", "height", "dim_frames",
-            "dim_width", "dim_height", "readable", "bad", "note", "digest", "flip", *LABEL_COLUMNS]
+_COLUMNS = [
+    "sample_id",
+    "id",
+    "split",
+    "video_id",
+    "path",
+    "frames",
+    "width",
+    "height",
+    "dim_frames",
+    "dim_width",
+    "dim_height",
+    "readable",
+    "bad",
+    "note",
+    "digest",
+    "flip",
+    *LABEL_COLUMNS,
+]
 
 
 def apply_policy(frame: pd.DataFrame, split: str, policy: str) -> pd.DataFrame:
@@ -148,8 +205,10 @@ def apply_policy(frame: pd.DataFrame, split: str, policy: str) -> pd.DataFrame:
     if len(bad) and policy == "fail":
         listing = "\n".join(f"  {r.split} {r.id} ({r.path}): {r.note}" for r in bad.head(20).itertuples())
         more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
-        raise BadEntriesError(f"{len(bad)} bad {split} entries (data.bad_entries: fail; set it to skip "
-                              f"to drop and report them):\n{listing}{more}")
+        raise BadEntriesError(
+            f"{len(bad)} bad {split} entries (data.bad_entries: fail; set it to skip "
+            f"to drop and report them):\n{listing}{more}"
+        )
     return frame[~frame["bad"]].drop(columns="bad").reset_index(drop=True)
 
 
@@ -159,8 +218,7 @@ def class_counts(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(original[list(LABEL_COLUMNS)].sum(axis=0).to_numpy(), index=list(CLASSES))
 
 
-def tail_classes(train: pd.DataFrame, max_share: float | None = None,
-                 explicit: list[str] | None = None) -> list[str]:
+def tail_classes(train: pd.DataFrame, max_share: float | None = None, explicit: list[str] | None = None) -> list[str]:
     """The classes that count as tail for data balance: listed explicitly, or whose share of train
     videos is at most ``max_share``; classes without any train video are never tail (nothing to copy)."""
     counts = class_counts(train)
@@ -195,8 +253,9 @@ def video_manifest(frames: list[pd.DataFrame]) -> dict[str, str]:
     return dict(sorted(zip(rows["path"], rows["digest"])))
 
 
-def add_balance_copies(train: pd.DataFrame, tail: list[str], copies: int = 1,
-                       mirrored: dict[str, str] | None = None) -> pd.DataFrame:
+def add_balance_copies(
+    train: pd.DataFrame, tail: list[str], copies: int = 1, mirrored: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Data balance of the seed: every train video whose horizontally flipped copy carries a tail
     label gets ``copies`` such copies as extra rows (no new files; the loader flips). Labels whose
     meaning a mirror swaps (turning left/right) are swapped in the copy, and the tail test is on the
@@ -236,6 +295,8 @@ def check_class_map(root: Path) -> tuple[str, ...]:
     if classes != CLASSES:
         missing = sorted(set(CLASSES) - set(classes))
         extra = sorted(set(classes) - set(CLASSES))
-        raise ValueError(f"{Path(root) / CLASS_MAP_FILE}: not the TinyVIRAT-v2 class map "
-                         f"(missing {missing}, unexpected {extra}, or a different order)")
+        raise ValueError(
+            f"{Path(root) / CLASS_MAP_FILE}: not the TinyVIRAT-v2 class map "
+            f"(missing {missing}, unexpected {extra}, or a different order)"
+        )
     return classes

@@ -9,6 +9,7 @@ rule's cross-validated F1. ``evaluate`` reads the score tables of every run
 of the settings (never a glob, so removed runs cannot leak in) and writes submission/answer.txt,
 metrics/leaderboard.json, metrics/ablation.md and the per-class plots.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import bundle, paths, postprocess
 from . import crossval as X
 from . import ensemble as E
 from . import metrics as M
-from . import bundle, paths, postprocess
 from . import thresholds as T
 from .annotations import CLASSES
 from .atomic import write_json, write_table, write_text
-from .index import truth
 from .checkpoints import Checkpoints
+from .index import truth
 from .report import ablation_markdown
 from .settings import BEST_BY, STRATEGIES, Member, Settings, SettingsError
 from .submission import format_answer
@@ -41,14 +42,20 @@ def run_rows(ck: Checkpoints, labels: np.ndarray, best_by: str) -> dict:
     score = {by: {key: E.epoch_score(ck.val[i], labels, by) for i, key in enumerate(ck.keys)} for by in BEST_BY}
     rows = {}
     for run, epochs in ck.epochs().items():
-        best = E.resolve_members([Member(run, "best")], {run: epochs},
-                                 lambda r: {e: score[best_by][(r, e)] for e in epochs})[0]
+        best = E.resolve_members(
+            [Member(run, "best")], {run: epochs}, lambda r: {e: score[best_by][(r, e)] for e in epochs}
+        )[0]
         summary = M.summary(labels, (ck.val[ck.index(run, best)] >= 0.5).astype(int))
         f1_by_epoch = {e: score["f1"][(run, e)] for e in epochs}
-        rows[run] = {"best_epoch": best, "f1": summary["macro_f1"], "mAP": score["mAP"][(run, best)],
-                     "precision": summary["macro_precision"], "recall": summary["macro_recall"],
-                     "f1_last_epochs": float(np.mean(list(f1_by_epoch.values())[-3:])),
-                     "f1_by_epoch": {str(k): v for k, v in f1_by_epoch.items()}}
+        rows[run] = {
+            "best_epoch": best,
+            "f1": summary["macro_f1"],
+            "mAP": score["mAP"][(run, best)],
+            "precision": summary["macro_precision"],
+            "recall": summary["macro_recall"],
+            "f1_last_epochs": float(np.mean(list(f1_by_epoch.values())[-3:])),
+            "f1_by_epoch": {str(k): v for k, v in f1_by_epoch.items()},
+        }
     return rows
 
 
@@ -71,8 +78,10 @@ def evaluate(s: Settings) -> dict:
     for name in s.run_names():
         path = paths.SCORES / f"{name}.parquet"
         if not path.is_file():
-            raise SettingsError(f"{s.run_key(name)}: score table {path} is missing "
-                                f"({'dump_student' if name in s.students else 'dump'}@{name} first)")
+            raise SettingsError(
+                f"{s.run_key(name)}: score table {path} is missing "
+                f"({'dump_student' if name in s.students else 'dump'}@{name} first)"
+            )
         tables[name] = pd.read_parquet(path)
     ck = Checkpoints.from_tables(tables, val_ids, test_ids)
     digests = {(name, e): d for name, t in tables.items() for e, d in bundle.checkpoint_digests(t).items()}
@@ -80,14 +89,31 @@ def evaluate(s: Settings) -> dict:
     del tables
     board = {"runs": run_rows(ck, labels, s.best_by)}
     val = X.Val(ck, labels, videos)
-    names = group_names(s.postprocess.groups, pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0),
-                        stats["videos"]["train"], s.postprocess.min_expected)
+    names = group_names(
+        s.postprocess.groups,
+        pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0),
+        stats["videos"]["train"],
+        s.postprocess.min_expected,
+    )
     t = s.thresholds
-    rule = X.Rule(members=s.members(), weights=s.ensemble.weights,
-                  config=T.ThresholdConfig(strategy=t.strategy, prior=t.prior, min_positives=t.min_positives,
-                                           low=t.low, high=t.high, shrink_to=t.shrink_to),
-                  freq=train_counts / max(stats["videos"]["train"], 1), groups=postprocess.validate_groups(names),
-                  apply=s.postprocess.apply, best_by=s.best_by, folds=t.folds, seed=t.seed)
+    rule = X.Rule(
+        members=s.members(),
+        weights=s.ensemble.weights,
+        config=T.ThresholdConfig(
+            strategy=t.strategy,
+            prior=t.prior,
+            min_positives=t.min_positives,
+            low=t.low,
+            high=t.high,
+            shrink_to=t.shrink_to,
+        ),
+        freq=train_counts / max(stats["videos"]["train"], 1),
+        groups=postprocess.validate_groups(names),
+        apply=s.postprocess.apply,
+        best_by=s.best_by,
+        folds=t.folds,
+        seed=t.seed,
+    )
     everything = np.ones(len(labels), bool)
     outer = val.folds(everything, rule)
 
@@ -114,20 +140,30 @@ def evaluate(s: Settings) -> dict:
     val_avg = X.member_scores(final, rule, ck.val)
     final_scores = scored(final)
     specs = {n: s.run_spec(n) for n in s.run_names()}
-    ensemble = ensemble_bundle(s, specs, ck, digests, made, final, rule.weights,
-                               {"cv": f1_cv, "in_sample": final_scores.macro_f1})
+    ensemble = ensemble_bundle(
+        s, specs, ck, digests, made, final, rule.weights, {"cv": f1_cv, "in_sample": final_scores.macro_f1}
+    )
     # the same rule on the low-res members alone (what `predict --lr-only` applies): what SR adds on val
     low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
     if low_res and len(low_res) < len(rule.members) and (not rule.weights or sum(rule.weights[i] for i in low_res)):
-        lr_rule = replace(rule, members=[rule.members[i] for i in low_res],
-                          weights=[rule.weights[i] for i in low_res] if rule.weights else None)
+        lr_rule = replace(
+            rule,
+            members=[rule.members[i] for i in low_res],
+            weights=[rule.weights[i] for i in low_res] if rule.weights else None,
+        )
         lr_final = X.decide(lr_rule, val, everything)
-        lr_f1 = {"cv": X.nested(lr_rule, val)[0], "in_sample": M.per_class(labels, X.predict(
-            lr_final, X.member_scores(lr_final, lr_rule, ck.val))).macro_f1}
-        ensemble = bundle.with_lr_only(ensemble, ensemble_bundle(s, specs, ck, digests, made, lr_final,
-                                                                 lr_rule.weights, lr_f1))
-        board["lr_only"] = {"members": [ck.name(i) for i in lr_final.members], "f1_cv": lr_f1["cv"],
-                            "f1_in_sample": lr_f1["in_sample"]}
+        lr_f1 = {
+            "cv": X.nested(lr_rule, val)[0],
+            "in_sample": M.per_class(labels, X.predict(lr_final, X.member_scores(lr_final, lr_rule, ck.val))).macro_f1,
+        }
+        ensemble = bundle.with_lr_only(
+            ensemble, ensemble_bundle(s, specs, ck, digests, made, lr_final, lr_rule.weights, lr_f1)
+        )
+        board["lr_only"] = {
+            "members": [ck.name(i) for i in lr_final.members],
+            "f1_cv": lr_f1["cv"],
+            "f1_in_sample": lr_f1["in_sample"],
+        }
     _, test_predicted = bundle.decide(ensemble, [ck.test[i] for i in final.members])
     val_scores, val_predicted = bundle.decide(ensemble, [ck.val[i] for i in final.members])
 
@@ -136,23 +172,31 @@ def evaluate(s: Settings) -> dict:
     single = ck.val[best].astype(np.float64)
     f1_selected, picks = X.nested_greedy(rule, val, max_members=1)
     board["single_best"] = {
-        "checkpoint": ck.name(best), "run": ck.keys[best][0],
+        "checkpoint": ck.name(best),
+        "run": ck.keys[best][0],
         "mAP_in_sample": E.epoch_score(single, labels, "mAP"),
-        "f1_thresholds_in_sample": M.per_class(labels, T.predict(single, T.fit(
-            single, labels, rule.config, rule.freq))).macro_f1,
-        "f1_selected_cv": f1_selected, "selected_per_fold": [ck.name(p[0]) for p in picks]}
+        "f1_thresholds_in_sample": M.per_class(
+            labels, T.predict(single, T.fit(single, labels, rule.config, rule.freq))
+        ).macro_f1,
+        "f1_selected_cv": f1_selected,
+        "selected_per_fold": [ck.name(p[0]) for p in picks],
+    }
     board["ensemble"] = {
         "members": [ck.name(i) for i in final.members],
         "members_per_fold": [[ck.name(i) for i in d.members] for d in per_fold],
         "mAP_in_sample": float(np.nanmean(M.average_precision(labels, np.nan_to_num(val_avg)))),
-        "f1_at_0.5_in_sample": at_half[0], "f1_at_0.5_cv": at_half[1],
-        "f1_thresholds_in_sample": strategies[rule.config.strategy]["in_sample"], "f1_thresholds_cv": base,
-        "f1_postprocess_in_sample": with_groups[0], "f1_postprocess_cv": with_groups[1],
+        "f1_at_0.5_in_sample": at_half[0],
+        "f1_at_0.5_cv": at_half[1],
+        "f1_thresholds_in_sample": strategies[rule.config.strategy]["in_sample"],
+        "f1_thresholds_cv": base,
+        "f1_postprocess_in_sample": with_groups[0],
+        "f1_postprocess_cv": with_groups[1],
         "strategies": strategies,
         "precision_in_sample": float(final_scores.precision.mean()),
         "recall_in_sample": float(final_scores.recall.mean()),
         "threshold_strategy": rule.config.strategy,
-        "groups": names, "group_gain_cv": {" | ".join(n): g for n, g in zip(names, gains)},
+        "groups": names,
+        "group_gain_cv": {" | ".join(n): g for n, g in zip(names, gains)},
         "groups_applied": [[CLASSES[c] for c in g] for g in final.groups],
         "groups_applied_per_fold": [len(d.groups) for d in per_fold],
     }
@@ -169,46 +213,107 @@ def evaluate(s: Settings) -> dict:
     # each video named as predict names it, given val's annotation file
     val_paths = [str(Path(s.data.root) / p) for p in val_index.loc[~val_index["flip"], "path"]]  # truth's rows
     unreadable = np.isnan(val_scores).all(axis=1)
-    write_table(paths.VAL_PREDICTIONS, bundle.prediction_table(
-        val_ids, val_paths, ["unreadable (prepare)" if u else "" for u in unreadable], val_scores, val_predicted))
-    write_plots(labels, val_avg, final_scores, M.per_class(labels, (single >= 0.5).astype(int)),
-                final.thresholds, rule.freq)
+    write_table(
+        paths.VAL_PREDICTIONS,
+        bundle.prediction_table(
+            val_ids, val_paths, ["unreadable (prepare)" if u else "" for u in unreadable], val_scores, val_predicted
+        ),
+    )
+    write_plots(
+        labels, val_avg, final_scores, M.per_class(labels, (single >= 0.5).astype(int)), final.thresholds, rule.freq
+    )
     write_json(paths.METRICS / "leaderboard.json", board)
     write_text(paths.METRICS / "ablation.md", ablation_markdown(board, specs))
     e = board["ensemble"]
-    log.info("single best %s %.4f (chosen in folds: cv %.4f) | ensemble at 0.5 %.4f (cv %.4f) -> thresholds "
-             "%.4f (cv %.4f) -> post-processing %.4f (cv %.4f)", ck.name(best),
-             board["single_best"]["f1_thresholds_in_sample"], f1_selected, e["f1_at_0.5_in_sample"], e["f1_at_0.5_cv"], e["f1_thresholds_in_sample"], e["f1_thresholds_cv"],
-             e["f1_postprocess_in_sample"], e["f1_postprocess_cv"])
-    log.info("submission rule: thresholds + %d of %d groups; val F1 %.4f cross-validated (in-sample %.4f)",
-             len(final.groups), len(names), board["f1"], board["f1_in_sample"])
+    log.info(
+        "single best %s %.4f (chosen in folds: cv %.4f) | ensemble at 0.5 %.4f (cv %.4f) -> thresholds "
+        "%.4f (cv %.4f) -> post-processing %.4f (cv %.4f)",
+        ck.name(best),
+        board["single_best"]["f1_thresholds_in_sample"],
+        f1_selected,
+        e["f1_at_0.5_in_sample"],
+        e["f1_at_0.5_cv"],
+        e["f1_thresholds_in_sample"],
+        e["f1_thresholds_cv"],
+        e["f1_postprocess_in_sample"],
+        e["f1_postprocess_cv"],
+    )
+    log.info(
+        "submission rule: thresholds + %d of %d groups; val F1 %.4f cross-validated (in-sample %.4f)",
+        len(final.groups),
+        len(names),
+        board["f1"],
+        board["f1_in_sample"],
+    )
     log.info("wrote %s (%d test videos)", paths.ANSWER, len(test_ids))
     return board
 
 
-def ensemble_bundle(s: Settings, specs: dict, ck: Checkpoints, digests: dict, made: dict, decision: X.Decision,
-                    weights: list[float] | None, val_f1: dict) -> dict:
+def ensemble_bundle(
+    s: Settings,
+    specs: dict,
+    ck: Checkpoints,
+    digests: dict,
+    made: dict,
+    decision: X.Decision,
+    weights: list[float] | None,
+    val_f1: dict,
+) -> dict:
     """A fitted rule as a bundle (tinyactions.bundle): the members' checkpoints, weights, thresholds and
     applied groups, with how they score videos and, for SR members, super-resolve them."""
     sr = s.superres
-    superres = bundle.superres_entry(paths.GENERATOR, {
-        "size": sr.size, "input": sr.input, "window": sr.window, "overlap": sr.overlap,
-        "precision": sr.precision, "storage": sr.storage, "spec": sr.generator.model_dump()})
+    superres = bundle.superres_entry(
+        paths.GENERATOR,
+        {
+            "size": sr.size,
+            "input": sr.input,
+            "window": sr.window,
+            "overlap": sr.overlap,
+            "precision": sr.precision,
+            "storage": sr.storage,
+            "spec": sr.generator.model_dump(),
+        },
+    )
     members = [ck.keys[i] for i in decision.members]
-    return bundle.build(members, specs, digests, weights,
-                        decision.thresholds, decision.groups, s.dump.views, s.dump.precision, superres, val_f1,
-                        made)
+    return bundle.build(
+        members,
+        specs,
+        digests,
+        weights,
+        decision.thresholds,
+        decision.groups,
+        s.dump.views,
+        s.dump.precision,
+        superres,
+        val_f1,
+        made,
+    )
 
 
 def write_plots(labels, val_avg, per_class, single_per_class, thresholds, freq) -> None:
     """Per-class F1 (ensemble vs single best), thresholds, and F1-vs-threshold curves, for `dvc plots`."""
-    write_table(paths.METRICS / "per_class_f1.csv", pd.DataFrame({
-        "class": list(CLASSES), "ensemble": per_class.f1, "single_best": single_per_class.f1,
-        "val_positives": per_class.support}))
-    write_table(paths.METRICS / "thresholds.csv", pd.DataFrame({
-        "class": list(CLASSES), "threshold": thresholds, "train_frequency": freq, "val_positives": labels.sum(0)}))
+    write_table(
+        paths.METRICS / "per_class_f1.csv",
+        pd.DataFrame(
+            {
+                "class": list(CLASSES),
+                "ensemble": per_class.f1,
+                "single_best": single_per_class.f1,
+                "val_positives": per_class.support,
+            }
+        ),
+    )
+    write_table(
+        paths.METRICS / "thresholds.csv",
+        pd.DataFrame(
+            {"class": list(CLASSES), "threshold": thresholds, "train_frequency": freq, "val_positives": labels.sum(0)}
+        ),
+    )
     grid = np.round(np.arange(0.05, 1.0, 0.05), 2)
-    curves = [{"class": c, "threshold": t,
-               "f1": float(M.per_class(labels[:, [k]], (val_avg[:, [k]] >= t).astype(int)).f1[0])}
-              for k, c in enumerate(CLASSES) if labels[:, k].sum() > 0 for t in grid]
+    curves = [
+        {"class": c, "threshold": t, "f1": float(M.per_class(labels[:, [k]], (val_avg[:, [k]] >= t).astype(int)).f1[0])}
+        for k, c in enumerate(CLASSES)
+        if labels[:, k].sum() > 0
+        for t in grid
+    ]
     write_table(paths.METRICS / "threshold_curves.csv", pd.DataFrame(curves))

@@ -6,6 +6,7 @@
 - ``DistillationLoss``: the seed's eq. 1, ``L = a*BCE(p, y) + (1-a)*MSE(sigmoid(p), k)`` with ``k`` the
   teacher's score vector for the same video.
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,8 +17,15 @@ from torch import nn
 
 @MODELS.register_module()
 class AsymmetricLoss(nn.Module):
-    def __init__(self, gamma_neg: float = 4.0, gamma_pos: float = 1.0, clip: float = 0.05, eps: float = 1e-8,
-                 reduction: str = "sum", loss_weight: float = 1.0):
+    def __init__(
+        self,
+        gamma_neg: float = 4.0,
+        gamma_pos: float = 1.0,
+        clip: float = 0.05,
+        eps: float = 1e-8,
+        reduction: str = "sum",
+        loss_weight: float = 1.0,
+    ):
         super().__init__()
         if reduction not in ("sum", "mean"):
             raise ValueError(f"AsymmetricLoss reduction must be 'sum' or 'mean', got {reduction!r}")

@@ -12,6 +12,7 @@ parent's command line and, in RSS, the parent's pages, until it execs. Caught in
 look like a forked data worker as large as its parent; a copy seen in one sample only is therefore role
 ``exec``, not ``worker`` (data workers live for an epoch and are sampled many times).
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 import psutil
 
-GIB = 1024 ** 3
+GIB = 1024**3
 _STAGE = re.compile(r"-m stages\.(\w+)(?: (\S+))?")
 
 

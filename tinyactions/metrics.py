@@ -8,6 +8,7 @@ drags the mean down on small validation splits where some classes are absent, ``
 (the mean over classes with at least one positive) is reported beside it; on the real test set, where
 every class occurs, the two agree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,8 +87,15 @@ def summary(y_true, y_pred, classes: tuple[str, ...] = CLASSES) -> dict:
         "macro_recall": float(s.recall.mean()),
         "micro_f1": micro_f1(y_true, y_pred),
         "samples_f1": samples_f1(y_true, y_pred),
-        "per_class": {c: {"precision": float(s.precision[i]), "recall": float(s.recall[i]), "f1": float(s.f1[i]),
-                          "support": int(s.support[i])} for i, c in enumerate(classes)},
+        "per_class": {
+            c: {
+                "precision": float(s.precision[i]),
+                "recall": float(s.recall[i]),
+                "f1": float(s.f1[i]),
+                "support": int(s.support[i]),
+            }
+            for i, c in enumerate(classes)
+        },
     }
 
 

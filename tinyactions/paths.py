@@ -1,5 +1,6 @@
 """Where every stage reads and writes, relative to the repository root: the one spelling of each path
 (dvc.yaml names the same paths as the stages' deps and outs)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,4 +39,3 @@ def teacher_scores(student: str) -> Path:
 def video_root(input_kind: str, data_root: str) -> str:
     """Where a run on ``lr`` or ``sr`` input reads its videos."""
     return str(SUPERRES) if input_kind == "sr" else data_root
-

@@ -4,9 +4,11 @@ positive prediction.
 Groups come from params, or are derived from the training labels: two classes are called exclusive when
 they never share a training video although independence would predict at least ``min_expected`` shared
 videos (count_a * count_b / videos) — absence of evidence among rare classes is not evidence of
-exclusion. Groups are grown greedily from the most frequent class into cliques of that graph. Real data shows intuitive pairs do co-occur (a vehicle stopping while someone
-talks, carrying while walking or standing), so derived groups are checked against data, not intuition.
+exclusion. Groups are grown greedily from the most frequent class into cliques of that graph. Real data
+shows intuitive pairs do co-occur (a vehicle stopping while someone talks, carrying while walking or
+standing), so derived groups are checked against data, not intuition.
 """
+
 from __future__ import annotations
 
 import numpy as np

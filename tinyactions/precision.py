@@ -8,6 +8,7 @@ super-resolution and its fit about 2x, paper-size score dumps 1.6x), fp32 for tr
 slower and faster depending on network and CPU) and on CPUs without bf16 instructions (emulated there).
 The precision an output was made with, and the device, are recorded with it (``record``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -92,4 +93,3 @@ def register_optim_wrapper():
                 yield
 
     return AutocastOptimWrapper
-

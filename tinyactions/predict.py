@@ -22,18 +22,18 @@ float rounding), in input order; after every batch the rows so far are kept in `
 interrupted run resumes where it stopped and writes the same bytes as an uninterrupted one. Paths in the
 bundle are relative to the project root: run it there.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,7 @@ import numpy as np
 from . import bundle as B
 from . import paths
 from .annotations import ANNOTATION_FILES, CLASSES, AnnotationError, Entry, read_entries, video_file
+from .atomic import remove_orphans
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -61,7 +62,9 @@ def clips_of(inputs: list[str], video_root: str | None = None) -> list[Clip]:
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            # every name that says video is a row, a folder or special file named so included (its row
+            # says what it is): nothing listed is dropped silently
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
             if not found:
                 raise FileNotFoundError(f"{text}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
             clips += [Clip(str(p), "") for p in found]
@@ -102,18 +105,30 @@ class Ensemble:
         self.precision = numeric.resolve(bundle["scoring"]["precision"], "scores", self.device)
         self.groups: dict[tuple, tuple] = {}  # (input, pipeline) -> (transform, member positions, models)
         for position, member in enumerate(bundle["members"]):
-            spec = RunSpec(**member["recipe"], pretrained=None)
+            try:
+                spec = RunSpec(**member["recipe"], pretrained=None)
+            except TypeError as e:
+                raise B.BundleError(f"bundle: members.{position}.recipe is not a run's recipe ({e})") from None
             key = (spec.input, spec.sampling, spec.segments, spec.dense_interval, spec.input_size)
             if key not in self.groups:
                 self.groups[key] = (test_transform(spec, bundle["scoring"]["views"]), [], [])
             self.groups[key][1].append(position)
-            self.groups[key][2].append(load_model(spec, Path(root) / member["checkpoint"], self.device))
+            self.groups[key][2].append(load_model(spec, B.project_file(member["checkpoint"], root), self.device))
         self.upscaler, self.codec = None, None
         sr = bundle["superres"]
         if sr is not None:
             from . import superres as S
-            job = S.UpscaleJob(S.GeneratorSpec(**sr["spec"]), str(Path(root) / sr["generator"]), sr["size"],
-                               sr["window"], sr["overlap"], sr_batch, sr["input"], sr["precision"])
+
+            job = S.UpscaleJob(
+                S.GeneratorSpec(**sr["spec"]),
+                str(B.project_file(sr["generator"], root)),
+                sr["size"],
+                sr["window"],
+                sr["overlap"],
+                sr_batch,
+                sr["input"],
+                sr["precision"],
+            )
             self.upscaler, self.codec = job.build(device), sr["storage"]
 
     def describe(self) -> str:
@@ -123,8 +138,10 @@ class Ensemble:
         text = f"{len(self.bundle['members'])} members, scoring {self.precision} on {self.device}{sr}"
         made = self.bundle["scoring"].get("made_with")
         if made and made != numeric.record(self.precision, self.device):
-            text += (f" (the pipeline scored them {made['precision']} on {made['device']}: scores agree with its "
-                     f"within rounding, not to the bit)")
+            text += (
+                f" (the pipeline scored them {made['precision']} on {made['device']}: scores agree with its "
+                f"within rounding, not to the bit)"
+            )
         return text
 
     def score(self, clips: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
@@ -139,12 +156,14 @@ class Ensemble:
         def prepare(kind: str, frames: list[np.ndarray], start: int) -> None:
             for key, (transform, _, _) in self.groups.items():
                 if key[0] == kind:
-                    packed[key] += [transform(clip_item(names[start + i], names[start + i], frames=f))
-                                    for i, f in enumerate(frames)]
+                    packed[key] += [
+                        transform(clip_item(names[start + i], names[start + i], frames=f)) for i, f in enumerate(frames)
+                    ]
+
         prepare("lr", clips, 0)
         if any(key[0] == "sr" for key in self.groups):
             for start in range(0, len(clips), CHUNK):
-                upscaled = self.upscaler.upscale(clips[start:start + CHUNK])
+                upscaled = self.upscaler.upscale(clips[start : start + CHUNK])
                 prepare("sr", [as_stored(f, self.codec) for f in upscaled], start)
         out: list[np.ndarray] = [np.empty(0)] * len(self.bundle["members"])
         for key, (_, positions, models) in self.groups.items():
@@ -160,12 +179,24 @@ def as_stored(frames: np.ndarray, codec: str) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="tinyactions-sr-") as folder:
         path = Path(folder) / f"clip{CODECS[codec][1]}"
         write_video(path, frames, codec=codec)
-        return read_video(path)
+        return read_video(path, limit=None)  # this process's own clip: its size is already held
 
 
-def decoded(clips: list[Clip], ahead: int) -> Iterator[tuple[Clip, np.ndarray | None, str]]:
-    """(clip, frames or None, problem) in order, decoded on a thread up to ``ahead`` clips ahead. Any
-    failure to decode is the clip's problem, never the run's."""
+# Memory bounds of predict (a video itself decodes to at most video.MAX_PIXELS x 3 bytes): clips decoded
+# ahead of scoring hold at most READ_AHEAD_BYTES of frames (and at least one clip), and a batch is closed
+# early when its clips' frames pass BATCH_BYTES. TinyVIRAT-v2 clips (at most 128 x 128 px, a few seconds)
+# fill a batch of 32 with about 0.2 GB, so only far larger videos close one early; such a batch differs
+# from the dump's, and its scores agree with the pipeline's within float rounding only.
+READ_AHEAD_BYTES = 2**30
+BATCH_BYTES = 2**31
+
+
+def decoded(clips: list[Clip], ahead_bytes: int = READ_AHEAD_BYTES) -> Iterator[tuple[Clip, np.ndarray | None, str]]:
+    """(clip, frames or None, problem) in order, decoded on a thread that stays at most ``ahead_bytes``
+    of frames ahead. Any failure to decode is the clip's problem, never the run's."""
+    import queue
+    import threading
+
     from .video import read_video
 
     def decode(clip: Clip) -> tuple[np.ndarray | None, str]:
@@ -174,28 +205,57 @@ def decoded(clips: list[Clip], ahead: int) -> Iterator[tuple[Clip, np.ndarray | 
         except Exception as e:  # noqa: BLE001 - a broken file of any kind is that video's row
             return None, str(e).replace(f"{clip.video}: ", "") or type(e).__name__
 
-    with ThreadPoolExecutor(1) as pool:
-        queue: deque = deque()
-        for clip in clips:
-            queue.append((clip, pool.submit(decode, clip)))
-            if len(queue) > ahead:
-                done, future = queue.popleft()
-                yield (done, *future.result())
-        while queue:
-            done, future = queue.popleft()
-            yield (done, *future.result())
+    ready: queue.Queue = queue.Queue()
+    room = threading.Condition()
+    held = [0]  # bytes decoded and not yet taken
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for clip in clips:
+                with room:
+                    room.wait_for(lambda: held[0] < ahead_bytes or stop.is_set())
+                if stop.is_set():
+                    return
+                frames, problem = decode(clip)
+                with room:
+                    held[0] += frames.nbytes if frames is not None else 0
+                ready.put((clip, frames, problem))
+        except BaseException as e:  # noqa: BLE001 - raised where the clips are taken
+            ready.put(e)
+
+    worker = threading.Thread(target=produce, name="decode", daemon=True)
+    worker.start()
+    try:
+        for _ in clips:
+            item = ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            clip, frames, problem = item
+            with room:
+                held[0] -= frames.nbytes if frames is not None else 0
+                room.notify()
+            yield clip, frames, problem
+    finally:
+        stop.set()
+        with room:
+            room.notify()
+        worker.join()
 
 
 def batches(clips: list[Clip], chunk: int) -> Iterator[list[tuple[Clip, np.ndarray | None, str]]]:
     """Consecutive clips holding ``chunk`` readable ones (the last batch: what remains), as the dump
-    stage batches a split's readable videos."""
-    batch, readable = [], 0
-    for item in decoded(clips, ahead=2 * chunk):
+    stage batches a split's readable videos, or fewer once their frames pass ``BATCH_BYTES``."""
+    batch, readable, size = [], 0, 0
+    for item in decoded(clips):
         batch.append(item)
         readable += item[1] is not None
-        if readable == chunk:
+        size += item[1].nbytes if item[1] is not None else 0
+        if readable == chunk or size >= BATCH_BYTES:
+            if readable < chunk:
+                log.warning("a batch closed at %d clips: their frames fill %.1f GB", readable, size / 2**30)
             yield batch
-            batch, readable = [], 0
+            batch, readable, size = [], 0, 0
     if batch:
         yield batch
 
@@ -211,6 +271,7 @@ def predict_batch(ensemble: Ensemble, batch: list[tuple[Clip, np.ndarray | None,
         scored = ensemble.score([batch[i][1] for i in rows], [batch[i][0].video for i in rows])
         for full, part in zip(members, scored):
             full[rows] = part
+
     try:
         if readable:
             score(readable)
@@ -224,18 +285,50 @@ def predict_batch(ensemble: Ensemble, batch: list[tuple[Clip, np.ndarray | None,
                 for full in members:
                     full[i] = np.nan
     scores, predicted = B.decide(ensemble.bundle, members)
-    return B.prediction_table([c.id for c, _, _ in batch], [c.video for c, _, _ in batch], problems, scores,
-                              predicted)
+    return B.prediction_table([c.id for c, _, _ in batch], [c.video for c, _, _ in batch], problems, scores, predicted)
+
+
+class OutputBusy(RuntimeError):
+    """Another predict is writing the same ``--out``."""
+
+
+# Rows are text in UTF-8; a video's name that is not UTF-8 (a file named on another system) keeps its own
+# bytes, so that the CSV names the very file (bundle.read_predictions reads it back the same way).
+CSV_ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
 class Progress:
     """``<out>.partial`` with ``<out>.partial.json``: the rows of finished batches, the bytes they fill and
-    what they were computed from. A run of the same bundle, videos and batch size resumes after them."""
+    what they were computed from. A run of the same bundle, videos and batch size resumes after them.
+    ``<out>.lock`` (held while a run writes) keeps a second run on the same ``--out`` away."""
 
     def __init__(self, out: Path, fingerprint: dict):
         self.out, self.fingerprint = out, fingerprint
         self.rows_file = out.with_name(out.name + ".partial")
         self.state_file = out.with_name(out.name + ".partial.json")
+        self.lock_file = out.with_name(out.name + ".lock")
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold ``<out>.lock`` or fail at once: two runs appending to one partial file would interleave."""
+        import fcntl
+
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise OutputBusy(f"--out: another predict is writing {self.out} (it holds {self.lock_file})") from None
+            if _same_file(fd, self.lock_file):  # not a file a finishing run unlinked meanwhile
+                break
+            os.close(fd)
+        try:
+            yield
+        finally:
+            self.lock_file.unlink(missing_ok=True)
+            os.close(fd)
 
     def resume(self, header: str) -> int:
         """Rows already predicted (0: a fresh start, the header written)."""
@@ -250,7 +343,7 @@ class Progress:
         return 0
 
     def append(self, text: str, rows: int) -> None:
-        with open(self.rows_file, "a") as f:
+        with open(self.rows_file, "a", **CSV_ENCODING) as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -258,25 +351,62 @@ class Progress:
 
     def _save(self, rows: int) -> None:
         from .atomic import write_json
-        write_json(self.state_file, {"fingerprint": self.fingerprint, "rows": rows,
-                                     "bytes": self.rows_file.stat().st_size})
+
+        write_json(
+            self.state_file, {"fingerprint": self.fingerprint, "rows": rows, "bytes": self.rows_file.stat().st_size}
+        )
 
     def finish(self) -> None:
         os.replace(self.rows_file, self.out)
         self.state_file.unlink()
 
 
-def predict(bundle: dict, clips: list[Clip], out: str | os.PathLike, chunk: int, sr_batch: int, device: str,
-            root: str | os.PathLike = ".", progress: Callable[[int, int], Callable[[int], None]] | None = None,
-            ) -> dict:
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def predict(
+    bundle: dict,
+    clips: list[Clip],
+    out: str | os.PathLike,
+    chunk: int,
+    sr_batch: int,
+    device: str,
+    root: str | os.PathLike = ".",
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+) -> dict:
     """Write the prediction rows of ``clips`` to ``out`` (CSV); returns a summary. ``progress(total,
     done)`` gives a per-video callback."""
-    import pandas as pd
-
     out = Path(out)
     listed = json.dumps([[c.video, c.id] for c in clips]).encode()
-    state = Progress(out, {"bundle": hashlib.sha256(json.dumps(bundle, sort_keys=True).encode()).hexdigest(),
-                           "videos": hashlib.sha256(listed).hexdigest(), "chunk": chunk, "device": device})
+    state = Progress(
+        out,
+        {
+            "bundle": hashlib.sha256(json.dumps(bundle, sort_keys=True).encode()).hexdigest(),
+            "videos": hashlib.sha256(listed).hexdigest(),
+            "chunk": chunk,
+            "device": device,
+        },
+    )
+    with state.locked():
+        return _predict(bundle, clips, state, chunk, sr_batch, device, root, progress)
+
+
+def _predict(
+    bundle: dict,
+    clips: list[Clip],
+    state: Progress,
+    chunk: int,
+    sr_batch: int,
+    device: str,
+    root: str | os.PathLike,
+    progress,
+) -> dict:
+    out = state.out
+    remove_orphans(out.parent)  # a run killed while saving its state leaves a temporary file
     ensemble = Ensemble(bundle, device, sr_batch, root)  # checks the files first
     log.info("%s", ensemble.describe())
     done = state.resume(",".join(B.PREDICTION_COLUMNS) + "\n")
@@ -294,11 +424,21 @@ def predict(bundle: dict, clips: list[Clip], out: str | os.PathLike, chunk: int,
             tick(len(rows))
     seconds = time.perf_counter() - started
     state.finish()
-    table = pd.read_csv(out, usecols=["readable"])
-    summary = {"videos": len(table), "unreadable": int((~table["readable"]).sum()), "seconds_now": seconds,
-               "videos_now": len(clips) - done, "clips_per_s": (len(clips) - done) / seconds if seconds else None}
-    log.info("%d videos (%d unreadable) -> %s; %.2f clips/s", summary["videos"], summary["unreadable"], out,
-             summary["clips_per_s"] or 0.0)
+    table = B.read_predictions(out)
+    summary = {
+        "videos": len(table),
+        "unreadable": int((~table["readable"]).sum()),
+        "seconds_now": seconds,
+        "videos_now": len(clips) - done,
+        "clips_per_s": (len(clips) - done) / seconds if seconds else None,
+    }
+    log.info(
+        "%d videos (%d unreadable) -> %s; %.2f clips/s",
+        summary["videos"],
+        summary["unreadable"],
+        out,
+        summary["clips_per_s"] or 0.0,
+    )
     return summary
 
 
@@ -311,9 +451,16 @@ def choose(bundle: dict, lr_only: bool) -> dict:
         return bundle
     low = B.lr_only(bundle)
     full_f1, low_f1 = bundle["val_f1"], low["val_f1"]
-    log.info("--lr-only: %d of %d members (no super-resolution); val F1 %.4f cross-validated (in-sample %.4f) "
-             "against %.4f (%.4f) with every member", len(low["members"]), len(bundle["members"]), low_f1["cv"],
-             low_f1["in_sample"], full_f1["cv"], full_f1["in_sample"])
+    log.info(
+        "--lr-only: %d of %d members (no super-resolution); val F1 %.4f cross-validated (in-sample %.4f) "
+        "against %.4f (%.4f) with every member",
+        len(low["members"]),
+        len(bundle["members"]),
+        low_f1["cv"],
+        low_f1["in_sample"],
+        full_f1["cv"],
+        full_f1["in_sample"],
+    )
     return low
 
 
@@ -338,12 +485,14 @@ def main(argv: list[str] | None = None) -> None:
     bundle = choose(B.load(path), args.lr_only)
     clips = clips_of(args.inputs, args.video_root)
     import torch
+
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     bars = []
 
     def progress(total: int, done: int):
         bars.append(tqdm(total=total, initial=done, unit="clip", desc="predict"))
         return bars[-1].update
+
     # the batch the members' dumps scored with (scores depend on it within rounding), else this project's
     chunk = bundle["scoring"].get("batch") or s.execution.score_chunk
     predict(bundle, clips, args.out, chunk, s.execution.superres_batch, device, progress=progress)
@@ -353,4 +502,6 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     from . import stage
-    stage.run("predict", main, errors=(FileNotFoundError, AnnotationError, B.BundleError))
+    from .checkpoint_io import CheckpointError
+
+    stage.run("predict", main, errors=(FileNotFoundError, AnnotationError, B.BundleError, CheckpointError, OutputBusy))

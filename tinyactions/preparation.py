@@ -6,6 +6,7 @@ entries and tolerated disagreements), cooccurrence.csv (train), stats.json (coun
 ``data/manifests/lr.json`` (path -> sha256 of every readable video: what low-res runs depend on);
 ``metrics/data.json`` and ``metrics/class_frequency.csv`` for ``dvc metrics`` / ``dvc plots``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,38 +18,60 @@ import pandas as pd
 from . import paths
 from .annotations import ANNOTATION_FILES, CLASSES, SPLITS
 from .atomic import write_json, write_table
-from .index import (Tolerance, add_balance_copies, apply_policy, check_class_map, check_split, class_counts,
-                    cooccurrence, tail_classes, video_manifest)
+from .index import (
+    Tolerance,
+    add_balance_copies,
+    apply_policy,
+    check_class_map,
+    check_split,
+    class_counts,
+    cooccurrence,
+    tail_classes,
+    video_manifest,
+)
 from .settings import Balance, Data, SettingsError
 
 log = logging.getLogger(__name__)
 
 
-def prepare(data: Data, balance: Balance, workers: int,
-            progress: Callable[[str], Callable[[int], None]] | None = None) -> dict:
+def prepare(
+    data: Data, balance: Balance, workers: int, progress: Callable[[str], Callable[[int], None]] | None = None
+) -> dict:
     """Write every output of the stage for the dataset at ``data.root``; returns stats.json's content.
     ``progress(split)`` gives the per-video callback of a split's check."""
     root = Path(data.root)
     if not (root / ANNOTATION_FILES["train"]).is_file():
         raise SettingsError(f"data.root: {root} holds no {ANNOTATION_FILES['train']} (not a TinyVIRAT-v2 root)")
     tol = data.dim_tolerance
-    tolerance = Tolerance(frames_abs=tol.frames, pixels_abs=tol.pixels, frames_rel=tol.relative,
-                          pixels_rel=tol.relative)
+    tolerance = Tolerance(
+        frames_abs=tol.frames, pixels_abs=tol.pixels, frames_rel=tol.relative, pixels_rel=tol.relative
+    )
     check_class_map(root)
     frames, problems = {}, []
     for split in SPLITS:
-        checked, found = check_split(root, split, CLASSES, tolerance, workers,
-                                     progress=progress(split) if progress else None)
+        checked, found = check_split(
+            root, split, CLASSES, tolerance, workers, progress=progress(split) if progress else None
+        )
         problems.append(found)
         frames[split] = apply_policy(checked, split, data.bad_entries)
-        log.info("%s: %d entries, %d kept, %d rejected, %d warnings", split, len(checked), len(frames[split]),
-                 (found.severity == "reject").sum(), (found.severity == "warning").sum())
+        log.info(
+            "%s: %d entries, %d kept, %d rejected, %d warnings",
+            split,
+            len(checked),
+            len(frames[split]),
+            (found.severity == "reject").sum(),
+            (found.severity == "warning").sum(),
+        )
     problem_frame = pd.concat(problems, ignore_index=True)
 
-    tail = tail_classes(frames["train"], max_share=balance.tail_max_share,
-                        explicit=balance.tail_classes) if balance.enabled else []
-    frames["train"] = add_balance_copies(frames["train"], tail, balance.copies if balance.enabled else 0,
-                                         balance.mirrored_labels)
+    tail = (
+        tail_classes(frames["train"], max_share=balance.tail_max_share, explicit=balance.tail_classes)
+        if balance.enabled
+        else []
+    )
+    frames["train"] = add_balance_copies(
+        frames["train"], tail, balance.copies if balance.enabled else 0, balance.mirrored_labels
+    )
     log.info("balance: %d tail classes, %d flipped copies added", len(tail), int(frames["train"]["flip"].sum()))
 
     for split, frame in frames.items():
@@ -69,9 +92,19 @@ def prepare(data: Data, balance: Balance, workers: int,
         "class_counts": counts,
     }
     write_json(paths.PREPARED / "stats.json", stats)
-    write_json(paths.METRICS / "data.json", {k: stats[k] for k in ("videos", "train_samples",
-                                                                   "unreadable_test_videos", "rejected", "warnings")})
-    write_table(paths.METRICS / "class_frequency.csv", pd.DataFrame(
-        {"class": list(CLASSES), "train": [counts["train"][c] for c in CLASSES],
-         "val": [counts["val"][c] for c in CLASSES], "tail": [c in tail for c in CLASSES]}))
+    write_json(
+        paths.METRICS / "data.json",
+        {k: stats[k] for k in ("videos", "train_samples", "unreadable_test_videos", "rejected", "warnings")},
+    )
+    write_table(
+        paths.METRICS / "class_frequency.csv",
+        pd.DataFrame(
+            {
+                "class": list(CLASSES),
+                "train": [counts["train"][c] for c in CLASSES],
+                "val": [counts["val"][c] for c in CLASSES],
+                "tail": [c in tail for c in CLASSES],
+            }
+        ),
+    )
     return stats

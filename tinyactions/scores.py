@@ -5,6 +5,7 @@ preprocessed once and then scored by every epoch's model. Test-time sampling is 
 (``views`` evenly placed uniform samplings averaged). Videos that prepare flagged unreadable get a row
 with ``readable = false`` and NaN scores: never a silent gap, so the submission can still write a line.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import paths
+from . import checkpoint_io, paths
 from . import precision as numeric
 from .annotations import CLASSES, SCORE_COLUMNS
 from .atomic import file_digest, write_table
@@ -24,8 +25,9 @@ from .recipes import RunSpec, model_config, pipeline
 
 log = logging.getLogger(__name__)
 
+
 def load_epoch(model: torch.nn.Module, path: str | os.PathLike) -> None:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = checkpoint_io.load(path)
     model.load_state_dict(checkpoint["state_dict"])
 
 
@@ -52,12 +54,19 @@ def test_transform(spec: RunSpec, views: int):
 
 def clip_item(filename: str, sample_id: str, flip: bool = False, frames: np.ndarray | None = None) -> dict:
     """What the test pipeline reads for one clip: its file, or the clip already decoded."""
-    return {"filename": filename, "flip": flip, "sample_id": sample_id, "start_index": 0, "modality": "RGB",
-            **({"frames": frames} if frames is not None else {})}
+    return {
+        "filename": filename,
+        "flip": flip,
+        "sample_id": sample_id,
+        "start_index": 0,
+        "modality": "RGB",
+        **({"frames": frames} if frames is not None else {}),
+    }
 
 
-def score_batch(models: list[torch.nn.Module], packed: list[dict], precision: str,
-                device: torch.device) -> list[np.ndarray]:
+def score_batch(
+    models: list[torch.nn.Module], packed: list[dict], precision: str, device: torch.device
+) -> list[np.ndarray]:
     """(clips, 26) sigmoid scores of one batch of packed clips from each model. Scores depend on the
     batch's composition within float rounding: callers that must agree batch alike."""
     batch = {"inputs": [p["inputs"] for p in packed], "data_samples": [p["data_samples"] for p in packed]}
@@ -70,9 +79,18 @@ def score_batch(models: list[torch.nn.Module], packed: list[dict], precision: st
     return out
 
 
-def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame, video_root: str, split: str,
-                views: int, chunk: int, precision: str, device: str | None = None,
-                progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+def score_split(
+    spec: RunSpec,
+    checkpoints: dict[int, Path],
+    index: pd.DataFrame,
+    video_root: str,
+    split: str,
+    views: int,
+    chunk: int,
+    precision: str,
+    device: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """Rows (run, epoch, split, id, sample_id, readable, s_<class>...) for every video of ``index`` and
     every epoch of ``checkpoints``. ``index`` rows with ``flip`` are scored on the flipped clip.
     ``precision`` (fp32 | bf16 | fp16 | auto) is resolved on the device; the table's ``attrs`` (kept in
@@ -84,11 +102,12 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
     readable = index[index["readable"]].reset_index(drop=True)
     scores = {epoch: np.full((len(readable), len(CLASSES)), np.nan, np.float32) for epoch in models}
     for start in range(0, len(readable), chunk):
-        rows = readable.iloc[start:start + chunk]
-        packed = [transform(clip_item(os.path.join(video_root, r.path), r.sample_id, bool(r.flip)))
-                  for r in rows.itertuples()]
+        rows = readable.iloc[start : start + chunk]
+        packed = [
+            transform(clip_item(os.path.join(video_root, r.path), r.sample_id, bool(r.flip))) for r in rows.itertuples()
+        ]
         for epoch, batch_scores in zip(models, score_batch(list(models.values()), packed, precision, device)):
-            scores[epoch][start:start + len(rows)] = batch_scores
+            scores[epoch][start : start + len(rows)] = batch_scores
         if progress:
             progress(len(rows))
     frames = []
@@ -102,9 +121,16 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
         table.insert(0, "run", spec.name)
         unreadable = index[~index["readable"]]
         if len(unreadable):
-            missing = pd.DataFrame({"run": spec.name, "epoch": epoch, "split": split,
-                                    "id": unreadable["id"].to_numpy(), "sample_id": unreadable["sample_id"].to_numpy(),
-                                    "readable": False})
+            missing = pd.DataFrame(
+                {
+                    "run": spec.name,
+                    "epoch": epoch,
+                    "split": split,
+                    "id": unreadable["id"].to_numpy(),
+                    "sample_id": unreadable["sample_id"].to_numpy(),
+                    "readable": False,
+                }
+            )
             for col in SCORE_COLUMNS:
                 missing[col] = np.float32(np.nan)
             table = pd.concat([table, missing], ignore_index=True)
@@ -112,13 +138,23 @@ def score_split(spec: RunSpec, checkpoints: dict[int, Path], index: pd.DataFrame
     table = pd.concat(frames, ignore_index=True)
     # how the scores were made (scores depend on the batch within rounding) and from which checkpoint files:
     # what the ensemble bundle records, so that predict can score new videos alike
-    table.attrs = {**numeric.record(precision, device), "batch": chunk,
-                   "checkpoints": {str(e): file_digest(path) for e, path in sorted(checkpoints.items())}}
+    table.attrs = {
+        **numeric.record(precision, device),
+        "batch": chunk,
+        "checkpoints": {str(e): file_digest(path) for e, path in sorted(checkpoints.items())},
+    }
     return table
 
 
-def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int, precision: str, epochs_key: str,
-             progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Path:
+def dump_run(
+    spec: RunSpec,
+    video_root: str,
+    views: int,
+    chunk: int,
+    precision: str,
+    epochs_key: str,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+) -> Path:
     """The dump stage's job: every saved epoch of a run scored on val and test, one table in
     ``data/scores/<run>.parquet``. ``progress(description, total)`` gives a per-video callback;
     ``epochs_key`` names the setting of the run's epochs in the error for missing checkpoints."""
@@ -130,8 +166,19 @@ def dump_run(spec: RunSpec, video_root: str, views: int, chunk: int, precision: 
     for split in ("val", "test"):
         index = pd.read_parquet(paths.index(split))
         tick = progress(f"{split} x {len(checkpoints)} epochs", int(index["readable"].sum())) if progress else None
-        tables.append(score_split(spec, checkpoints, index, video_root, split, views=views, chunk=chunk,
-                                  precision=precision, progress=tick))
+        tables.append(
+            score_split(
+                spec,
+                checkpoints,
+                index,
+                video_root,
+                split,
+                views=views,
+                chunk=chunk,
+                precision=precision,
+                progress=tick,
+            )
+        )
     table = pd.concat(tables, ignore_index=True)
     table.attrs = tables[0].attrs
     out = paths.SCORES / f"{spec.name}.parquet"

@@ -10,6 +10,7 @@ Two kinds of settings: results (every section but ``execution``; dvc.yaml lists 
 change reruns what it affects) and ``execution`` (workers, chunk sizes, process count: how a stage runs,
 never what it computes; no stage lists it, so a change reruns nothing).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -22,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .annotations import CLASSES
-from .paths import PARAMS, video_root
+from .paths import GENERATOR, PARAMS, video_root
 from .sr_geometry import SCALE, plan_windows
 
 # the choices of params.yaml, one definition each (the library imports them from here)
@@ -34,7 +35,11 @@ BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
 SR_INPUTS = ("native", "square")  # what the generator is fed: each clip at its own size, or size/4 squared
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # numeric precision of a stage family (tinyactions.precision)
 SR_CODECS = ("mp4v", "ffv1")  # how super-resolved video is stored: lossy MPEG-4, or lossless (tinyactions.video)
-MEMBER = re.compile(r"^(?P<run>[A-Za-z0-9_.-]+)@(?P<epoch>best|last|\d+)$")
+# A run's name names its folders (models/<run>, metrics/train/<run>, data/scores/<run>.parquet): no dot,
+# no path, nothing that another output of models/ already is (the SR generator's folder).
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+RESERVED_RUN_NAMES = frozenset({GENERATOR.parent.name})
+MEMBER = re.compile(rf"(?P<run>{RUN_NAME.pattern})@(?P<epoch>best|last|[0-9]+)")
 
 
 class SettingsError(ValueError):
@@ -50,7 +55,7 @@ class Member:
 
     @classmethod
     def parse(cls, text: str) -> "Member":
-        m = MEMBER.match(str(text))
+        m = MEMBER.fullmatch(str(text))
         if not m:
             raise ValueError(f"ensemble member {text!r} is not run@epoch (epoch: a number, best or last)")
         return cls(m["run"], m["epoch"])
@@ -106,8 +111,6 @@ def validate_groups(groups: list[list[str]]) -> list[list[int]]:
         seen.update(g)
         out.append([index[c] for c in g])
     return out
-
-
 
 
 Count = Annotated[int, Field(ge=0)]
@@ -326,15 +329,31 @@ class Settings(Section):
         t = self.train
         run = self.students[name] if self.run_key(name).startswith("students.") else self.runs[name]
         return RunSpec(
-            name=name, backbone=run.backbone, input=run.input, loss=run.loss, lr=run.lr, epochs=run.epochs,
-            preset=t.preset, input_size=t.input_size, batch_size=t.batch_size, seed=t.seed,
-            warmup_epochs=t.warmup_epochs, warmup_start_factor=t.warmup_start_factor,
-            restart_period=t.restart_period, min_lr_ratio=t.min_lr_ratio, weight_decay=t.weight_decay,
+            name=name,
+            backbone=run.backbone,
+            input=run.input,
+            loss=run.loss,
+            lr=run.lr,
+            epochs=run.epochs,
+            preset=t.preset,
+            input_size=t.input_size,
+            batch_size=t.batch_size,
+            seed=t.seed,
+            warmup_epochs=t.warmup_epochs,
+            warmup_start_factor=t.warmup_start_factor,
+            restart_period=t.restart_period,
+            min_lr_ratio=t.min_lr_ratio,
+            weight_decay=t.weight_decay,
             grad_clip=t.grad_clip,
-            sampling=run.sampling or t.sampling.mode, balance=t.balance if run.balance is None else run.balance,
-            segments=t.sampling.segments, dense_interval=t.sampling.dense_interval,
-            pretrained=getattr(t.pretrained, run.backbone), precision=t.precision, kd_alpha=getattr(run, "alpha", None),
-            asl=t.asl.model_dump())
+            sampling=run.sampling or t.sampling.mode,
+            balance=t.balance if run.balance is None else run.balance,
+            segments=t.sampling.segments,
+            dense_interval=t.sampling.dense_interval,
+            pretrained=getattr(t.pretrained, run.backbone),
+            precision=t.precision,
+            kd_alpha=getattr(run, "alpha", None),
+            asl=t.asl.model_dump(),
+        )
 
     def epochs_key(self, name: str) -> str:
         """The dotted key that sets run ``name``'s epochs (for errors)."""
@@ -352,9 +371,9 @@ class Settings(Section):
         return [Member.parse(m) for m in self.ensemble.members]
 
 
-
 def _check(s: Settings) -> None:
     """Rules across keys and sections (types and ranges are the models')."""
+
     def fail(key: str, message: str):
         raise SettingsError(f"{key}: {message}")
 
@@ -373,12 +392,18 @@ def _check(s: Settings) -> None:
             fail(f"balance.mirrored_labels.{a}", f"{a!r}: {b!r} names a class outside the class map")
     per_process = s.execution.batch_per_process or s.train.batch_size // s.execution.nproc
     if not per_process or s.train.batch_size % (s.execution.nproc * per_process):
-        fail("train.batch_size", f"{s.train.batch_size} (global) is not execution.nproc {s.execution.nproc} x "
-             f"{per_process} clips per process x a whole number of accumulated steps; choose a global batch "
-             f"divisible by the process count (and by execution.batch_per_process)")
+        fail(
+            "train.batch_size",
+            f"{s.train.batch_size} (global) is not execution.nproc {s.execution.nproc} x "
+            f"{per_process} clips per process x a whole number of accumulated steps; choose a global batch "
+            f"divisible by the process count (and by execution.batch_per_process)",
+        )
     if s.superres.weights == "fit" and s.data.source != "synth":
-        fail("superres.weights", "'fit' needs the generated demo's HR renders (data.source: synth); give the "
-             "path of an official RealBasicVSR checkpoint for real data")
+        fail(
+            "superres.weights",
+            "'fit' needs the generated demo's HR renders (data.source: synth); give the "
+            "path of an official RealBasicVSR checkpoint for real data",
+        )
     if s.superres.size % SCALE:
         fail("superres.size", f"{s.superres.size} is not a multiple of {SCALE}")
     try:
@@ -388,10 +413,10 @@ def _check(s: Settings) -> None:
     if not s.runs:
         fail("runs", "no runs")
     for name in s.run_names():
-        try:
-            Member.parse(f"{name}@best")
-        except ValueError:
-            fail(f"runs.{name}", "a run name is letters, digits, '_', '.' or '-'")
+        if not RUN_NAME.fullmatch(str(name)):
+            fail(s.run_key(name), "a run name starts with a letter or digit, then letters, digits, '_' or '-'")
+        if name in RESERVED_RUN_NAMES:
+            fail(s.run_key(name), f"{name} names another output of {GENERATOR.parent.parent}/; pick another name")
     for name in set(s.runs) & set(s.students):
         fail(f"students.{name}", f"{name} is also a run in runs; pick another name")
     for name, student in s.students.items():
@@ -399,11 +424,15 @@ def _check(s: Settings) -> None:
         if teacher is None:
             fail(f"students.{name}.teacher", f"{student.teacher} is not a run of runs ({', '.join(s.runs)})")
         if teacher.input != "sr":
-            fail(f"students.{name}.teacher",
-                 f"{student.teacher} is trained on {teacher.input} input; a teacher must be an sr run")
+            fail(
+                f"students.{name}.teacher",
+                f"{student.teacher} is trained on {teacher.input} input; a teacher must be an sr run",
+            )
         if isinstance(student.teacher_epoch, int) and student.teacher_epoch > teacher.epochs:
-            fail(f"students.{name}.teacher_epoch",
-                 f"{student.teacher_epoch} is beyond the {teacher.epochs} epochs of {student.teacher}")
+            fail(
+                f"students.{name}.teacher_epoch",
+                f"{student.teacher_epoch} is beyond the {teacher.epochs} epochs of {student.teacher}",
+            )
     epochs = {name: s.run_spec(name).epochs for name in s.run_names()}
     numbered = [m for m in s.ensemble.members if not m.endswith(("@best", "@last"))]
     if len(set(numbered)) < len(numbered):  # best and last may repeat: the next best, the one before last
@@ -420,8 +449,11 @@ def _check(s: Settings) -> None:
             fail("ensemble.members", f"{member}: {member.run} has epochs 1..{epochs[member.run]}")
         per_run = sum(Member.parse(m).run == member.run for m in s.ensemble.members)
         if per_run > epochs[member.run]:
-            fail("ensemble.members", f"{per_run} members of {member.run}, which has {epochs[member.run]} epochs: "
-                 "members are distinct checkpoints")
+            fail(
+                "ensemble.members",
+                f"{per_run} members of {member.run}, which has {epochs[member.run]} epochs: "
+                "members are distinct checkpoints",
+            )
     if s.ensemble.weights is not None and len(s.ensemble.weights) != len(s.ensemble.members):
         fail("ensemble.weights", f"{len(s.ensemble.weights)} weights for {len(s.ensemble.members)} members")
     if s.ensemble.weights is not None and not sum(s.ensemble.weights) > 0:
@@ -482,8 +514,13 @@ def _message(error: dict) -> str:
         valid = list(model.model_fields) if _is_model(model) else []
         near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
         key = f"{parent}.{loc[-1]}" if parent else str(loc[-1])
-        hint = f" (did you mean {parent + '.' if parent else ''}{near[0]}?)" if near else \
-            f" (valid: {', '.join(valid)})" if valid else ""
+        hint = (
+            f" (did you mean {parent + '.' if parent else ''}{near[0]}?)"
+            if near
+            else f" (valid: {', '.join(valid)})"
+            if valid
+            else ""
+        )
         return f"{key}: unknown key{hint}"
     key, _ = _dotted(loc)
     if error["type"] == "missing":
@@ -514,8 +551,11 @@ def parse(data: object, source: str = str(PARAMS)) -> Settings:
         same = [err for err in errors if _dotted(tuple(err["loc"]))[0] == first_key]
         if len(same) > 1 and all(err["type"] not in ("missing", "extra_forbidden") for err in same):
             # a union (e.g. 'best' or an epoch number): one line with what each branch accepts
-            raise SettingsError(f"{first_key}: " + " or ".join(
-                err["msg"][0].lower() + err["msg"][1:] for err in same) + f", got {same[0]['input']!r}") from None
+            raise SettingsError(
+                f"{first_key}: "
+                + " or ".join(err["msg"][0].lower() + err["msg"][1:] for err in same)
+                + f", got {same[0]['input']!r}"
+            ) from None
         raise SettingsError(_message(errors[0])) from None
     _check(settings)
     return settings

@@ -9,6 +9,7 @@ entries refer to. A stage with such an output is then rerun on the other machine
 restored (the symptom of treeverse/dvc issue 5749): ``dvc repro --pull`` finds the run but not all of
 its outputs. ``push`` therefore also uploads every object the local run-cache entries refer to.
 """
+
 from __future__ import annotations
 
 import argparse

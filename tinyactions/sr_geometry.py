@@ -1,5 +1,6 @@
 """RealBasicVSR's geometry, without torch: its x4 scale and how a long clip is cut into overlapping
 windows of bounded memory. The settings check and the upscaler share these rules."""
+
 from __future__ import annotations
 
 SCALE = 4  # RealBasicVSR upscales x4: superres.size = 4 x the size the generator is fed

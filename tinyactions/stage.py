@@ -1,6 +1,7 @@
 """What every DVC stage does around its one library call: log under its name, turn a known user error
 into one line without a traceback, and relaunch itself under torchrun when it trains on several
 processes. Stages (`stages/*.py`) are thin; this is the one copy of their plumbing."""
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,16 @@ def relaunch_on(processes: int, module: str, *args: str, log: logging.Logger | N
     if processes <= 1 or "LOCAL_RANK" in os.environ:
         return
     # --standalone keeps parallel queue workers from colliding on a rendezvous port
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-           "-m", module, *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        "-m",
+        module,
+        *args,
+    ]
     if log is not None:
         log.info("launching %d processes: %s", processes, " ".join(cmd))
     os.execv(sys.executable, cmd)

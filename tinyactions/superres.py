@@ -9,6 +9,7 @@ directions (see ``tests/test_superres.py`` for the measured difference to whole-
 Windows of equal length from different clips are batched into one forward pass, and the network runs
 in the channels_last memory layout (same output within rounding, faster convolutions).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,10 +25,10 @@ import cv2
 import numpy as np
 import torch
 
-from . import paths
+from . import checkpoint_io, paths
 from . import precision as numeric
 from .annotations import SPLITS
-from .atomic import file_digest, write_json
+from .atomic import file_digest, remove_orphans, write_json
 from .index import originals
 from .settings import SR_INPUTS as INPUTS
 from .sr_geometry import SCALE, plan_windows
@@ -46,16 +47,25 @@ class GeneratorSpec:
     cleaning_blocks: int
 
     def config(self) -> dict:
-        return dict(type="RealBasicVSRNet", mid_channels=self.mid_channels,
-                    num_propagation_blocks=self.propagation_blocks, num_cleaning_blocks=self.cleaning_blocks,
-                    dynamic_refine_thres=255, spynet_pretrained=None, is_fix_cleaning=False,
-                    is_sequential_cleaning=False)
+        return dict(
+            type="RealBasicVSRNet",
+            mid_channels=self.mid_channels,
+            num_propagation_blocks=self.propagation_blocks,
+            num_cleaning_blocks=self.cleaning_blocks,
+            dynamic_refine_thres=255,
+            spynet_pretrained=None,
+            is_fix_cleaning=False,
+            is_sequential_cleaning=False,
+        )
 
 
 def build_generator(spec: GeneratorSpec) -> torch.nn.Module:
-    from . import compat  # noqa: F401
+    from . import compat  # noqa: F401  (before mmagic)
+
+    # isort: split
     import mmagic.models  # noqa: F401  (registrations)
     from mmagic.registry import MODELS
+
     return MODELS.build(spec.config())
 
 
@@ -65,10 +75,10 @@ def load_official(net: torch.nn.Module, path: str | os.PathLike, key: str = "sup
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{key}: {path} does not exist")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = checkpoint_io.load(path)
     state = checkpoint.get("state_dict", checkpoint)
     for prefix in ("generator_ema.", "generator."):
-        weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if weights:
             net.load_state_dict(weights)
             return checkpoint.get("meta", {})
@@ -82,8 +92,12 @@ def save_official(net: torch.nn.Module, path: str | os.PathLike, meta: dict) -> 
     import io
 
     from .atomic import write_bytes
-    state = {f"{prefix}{k}": v.detach().cpu() for prefix in ("generator.", "generator_ema.")
-             for k, v in net.state_dict().items()}
+
+    state = {
+        f"{prefix}{k}": v.detach().cpu()
+        for prefix in ("generator.", "generator_ema.")
+        for k, v in net.state_dict().items()
+    }
     buffer = io.BytesIO()
     torch.save({"meta": meta, "state_dict": state}, buffer)
     write_bytes(path, buffer.getvalue())
@@ -103,15 +117,18 @@ def resize_frames(frames: np.ndarray, size: int, interpolation=cv2.INTER_CUBIC) 
     return np.stack([cv2.resize(f, (size, size), interpolation=interpolation) for f in frames])
 
 
-def output_settings(out_size: int, window: int, overlap: int, input: str, precision: str,
-                    device: torch.device) -> dict:
+def output_settings(out_size: int, window: int, overlap: int, input: str, precision: str, device: torch.device) -> dict:
     """What an SR output depends on besides the input's bytes and the weights (part of its cache key);
     ``precision`` is the resolved one. Keys at their first values are left out, so older caches stay
     valid."""
-    return {"out_size": out_size, "window": window, "overlap": overlap,
-            **({"input": input} if input != "square" else {}),
-            **({"precision": precision} if precision != "fp32" else {}),
-            **({"device": device.type} if device.type != "cpu" else {})}
+    return {
+        "out_size": out_size,
+        "window": window,
+        "overlap": overlap,
+        **({"input": input} if input != "square" else {}),
+        **({"precision": precision} if precision != "fp32" else {}),
+        **({"device": device.type} if device.type != "cpu" else {}),
+    }
 
 
 class Upscaler:
@@ -121,8 +138,18 @@ class Upscaler:
     ``native`` feeds each clip at its own size, as the seed does, and resizes the x4 output to
     ``out_size`` (a 128 px clip keeps its detail instead of being halved to 56 px first)."""
 
-    def __init__(self, net: torch.nn.Module, out_size: int, window: int, overlap: int, batch: int, input: str,
-                 device: str | None = None, *, precision: str):
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        out_size: int,
+        window: int,
+        overlap: int,
+        batch: int,
+        input: str,
+        device: str | None = None,
+        *,
+        precision: str,
+    ):
         if out_size % SCALE:
             raise ValueError(f"superres.size must be a multiple of {SCALE}, got {out_size}")
         if input not in INPUTS:
@@ -170,10 +197,10 @@ class Upscaler:
                 jobs.setdefault((end - start, *clip.shape[1:3]), []).append((ci, start, end, keep_from, keep_to))
         for _, items in sorted(jobs.items()):
             for b in range(0, len(items), self.batch):
-                chunk = items[b:b + self.batch]
+                chunk = items[b : b + self.batch]
                 result = self._forward([inputs[ci][s:e] for ci, s, e, _, _ in chunk])
                 for (ci, s, e, kf, kt), frames in zip(chunk, result):
-                    outputs[ci][kf:kt] = frames[kf - s:kt - s]
+                    outputs[ci][kf:kt] = frames[kf - s : kt - s]
         return [self.to_output_size(o) for o in outputs]
 
 
@@ -183,7 +210,8 @@ def process(jobs: list[tuple[str, str]], upscaler: "Upscaler", chunk: int, codec
     from concurrent.futures import ThreadPoolExecutor
 
     from .video import read_video, write_video
-    chunks = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
+
+    chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
     if not chunks:
         return
 
@@ -224,13 +252,27 @@ class UpscaleJob:
         return net
 
     def build(self, device: str, net: torch.nn.Module | None = None) -> Upscaler:
-        return Upscaler(net or self.network(), self.out_size, self.window, self.overlap, self.batch, self.input,
-                        device, precision=self.precision)
+        return Upscaler(
+            net or self.network(),
+            self.out_size,
+            self.window,
+            self.overlap,
+            self.batch,
+            self.input,
+            device,
+            precision=self.precision,
+        )
 
     def settings(self, device: str) -> dict:
         device = torch.device(device)
-        return output_settings(self.out_size, self.window, self.overlap, self.input,
-                               numeric.resolve(self.precision, "superres", device), device)
+        return output_settings(
+            self.out_size,
+            self.window,
+            self.overlap,
+            self.input,
+            numeric.resolve(self.precision, "superres", device),
+            device,
+        )
 
 
 def devices(cpu_workers: int) -> list[str]:
@@ -252,8 +294,14 @@ def _worker(job: UpscaleJob, device: str, threads: int, pairs: list[tuple[str, s
         raise SystemExit(1) from None
 
 
-def process_parallel(pairs: list[tuple[str, str]], job: UpscaleJob, where: list[str], codec: str,
-                     progress=None, net: torch.nn.Module | None = None) -> None:
+def process_parallel(
+    pairs: list[tuple[str, str]],
+    job: UpscaleJob,
+    where: list[str],
+    codec: str,
+    progress=None,
+    net: torch.nn.Module | None = None,
+) -> None:
     """``process`` on the devices of ``where``. One device: in this process (a CPU with every core this
     process may use). Several: spawned workers (CUDA cannot be forked) that split the CPU cores and
     take every ``len(where)``-th pair each; the first failure stops them all and is raised with the
@@ -269,9 +317,14 @@ def process_parallel(pairs: list[tuple[str, str]], job: UpscaleJob, where: list[
         return
     context = mp.get_context("spawn")
     messages = context.Queue()
-    workers = [context.Process(target=_worker, args=(job, device, max(1, cores // len(where)), pairs[i::len(where)],
-                                                      codec, messages), daemon=True)
-               for i, device in enumerate(where)]
+    workers = [
+        context.Process(
+            target=_worker,
+            args=(job, device, max(1, cores // len(where)), pairs[i :: len(where)], codec, messages),
+            daemon=True,
+        )
+        for i, device in enumerate(where)
+    ]
     for w in workers:
         w.start()
     try:
@@ -279,8 +332,9 @@ def process_parallel(pairs: list[tuple[str, str]], job: UpscaleJob, where: list[
             try:
                 kind, value = messages.get(timeout=0.5)
             except queue.Empty:
-                died = [f"{device} (exit {w.exitcode})" for w, device in zip(workers, where)
-                        if w.exitcode not in (None, 0)]
+                died = [
+                    f"{device} (exit {w.exitcode})" for w, device in zip(workers, where) if w.exitcode not in (None, 0)
+                ]
                 if died:
                     raise RuntimeError(f"super-resolution worker on {died[0]} died") from None
                 if not any(w.is_alive() for w in workers):
@@ -311,6 +365,7 @@ def cached(key: str) -> Path:
 def dataset_videos() -> list[str]:
     """Relative paths of every readable video of every split (balance copies share their video)."""
     import pandas as pd
+
     found = []
     for split in SPLITS:
         index = pd.read_parquet(paths.index(split))
@@ -318,14 +373,22 @@ def dataset_videos() -> list[str]:
     return sorted(set(found))
 
 
-def upscale_dataset(root: str | os.PathLike, job: UpscaleJob, codec: str, where: list[str], shard: int, shards: int,
-                    progress_total: Callable[[int], Callable[[int], None]] | None = None) -> int:
+def upscale_dataset(
+    root: str | os.PathLike,
+    job: UpscaleJob,
+    codec: str,
+    where: list[str],
+    shard: int,
+    shards: int,
+    progress_total: Callable[[int], Callable[[int], None]] | None = None,
+) -> int:
     """The superres stage's job: upscale every video of the prepared index that the per-video cache lacks
     (only every ``shards``-th from ``shard`` when sharded), on the devices of ``where`` (see ``devices``).
     Unsharded, then assemble ``data/superres`` from the cache (hard links) and write
     ``data/manifests/sr.json`` (the precision and device it was made with, and path -> cache key: what
     runs on super-resolved input depend on). Returns the number of videos upscaled now."""
     root = Path(root)
+    remove_orphans(paths.SUPERRES_CACHE, recursive=True)  # outputs of a worker killed before its rename
     videos = dataset_videos()
     mine = videos[shard::shards]
     net = job.network()
@@ -337,10 +400,23 @@ def upscale_dataset(root: str | os.PathLike, job: UpscaleJob, codec: str, where:
         if keys[rel] not in queued and not cached(keys[rel]).is_file():
             queued.add(keys[rel])
             todo.append(rel)
-    log.info("%d videos (shard %d/%d: %d), %d cached, %d to upscale", len(videos), shard, shards, len(mine),
-             len(mine) - len(todo), len(todo))
-    process_parallel([(str(root / rel), str(cached(keys[rel]))) for rel in todo], job, where, codec,
-                     progress_total(len(todo)) if progress_total else None, net)
+    log.info(
+        "%d videos (shard %d/%d: %d), %d cached, %d to upscale",
+        len(videos),
+        shard,
+        shards,
+        len(mine),
+        len(mine) - len(todo),
+        len(todo),
+    )
+    process_parallel(
+        [(str(root / rel), str(cached(keys[rel]))) for rel in todo],
+        job,
+        where,
+        codec,
+        progress_total(len(todo)) if progress_total else None,
+        net,
+    )
     if shards > 1:
         return len(todo)
     shutil.rmtree(paths.SUPERRES, ignore_errors=True)

@@ -5,6 +5,7 @@ generated HR/LR pairs (starting from its own bilinear upsampling) and reports PS
 bicubic on held-out val pairs; ``superres.weights: <path>`` validates an official checkpoint
 (generator_ema.* weights) and copies it. Both end in ``models/superres/generator.pth``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,7 @@ from . import paths
 from . import precision as numeric
 from .atomic import write_json, write_table
 from .index import originals
-from .settings import Superres, SettingsError
+from .settings import SettingsError, Superres
 from .sr_geometry import SCALE
 from .superres import GeneratorSpec, Upscaler, build_generator, load_official, resize_frames, save_official
 from .video import read_video, write_video
@@ -35,7 +36,7 @@ FIT_SUMMARY = paths.METRICS / "superres.json"
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -47,8 +48,8 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
             x, y = fa[..., ch].astype(np.float64), fb[..., ch].astype(np.float64)
             blur = lambda m: cv2.GaussianBlur(m, (11, 11), 1.5)  # noqa: E731
             mx, my = blur(x), blur(y)
-            sxx, syy, sxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
-            values.append(np.mean(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (sxx + syy + c2))))
+            sxx, syy, sxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+            values.append(np.mean(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))))
     return float(np.mean(values))
 
 
@@ -81,12 +82,24 @@ def _detached(module, inputs):
     return tuple(t.detach() for t in inputs)
 
 
-COMPARISON_COLUMNS = ["clip", "lr_px", "frames", "psnr_sr", "psnr_bicubic", "ssim_sr", "ssim_bicubic",
-                      "psnr_sr_stored", "psnr_bicubic_stored", "ssim_sr_stored", "ssim_bicubic_stored"]
+COMPARISON_COLUMNS = [
+    "clip",
+    "lr_px",
+    "frames",
+    "psnr_sr",
+    "psnr_bicubic",
+    "ssim_sr",
+    "ssim_bicubic",
+    "psnr_sr_stored",
+    "psnr_bicubic_stored",
+    "ssim_sr_stored",
+    "ssim_bicubic_stored",
+]
 
 
-def compare_with_bicubic(upscaler: Upscaler, pairs: list[tuple[np.ndarray, np.ndarray]], names: list[str],
-                         codec: str) -> pd.DataFrame:
+def compare_with_bicubic(
+    upscaler: Upscaler, pairs: list[tuple[np.ndarray, np.ndarray]], names: list[str], codec: str
+) -> pd.DataFrame:
     """One row per (LR clip, HR clip) pair: PSNR/SSIM of the generator's output and of bicubic upscaling
     of the same input, both against the clean render at the output size: as computed, and ``*_stored``
     after the storage round trip (``codec``) that training reads."""
@@ -95,16 +108,36 @@ def compare_with_bicubic(upscaler: Upscaler, pairs: list[tuple[np.ndarray, np.nd
         target = resize_frames(hr_clip, upscaler.out_size, cv2.INTER_AREA)
         base = upscaler.bicubic(lr_clip)
         out_read, base_read = stored(out, codec), stored(base, codec)
-        rows.append({"clip": name, "lr_px": lr_clip.shape[1], "frames": len(lr_clip),
-                     "psnr_sr": psnr(out, target), "psnr_bicubic": psnr(base, target),
-                     "ssim_sr": ssim(out, target), "ssim_bicubic": ssim(base, target),
-                     "psnr_sr_stored": psnr(out_read, target), "psnr_bicubic_stored": psnr(base_read, target),
-                     "ssim_sr_stored": ssim(out_read, target), "ssim_bicubic_stored": ssim(base_read, target)})
+        rows.append(
+            {
+                "clip": name,
+                "lr_px": lr_clip.shape[1],
+                "frames": len(lr_clip),
+                "psnr_sr": psnr(out, target),
+                "psnr_bicubic": psnr(base, target),
+                "ssim_sr": ssim(out, target),
+                "ssim_bicubic": ssim(base, target),
+                "psnr_sr_stored": psnr(out_read, target),
+                "psnr_bicubic_stored": psnr(base_read, target),
+                "ssim_sr_stored": ssim(out_read, target),
+                "ssim_bicubic_stored": ssim(base_read, target),
+            }
+        )
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_size: int, iterations: int,
-        clip_len: int, batch: int, lr: float, seed: int, precision: str, progress=None) -> list[float]:
+def fit(
+    net: torch.nn.Module,
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    out_size: int,
+    iterations: int,
+    clip_len: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    precision: str,
+    progress=None,
+) -> list[float]:
     """Fit the generator on (LR clip, HR clip) pairs with an L1 pixel loss (the GAN, perceptual and
     cleaning losses of the original recipe are left out), Adam with a cosine decay of the learning
     rate over the iterations (a short fit ends lower than at a constant rate). Returns the loss per
@@ -118,8 +151,10 @@ def fit(net: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], out_si
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     in_size = out_size // SCALE
-    prepared = [(resize_frames(lr_clip, in_size), resize_frames(hr_clip, out_size, cv2.INTER_AREA))
-                for lr_clip, hr_clip in pairs]
+    prepared = [
+        (resize_frames(lr_clip, in_size), resize_frames(hr_clip, out_size, cv2.INTER_AREA))
+        for lr_clip, hr_clip in pairs
+    ]
     device = next(net.parameters()).device
     net.to(memory_format=torch.channels_last).train()
     no_flow_gradient = net.basicvsr.spynet.register_forward_pre_hook(_detached)
@@ -179,8 +214,9 @@ def make_generator(sr: Superres, lr_root: str, batch: int, progress: Callable[[f
         except (FileNotFoundError, KeyError) as e:
             raise SettingsError(str(e)) from None
         except RuntimeError as e:
-            raise SettingsError(f"superres.generator: does not match the checkpoint {sr.weights}: "
-                                f"{' '.join(str(e).split())[:300]}") from None
+            raise SettingsError(
+                f"superres.generator: does not match the checkpoint {sr.weights}: {' '.join(str(e).split())[:300]}"
+            ) from None
         save_official(net, paths.GENERATOR, {"source": sr.weights, "generator": asdict(spec)})
         summary = {"weights": sr.weights, "fitted": False}
         write_json(FIT_SUMMARY, summary)
@@ -193,28 +229,56 @@ def make_generator(sr: Superres, lr_root: str, batch: int, progress: Callable[[f
     log.info("fitting on %d clip pairs, %d iterations", len(train_pairs), f.iterations)
     start = time.time()
     precision = numeric.resolve(f.precision, "superres_fit", "cpu")
-    losses = fit(start_from_upsampling(net), train_pairs, sr.size, f.iterations, clip_len=f.clip_len, batch=f.batch,
-                 lr=f.lr, seed=f.seed, precision=precision, progress=progress)
+    losses = fit(
+        start_from_upsampling(net),
+        train_pairs,
+        sr.size,
+        f.iterations,
+        clip_len=f.clip_len,
+        batch=f.batch,
+        lr=f.lr,
+        seed=f.seed,
+        precision=precision,
+        progress=progress,
+    )
     save_official(net, paths.GENERATOR, {"source": "fit", "generator": asdict(spec), "fit": f.model_dump()})
     write_table(FIT_LOSS, pd.DataFrame({"step": np.arange(1, len(losses) + 1), "l1": losses}))
 
     eval_clips = sample_clips("val", f.eval_clips, f.seed)
-    upscaler = Upscaler(net, sr.size, window=sr.window, overlap=sr.overlap, batch=batch, input=sr.input,
-                        precision=sr.precision)
+    upscaler = Upscaler(
+        net, sr.size, window=sr.window, overlap=sr.overlap, batch=batch, input=sr.input, precision=sr.precision
+    )
     table = compare_with_bicubic(upscaler, load_pairs(eval_clips, lr_root), eval_clips, sr.storage)
     write_table(FIT_CLIPS, table)
-    summary = {name: {k: float(table[f"{k}_{name}"].mean()) for k in ("psnr", "ssim")}
-               for name in ("sr", "bicubic", "sr_stored", "bicubic_stored")}
-    summary.update(weights="fit", fitted=True, eval_clips=len(table), input=sr.input, storage=sr.storage,
-                   fit_made_with=numeric.record(precision, "cpu"),
-                   made_with=numeric.record(upscaler.precision, upscaler.device),
-                   clips_sr_better=int((table["psnr_sr"] > table["psnr_bicubic"]).sum()),
-                   clips_sr_better_stored=int((table["psnr_sr_stored"] > table["psnr_bicubic_stored"]).sum()),
-                   final_l1=float(np.mean(losses[-10:])) if losses else None)
+    summary = {
+        name: {k: float(table[f"{k}_{name}"].mean()) for k in ("psnr", "ssim")}
+        for name in ("sr", "bicubic", "sr_stored", "bicubic_stored")
+    }
+    summary.update(
+        weights="fit",
+        fitted=True,
+        eval_clips=len(table),
+        input=sr.input,
+        storage=sr.storage,
+        fit_made_with=numeric.record(precision, "cpu"),
+        made_with=numeric.record(upscaler.precision, upscaler.device),
+        clips_sr_better=int((table["psnr_sr"] > table["psnr_bicubic"]).sum()),
+        clips_sr_better_stored=int((table["psnr_sr_stored"] > table["psnr_bicubic_stored"]).sum()),
+        final_l1=float(np.mean(losses[-10:])) if losses else None,
+    )
     write_json(FIT_SUMMARY, summary)
     log.info("fit and evaluation: %.0f s", time.time() - start)  # a time, not a result: logged, not in the metrics
-    log.info("val PSNR: SR %.2f dB vs bicubic %.2f dB (SR better on %d of %d clips); SSIM %.4f vs %.4f; "
-             "after %s storage: %.2f vs %.2f dB", summary["sr"]["psnr"], summary["bicubic"]["psnr"],
-             summary["clips_sr_better"], len(table), summary["sr"]["ssim"], summary["bicubic"]["ssim"], sr.storage,
-             summary["sr_stored"]["psnr"], summary["bicubic_stored"]["psnr"])
+    log.info(
+        "val PSNR: SR %.2f dB vs bicubic %.2f dB (SR better on %d of %d clips); SSIM %.4f vs %.4f; "
+        "after %s storage: %.2f vs %.2f dB",
+        summary["sr"]["psnr"],
+        summary["bicubic"]["psnr"],
+        summary["clips_sr_better"],
+        len(table),
+        summary["sr"]["ssim"],
+        summary["bicubic"]["ssim"],
+        sr.storage,
+        summary["sr_stored"]["psnr"],
+        summary["bicubic_stored"]["psnr"],
+    )
     return summary

@@ -14,6 +14,7 @@ standing, carrying and Talking; multi-label co-occurrence (carrying with walking
 with standing, vehicles with a standing person); and groups that never co-occur (postures, vehicle
 motions, Entering/Exiting, Opening/Closing, Push/Pull).
 """
+
 from __future__ import annotations
 
 import json
@@ -63,9 +64,18 @@ def sample_labels(rng: np.random.Generator) -> list[str]:
     """One clip's labels from the generative story (see module docstring)."""
     labels: list[str] = []
     if rng.random() < 0.14:  # a vehicle scene
-        labels.append(rng.choice(["vehicle_moving", "vehicle_starting", "vehicle_stopping",
-                                  "vehicle_turning_left", "vehicle_turning_right"],
-                                 p=[0.52, 0.11, 0.15, 0.11, 0.11]))
+        labels.append(
+            rng.choice(
+                [
+                    "vehicle_moving",
+                    "vehicle_starting",
+                    "vehicle_stopping",
+                    "vehicle_turning_left",
+                    "vehicle_turning_right",
+                ],
+                p=[0.52, 0.11, 0.15, 0.11, 0.11],
+            )
+        )
         if rng.random() < 0.25:
             labels.append("activity_standing")
             if rng.random() < 0.3:
@@ -165,8 +175,9 @@ def _draw_person(frame, x, foot_y, h, clothes, skin, phase, legs_move: bool, alp
         _fill(frame, ax, foot_y - 0.8 * h - arm_up * 0.3 * h, ax + 0.07 * h, foot_y - 0.6 * h, skin, alpha)
 
 
-def render_clip(labels: list[str], frames: int, size: int, background: np.ndarray,
-                rng: np.random.Generator) -> np.ndarray:
+def render_clip(
+    labels: list[str], frames: int, size: int, background: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Render (T, size, size, 3) uint8 RGB frames whose content encodes ``labels``."""
     sc = _Scene(size, frames, rng, set(labels))
     L = sc.labels
@@ -191,7 +202,8 @@ def render_clip(labels: list[str], frames: int, size: int, background: np.ndarra
             d = 1.0
     px = x0 + d * v * sc.t + (0 if v else rng.normal(0, 0.3, T).cumsum() * 0.1)
     leg_rate = {"activity_walking": 0.35, "activity_running": 0.8}.get(
-        next((c for c in L if c in ("activity_walking", "activity_running")), ""), 0.0)
+        next((c for c in L if c in ("activity_walking", "activity_running")), ""), 0.0
+    )
 
     misc_pos = rng.uniform(0.2 * s, 0.8 * s, 2)
     for i in range(T):
@@ -200,15 +212,19 @@ def render_clip(labels: list[str], frames: int, size: int, background: np.ndarra
             dx, dw, top = sc.door_x, 0.32 * h, sc.ground - 1.15 * h
             _fill(f, dx - dw / 2, top, dx + dw / 2, sc.ground, (0.08, 0.08, 0.1))
             openness = {"Opening": tt[i], "Closing": 1 - tt[i]}.get(
-                next((c for c in L if c in ("Opening", "Closing")), ""), 1.0)
+                next((c for c in L if c in ("Opening", "Closing")), ""), 1.0
+            )
             _fill(f, dx - dw / 2, top, dx - dw / 2 + dw * (1 - openness), sc.ground, (0.7, 0.55, 0.3))
         if vehicle or parked_vehicle:
             vw, vh = 0.5 * s, 0.22 * s
             if parked_vehicle and not vehicle:
                 cx, cy, aspect = 0.72 * s, sc.ground - vh / 2, 1.0
             else:
-                prog = {"vehicle_moving": tt[i], "vehicle_starting": tt[i] ** 2,
-                        "vehicle_stopping": 1 - (1 - tt[i]) ** 2}.get(vehicle, tt[i])
+                prog = {
+                    "vehicle_moving": tt[i],
+                    "vehicle_starting": tt[i] ** 2,
+                    "vehicle_stopping": 1 - (1 - tt[i]) ** 2,
+                }.get(vehicle, tt[i])
                 if vehicle in ("vehicle_turning_left", "vehicle_turning_right"):
                     turn = -1.0 if vehicle == "vehicle_turning_left" else 1.0
                     cy = sc.ground - vh / 2 - 0.35 * s * tt[i]
@@ -221,8 +237,14 @@ def render_clip(labels: list[str], frames: int, size: int, background: np.ndarra
             _fill(f, cx - w_ / 2, cy - vh / 2, cx + w_ / 2, cy + vh / 2, sc.clothes[::-1] * 0.8 + 0.1)
             _fill(f, cx - w_ / 3, cy - vh / 2 + 2, cx + w_ / 3, cy - vh / 8, (0.15, 0.2, 0.3))
             for side in (-1, 1):
-                _fill(f, cx + side * w_ / 3 - 0.04 * s, cy + vh / 2 - 0.04 * s,
-                      cx + side * w_ / 3 + 0.04 * s, cy + vh / 2 + 0.03 * s, (0.05, 0.05, 0.05))
+                _fill(
+                    f,
+                    cx + side * w_ / 3 - 0.04 * s,
+                    cy + vh / 2 - 0.04 * s,
+                    cx + side * w_ / 3 + 0.04 * s,
+                    cy + vh / 2 + 0.03 * s,
+                    (0.05, 0.05, 0.05),
+                )
         if not person:
             continue
         x, foot = px[i], sc.ground
@@ -236,8 +258,14 @@ def render_clip(labels: list[str], frames: int, size: int, background: np.ndarra
                 wx, r = x + side * 0.28 * h, 0.16 * h
                 _fill(f, wx - r, foot - 2 * r, wx + r, foot, (0.1, 0.1, 0.1))
                 ang = sc.t[i] * 0.9
-                _fill(f, wx + r * 0.7 * math.cos(ang) - 1, foot - r + r * 0.7 * math.sin(ang) - 1,
-                      wx + r * 0.7 * math.cos(ang) + 1, foot - r + r * 0.7 * math.sin(ang) + 1, (0.95, 0.95, 0.95))
+                _fill(
+                    f,
+                    wx + r * 0.7 * math.cos(ang) - 1,
+                    foot - r + r * 0.7 * math.sin(ang) - 1,
+                    wx + r * 0.7 * math.cos(ang) + 1,
+                    foot - r + r * 0.7 * math.sin(ang) + 1,
+                    (0.95, 0.95, 0.95),
+                )
             _fill(f, x - 0.3 * h, foot - 0.34 * h, x + 0.3 * h, foot - 0.3 * h, (0.6, 0.1, 0.1))
             _draw_person(f, x, foot - 0.3 * h, 0.8 * h, sc.clothes, sc.skin, 0, False)
             continue
@@ -248,8 +276,15 @@ def render_clip(labels: list[str], frames: int, size: int, background: np.ndarra
         _draw_person(f, x, foot, h, clothes, sc.skin, sc.t[i] * leg_rate, leg_rate > 0, alpha, arm)
         if "specialized_miscellaneous" in L:  # checkered vest
             for k in range(3):
-                _fill(f, x - 0.14 * h + k * 0.1 * h, foot - 0.75 * h + (k % 2) * 0.12 * h,
-                      x - 0.09 * h + k * 0.1 * h, foot - 0.63 * h + (k % 2) * 0.12 * h, (1, 1, 1), alpha)
+                _fill(
+                    f,
+                    x - 0.14 * h + k * 0.1 * h,
+                    foot - 0.75 * h + (k % 2) * 0.12 * h,
+                    x - 0.09 * h + k * 0.1 * h,
+                    foot - 0.63 * h + (k % 2) * 0.12 * h,
+                    (1, 1, 1),
+                    alpha,
+                )
         front = x + d * 0.2 * h
         if "activity_carrying" in L:
             _fill(f, front - 0.08 * h, foot - 0.55 * h, front + 0.08 * h, foot - 0.4 * h, (0.5, 0.3, 0.1), alpha)
@@ -277,8 +312,14 @@ def render_clip(labels: list[str], frames: int, size: int, background: np.ndarra
             if "Talking" in L and (i // 4) % 2 == 0:  # speech marks between the heads
                 mx = (x + qx) / 2
                 for k in (-1, 1):
-                    _fill(f, mx + k * 0.04 * h - 1, foot - 0.93 * h - 1, mx + k * 0.04 * h + 1, foot - 0.93 * h + 1,
-                          (1, 1, 1))
+                    _fill(
+                        f,
+                        mx + k * 0.04 * h - 1,
+                        foot - 0.93 * h - 1,
+                        mx + k * 0.04 * h + 1,
+                        foot - 0.93 * h + 1,
+                        (1, 1, 1),
+                    )
         if "Loading" in L:  # a box travelling from the hands into the parked vehicle
             bx = x + (0.72 * s - x) * tt[i]
             _fill(f, bx - 0.07 * h, foot - 0.6 * h, bx + 0.07 * h, foot - 0.46 * h, (0.6, 0.4, 0.15))
@@ -321,8 +362,13 @@ def _sources(rng: np.random.Generator, cfg: SynthConfig) -> list[tuple[str, bool
         day, start = int(rng.integers(1, 28)), 5 * int(rng.integers(120, 204))  # minutes after midnight
         place = rng.choice(["school", "bus", "admin", "hospital"])
         camera = int(rng.integers(300, 700))
-        names.append((f"2018-03-{day:02d}.{start // 60}-{start % 60:02d}-00.{(start + 5) // 60}-{(start + 5) % 60:02d}-00"
-                       f".{place}.G{camera}", True))
+        names.append(
+            (
+                f"2018-03-{day:02d}.{start // 60}-{start % 60:02d}-00.{(start + 5) // 60}-{(start + 5) % 60:02d}-00"
+                f".{place}.G{camera}",
+                True,
+            )
+        )
     return names
 
 
@@ -332,8 +378,9 @@ def generate(cfg: SynthConfig, lr_root: Path, hr_root: Path, progress=None) -> d
     lr_root, hr_root = Path(lr_root), Path(hr_root)
     rng = np.random.default_rng(cfg.seed)
     sources = _sources(rng, cfg)
-    backgrounds = {name: _background(np.random.default_rng([cfg.seed, k]), cfg.hr_size)
-                   for k, (name, _) in enumerate(sources)}
+    backgrounds = {
+        name: _background(np.random.default_rng([cfg.seed, k]), cfg.hr_size) for k, (name, _) in enumerate(sources)
+    }
     lr_root.mkdir(parents=True, exist_ok=True)
     with open(lr_root / CLASS_MAP_FILE, "w") as f:
         json.dump({name: i for i, name in enumerate(CLASSES)}, f, indent=1)
@@ -354,8 +401,12 @@ def generate(cfg: SynthConfig, lr_root: Path, hr_root: Path, progress=None) -> d
             rel = f"{vid}.mp4" if split == "test" else f"{source}/{vid}.mp4"
             write_video(lr_root / "videos" / split / rel, lr, FPS)
             write_video(hr_root / "videos" / split / rel, hr, FPS)
-            entry = {"id": vid, "video_id": vid if split == "test" else source, "path": rel,
-                     "dim": [frames, lr_size, lr_size]}
+            entry = {
+                "id": vid,
+                "video_id": vid if split == "test" else source,
+                "path": rel,
+                "dim": [frames, lr_size, lr_size],
+            }
             if is_meva and split != "test":
                 entry["clip_id"] = f"{source}_{vid}"
             if split != "test":

@@ -1,5 +1,6 @@
 """A student's teacher: the SR run's chosen checkpoint scores the super-resolved version of every training
 sample, the soft targets of distillation (seed eq. 1)."""
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,16 @@ from .settings import Member
 log = logging.getLogger(__name__)
 
 
-def score_teacher(teacher: RunSpec, rule: Member, student: str, best_by: str, views: int, chunk: int,
-                  precision: str, progress: Callable[[int], None] | None = None) -> int:
+def score_teacher(
+    teacher: RunSpec,
+    rule: Member,
+    student: str,
+    best_by: str,
+    views: int,
+    chunk: int,
+    precision: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """The teacher stage's job: the teacher's checkpoint ``rule`` (``run@best``, ``@last`` or a number,
     resolved on its val dump as an ensemble member is) scores the super-resolved version of every
     training sample (balance copies on the flipped clip) into ``data/teachers/<student>.parquet``,
@@ -31,8 +40,16 @@ def score_teacher(teacher: RunSpec, rule: Member, student: str, best_by: str, vi
     epoch = resolve(rule, pd.read_parquet(dumped), val_ids, val_labels, best_by, f"students.{student}.teacher_epoch")
     index = pd.read_parquet(paths.index("train"))
     log.info("teacher %s epoch %d scores %d training samples on SR video", rule.run, epoch, len(index))
-    table = score_split(teacher, {epoch: paths.MODELS / rule.run / f"epoch_{epoch}.pth"}, index,
-                        str(paths.SUPERRES), "train", views=views, chunk=chunk, precision=precision,
-                        progress=progress)
+    table = score_split(
+        teacher,
+        {epoch: paths.MODELS / rule.run / f"epoch_{epoch}.pth"},
+        index,
+        str(paths.SUPERRES),
+        "train",
+        views=views,
+        chunk=chunk,
+        precision=precision,
+        progress=progress,
+    )
     write_table(paths.teacher_scores(student), table)
     return epoch

@@ -14,6 +14,7 @@ ensemble scores are compressed towards the base rates, so 0.5 would silence rare
 (the honest estimates of :mod:`tinyactions.crossval` are built on it). Fitting is vectorised over classes and works on
 a ranking made once (:class:`Ranked`), so the folds of a cross-validation cost no further sort.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,16 +59,22 @@ class Ranked:
     def of(cls, scores: np.ndarray, labels: np.ndarray) -> "Ranked":
         negated = -np.asarray(scores, float).T  # class-major and contiguous: each sort reads one row
         order = np.argsort(negated, axis=1)
-        return cls(-np.take_along_axis(negated, order, 1),
-                   np.take_along_axis(np.asarray(labels).astype(bool).T, order, 1), order)
+        return cls(
+            -np.take_along_axis(negated, order, 1),
+            np.take_along_axis(np.asarray(labels).astype(bool).T, order, 1),
+            order,
+        )
 
     def subset(self, mask: np.ndarray, with_rows: bool = True) -> "Ranked":
         """The ranking of the videos where ``mask`` (one flag per video) is true (``with_rows``: keep
         the videos of the entries, needed only to take a subset of the subset)."""
         keep = np.asarray(mask, bool)[self.rows]
         shape = (self.scores.shape[0], int(np.count_nonzero(mask)))
-        return Ranked(self.scores[keep].reshape(shape), self.labels[keep].reshape(shape),
-                      self.rows[keep].reshape(shape) if with_rows else None)
+        return Ranked(
+            self.scores[keep].reshape(shape),
+            self.labels[keep].reshape(shape),
+            self.rows[keep].reshape(shape) if with_rows else None,
+        )
 
 
 def best_f1_thresholds(ranked: Ranked) -> tuple[np.ndarray, np.ndarray]:
@@ -113,15 +120,17 @@ def pooled_threshold(ranked: Ranked, grid: np.ndarray = POOLED_GRID) -> float:
     return float(grid[int(np.argmax(f1.mean(axis=1)))])
 
 
-def fit(scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig,
-        train_frequency: np.ndarray | None = None) -> np.ndarray:
+def fit(
+    scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig, train_frequency: np.ndarray | None = None
+) -> np.ndarray:
     """Thresholds (classes,) for (videos, classes) validation scores and 0/1 labels."""
     ranked = Ranked.of(scores, labels) if config.strategy == "f1" else None
     return fit_ranked(ranked, np.asarray(scores).shape[1], config, train_frequency)
 
 
-def fit_ranked(ranked: Ranked | None, n_classes: int, config: ThresholdConfig,
-               train_frequency: np.ndarray | None = None) -> np.ndarray:
+def fit_ranked(
+    ranked: Ranked | None, n_classes: int, config: ThresholdConfig, train_frequency: np.ndarray | None = None
+) -> np.ndarray:
     """:func:`fit` on scores already ranked (``ranked`` is needed by the ``f1`` strategy only)."""
     if config.strategy == "fixed":
         return np.full(n_classes, config.prior)
@@ -143,9 +152,14 @@ def predict(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return (scores >= thresholds[None, :]).astype(np.int8)
 
 
-def cross_validated_predictions(scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig,
-                                train_frequency: np.ndarray | None, folds: np.ndarray,
-                                ranked: Ranked | None = None) -> np.ndarray:
+def cross_validated_predictions(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    config: ThresholdConfig,
+    train_frequency: np.ndarray | None,
+    folds: np.ndarray,
+    ranked: Ranked | None = None,
+) -> np.ndarray:
     """Held-out 0/1 predictions: each fold (``folds``: a fold index per video) thresholded with
     thresholds fitted on the other folds. ``ranked``: the ranking of ``scores``, if already made."""
     if config.strategy == "f1" and ranked is None:

@@ -8,6 +8,7 @@ forkserver waits for its workers and the workers, whose parent is the forkserver
 would outlive the run. ``tie_to_trainer`` makes the kernel kill the forkserver with its trainer; the
 workers then see their parent gone and exit (PyTorch's worker watchdog).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -24,6 +25,7 @@ _PR_SET_PDEATHSIG = 1
 def prepare_forkserver() -> None:
     """Call in the trainer before its first data loader starts workers."""
     import multiprocessing
+
     os.environ[_TRAINER] = str(os.getpid())
     multiprocessing.set_forkserver_preload(PRELOAD)
 

@@ -6,6 +6,7 @@ The paper configuration initialises from these checkpoints. Where they cannot be
 mmaction2 ``{"meta", "state_dict": {"backbone.*", "cls_head.fc_cls.*"}}`` (a 400-way Kinetics head),
 mmagic RealBasicVSR ``{"meta", "state_dict": {"generator.*", "generator_ema.*", "discriminator.*"}}``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,6 +37,7 @@ def config_path(name: str) -> Path:
 def model_config(name: str) -> dict:
     """The model dict of the model-zoo config, with its download URLs removed (weights come from files)."""
     from mmengine.config import Config
+
     cfg = copy.deepcopy(Config.fromfile(str(config_path(name))).model.to_dict())
     if name == "realbasicvsr":
         cfg["generator"]["spynet_pretrained"] = None
@@ -51,11 +53,13 @@ def build(name: str, seed: int = 0) -> dict[str, torch.nn.Module]:
     from mmengine.registry import DefaultScope
 
     from . import compat  # noqa: F401  (mmaction2's missing module, before importing it)
+
     cfg = model_config(name)
     torch.manual_seed(seed)
     if name == "realbasicvsr":
         import mmagic.models  # noqa: F401  (registrations)
         from mmagic.registry import MODELS
+
         with DefaultScope.overwrite_default_scope("mmagic"):
             nets = {"generator": MODELS.build(cfg["generator"])}
             torch.manual_seed(seed + 1)
@@ -64,6 +68,7 @@ def build(name: str, seed: int = 0) -> dict[str, torch.nn.Module]:
         return nets
     import mmaction.models  # noqa: F401  (registrations)
     from mmaction.registry import MODELS
+
     with DefaultScope.overwrite_default_scope("mmaction"):
         model = MODELS.build(cfg)
     return {"": model}
@@ -84,6 +89,7 @@ def write_checkpoint(name: str, path: str | Path, seed: int = 0) -> dict[str, to
     weights = state_dict(build(name, seed))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"meta": {"config": CONFIGS[name][1], "random_weights": True, "seed": seed},
-                "state_dict": weights}, path)
+    torch.save(
+        {"meta": {"config": CONFIGS[name][1], "random_weights": True, "seed": seed}, "state_dict": weights}, path
+    )
     return weights
