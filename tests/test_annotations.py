@@ -100,3 +100,24 @@ def test_ids_are_compared_by_value():
     with pytest.raises(ValueError, match="duplicate test ids"):
         format_answer(["7", "007"], np.zeros((2, len(CLASSES))))
     assert format_answer(["00012", "7"], np.zeros((2, len(CLASSES)))).splitlines()[0].startswith("00007 0")
+
+
+def test_an_entry_without_video_id_takes_its_source_from_its_folder(tmp_path):
+    """Folds group by source video: a clip-id fallback would make folds per clip."""
+    path = tmp_path / "tiny_val_v2.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"id": "00001", "path": "VIRAT_S_040003/00001.mp4", "dim": [1, 2, 2], "label": ["Misc"]},
+                {"id": "00002", "path": "VIRAT_S_040003/00002.mp4", "dim": [1, 2, 2], "label": ["Misc"]},
+                {"id": "00003", "path": "00003.mp4", "dim": [1, 2, 2], "label": ["Misc"]},
+                {"id": "00004", "video_id": "other", "path": "x/00004.mp4", "dim": [1, 2, 2], "label": ["Misc"]},
+            ]
+        )
+    )
+    assert [e.video_id for e in read_entries(path, labeled=True)] == [
+        "VIRAT_S_040003",
+        "VIRAT_S_040003",
+        "00003",
+        "other",
+    ]

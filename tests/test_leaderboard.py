@@ -357,3 +357,16 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     (tmp_path / "data/scores/sr.parquet").unlink()
     with pytest.raises(FileNotFoundError, match=r"^students.kd.teacher: data/scores/sr.parquet is missing"):
         teaching.score_teacher(spec, Member("sr", "best"), "kd", "mAP", views=1, chunk=4, precision="fp32")
+
+
+def test_fewer_source_videos_than_folds_is_one_line_naming_both(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p, _, _ = tiny_workspace(tmp_path)
+    p["thresholds"].update(folds=11)
+    with pytest.raises(settings.SettingsError, match=r"^thresholds.folds: 11 folds, but val has 10 source videos"):
+        L.evaluate(settings.parse(p))
+    p["thresholds"].update(folds=4)
+    board = L.evaluate(settings.parse(p))
+    frequency = board["ensemble"]["strategies"]["frequency"]  # the fitted rule reports its (a, b)
+    assert len(frequency["a_b_per_fold"]) == 4 and len(frequency["a_b_in_sample"]) == 2
+    assert set(board["ensemble"]["strategies"]) == {"fixed", "f1", "frequency", "frequency_set"}

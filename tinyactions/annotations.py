@@ -10,7 +10,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -156,7 +156,7 @@ def read_entries(path: Path, labeled: bool) -> list[Entry]:
         entries.append(
             Entry(
                 id=vid,
-                video_id=as_text(str(raw.get("video_id", vid))),
+                video_id=as_text(str(raw["video_id"])) if "video_id" in raw else source_of(rel, vid),
                 path=rel,
                 frames=dim[0],
                 width=dim[1],
@@ -166,6 +166,14 @@ def read_entries(path: Path, labeled: bool) -> list[Entry]:
             )
         )
     return entries
+
+
+def source_of(path: str, vid: str) -> str:
+    """The source video of an entry without ``video_id``: its path's folder (TinyVIRAT keeps the clips of
+    one source video in one folder), else its own id. Folds group by source: a fallback to the clip id
+    would put one scene on both sides of a fold."""
+    folder = PurePosixPath(path).parent
+    return as_text(str(folder)) if str(folder) != "." else vid
 
 
 def video_file(root: Path, split: str, entry: Entry) -> Path:

@@ -46,6 +46,7 @@ class Decision:
     members: list[int]  # checkpoint indexes
     thresholds: np.ndarray
     groups: list[list[int]]  # applied
+    frequency: tuple[float, float] | None = None  # the fitted frequency rule's (a, b), when it is the rule
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,18 @@ def decide(rule: Rule, val: Val, rows: np.ndarray) -> Decision:
     """The rule fitted on the val videos of ``rows``."""
     members = member_checkpoints(rule, val, rows)
     scores, labels = E.average([val.checkpoints.val[i][rows] for i in members], rule.weights), val.labels[rows]
-    ranked = T.Ranked.of(scores, labels) if rule.config.strategy == "f1" else None
-    thresholds = T.fit_ranked(ranked, labels.shape[1], rule.config, rule.freq)
+    ranked = T.Ranked.of(scores, labels) if rule.config.strategy in T.RANKED_STRATEGIES else None
+    frequency = T.fit_frequency(ranked, rule.freq) if rule.config.strategy == "frequency" else None
+    if frequency is not None:
+        thresholds = T.frequency_thresholds(*frequency, rule.freq)
+    else:
+        thresholds = T.fit_ranked(ranked, labels.shape[1], rule.config, rule.freq)
     gains = (
         group_gains(scores, labels, rule, val.folds(rows, rule, salt=1), ranked)
         if rule.apply == "auto" and rule.groups
         else [0.0] * len(rule.groups)
     )
-    return Decision(members, thresholds, applied(rule, gains))
+    return Decision(members, thresholds, applied(rule, gains), frequency)
 
 
 def predict(decision: Decision, scores: np.ndarray) -> np.ndarray:

@@ -114,6 +114,12 @@ def evaluate(s: Settings) -> dict:
         folds=t.folds,
         seed=t.seed,
     )
+    sources = len(set(videos))
+    if sources < t.folds:
+        raise SettingsError(
+            f"thresholds.folds: {t.folds} folds, but val has {sources} source videos (folds are grouped by "
+            "source video): set thresholds.folds to at most that"
+        )
     everything = np.ones(len(labels), bool)
     outer = val.folds(everything, rule)
 
@@ -131,8 +137,13 @@ def evaluate(s: Settings) -> dict:
     thresholds_only = replace(rule, apply=False)
     strategies = {}
     for strategy in STRATEGIES:
-        in_sample, cv = both(replace(thresholds_only, config=replace(rule.config, strategy=strategy)))
-        strategies[strategy] = {"in_sample": in_sample, "cv": cv}
+        variant = replace(thresholds_only, config=replace(rule.config, strategy=strategy))
+        fitted = X.decide(variant, val, everything)
+        cv, folds_fitted = X.nested(variant, val)
+        strategies[strategy] = {"in_sample": scored(fitted).macro_f1, "cv": cv}
+        if fitted.frequency is not None:  # the fitted rule's (a, b): on all of val, and in each fold
+            strategies[strategy]["a_b_in_sample"] = list(fitted.frequency)
+            strategies[strategy]["a_b_per_fold"] = [list(d.frequency) for d in folds_fitted]
     at_half = both(replace(rule, config=replace(rule.config, strategy="fixed", prior=0.5), apply=False))
     with_groups = both(replace(rule, apply=True))
     base = strategies[rule.config.strategy]["cv"]

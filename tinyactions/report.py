@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from .settings import RunSpec
 
+STRATEGY_NAMES = {
+    "fixed": "fixed (one threshold)",
+    "f1": "per-class F1 optimum (shrunk for rare classes)",
+    "frequency": "frequency, fitted (the seed's rule)",
+    "frequency_set": "frequency, hand-set end points (ours)",
+}
+
 
 def _f(x) -> str:
     return "–" if x is None else f"{x:.3f}"
+
+
+def _fitted(strategy: dict) -> str:
+    """The fitted frequency rule's t = a + b * g, on all of val and per fold."""
+    if "a_b_in_sample" not in strategy:
+        return ""
+    a, b = strategy["a_b_in_sample"]
+    folds = ", ".join(f"({x:.2f}, {y:.2f})" for x, y in strategy["a_b_per_fold"])
+    return f": t = {a:.2f} + {b:.2f} g on all of val; (a, b) per fold {folds}"
 
 
 def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
@@ -94,7 +110,8 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         "|---|---|---|",
     ]
     lines += [
-        f"| {name}{' (submission)' if name == e['threshold_strategy'] else ''} | {_f(v['in_sample'])} | {_f(v['cv'])} |"
+        f"| {STRATEGY_NAMES.get(name, name)}{' (submission)' if name == e['threshold_strategy'] else ''}"
+        f"{_fitted(v)} | {_f(v['in_sample'])} | {_f(v['cv'])} |"
         for name, v in e["strategies"].items()
     ]
     lines += [

@@ -29,7 +29,7 @@ from .sr_geometry import SCALE, plan_windows
 # the choices of params.yaml, one definition each (the library imports them from here)
 PRESETS = ("paper", "demo")  # backbone sizes: the seed's, or shrunk for 2 CPU cores
 BACKBONE_NAMES = ("ircsn", "uniformer")
-STRATEGIES = ("fixed", "f1", "frequency")  # per-class threshold rules
+STRATEGIES = ("fixed", "f1", "frequency", "frequency_set")  # per-class threshold rules (tinyactions.thresholds)
 SHRINK_TARGETS = ("pooled", "prior")
 BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
 SR_INPUTS = ("native", "square")  # what the generator is fed: each clip at its own size, or size/4 squared

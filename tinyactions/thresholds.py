@@ -3,8 +3,15 @@
 - ``fixed``: 0.5 for every class.
 - ``f1``: the threshold maximising each class's validation F1. The macro F1 is a sum of per-class terms,
   so per-class optima are jointly optimal when the classes are scored independently.
-- ``frequency`` (the seed): frequent classes get higher thresholds, a monotone rule of the log train
-  frequency between ``low`` and ``high``.
+- ``frequency`` (the seed: "large-sample-size categories need a higher prediction threshold"), fitted:
+  ``t_c = a + b * g_c`` with ``g_c`` the class's log train frequency scaled to [0, 1] (rarest 0, most
+  frequent 1) and ``b >= 0``, so frequent classes get higher thresholds. The two parameters are the ones
+  maximising the macro F1 of the scores it is fitted on, over a grid that covers every useful threshold
+  (``a`` in [0, 0.98], ``b`` in [0, 1], steps of 0.02; ties: the flattest rule, then the lowest): the
+  seed "carefully set" its thresholds, and a set that is not fitted is a guess (two parameters, not 26:
+  the rule's shape is its prior). Log frequency because the classes are long-tailed.
+- ``frequency_set`` (ours): the same shape with hand-set end points, ``low`` for the rarest class and
+  ``high`` for the most frequent.
 
 Rare classes (few validation positives) overfit an F1-optimal threshold: it is shrunk towards a
 shared threshold with weight ``positives / (positives + min_positives)``. The shared threshold is
@@ -24,6 +31,9 @@ import numpy as np
 from .settings import SHRINK_TARGETS, STRATEGIES
 
 POOLED_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
+FREQUENCY_BASE = np.round(np.arange(0.0, 0.99, 0.02), 2)  # a: the rarest class's threshold
+FREQUENCY_SLOPE = np.round(np.arange(0.0, 1.001, 0.02), 2)  # b: what the most frequent class adds
+RANKED_STRATEGIES = ("f1", "frequency")  # the strategies fitted on ranked scores
 
 
 @dataclass(frozen=True)
@@ -33,8 +43,8 @@ class ThresholdConfig:
     strategy: str
     prior: float
     min_positives: int
-    low: float  # frequency rule: rarest class
-    high: float  # frequency rule: most frequent class
+    low: float  # frequency_set rule: rarest class
+    high: float  # frequency_set rule: most frequent class
     shrink_to: str  # f1 rule: what rare classes shrink towards (pooled | prior)
 
     def __post_init__(self):
@@ -106,41 +116,73 @@ def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     return float(t[0]), float(f1[0])
 
 
-def pooled_threshold(ranked: Ranked, grid: np.ndarray = POOLED_GRID) -> float:
-    """The single threshold (on ``grid``) that maximises the macro F1 over all classes; ties: the lowest."""
+def f1_at(ranked: Ranked, candidates: np.ndarray) -> np.ndarray:
+    """The F1 of each class at each of its candidate thresholds: ``candidates`` is (classes, ...), the
+    result has its shape. A class with neither positives nor predictions scores 0."""
     s, y = ranked.scores, ranked.labels
-    classes, n = s.shape
+    classes = s.shape[0]
     tp_at = np.hstack([np.zeros((classes, 1), int), np.cumsum(y, 1)])  # tp among the first i entries
     support = y.sum(1)
-    f1 = np.zeros((len(grid), classes))
+    flat = np.asarray(candidates, float).reshape(classes, -1)
+    f1 = np.zeros(flat.shape)
     for c in range(classes):
-        predicted = np.searchsorted(-s[c], -grid, side="right")  # entries >= t (NaN sorts last)
+        predicted = np.searchsorted(-s[c], -flat[c], side="right")  # entries >= t (NaN sorts last)
         den = support[c] + predicted
-        np.divide(2 * tp_at[c, predicted], den, out=f1[:, c], where=den > 0)
-    return float(grid[int(np.argmax(f1.mean(axis=1)))])
+        np.divide(2 * tp_at[c, predicted], den, out=f1[c], where=den > 0)
+    return f1.reshape(np.shape(candidates))
+
+
+def pooled_threshold(ranked: Ranked, grid: np.ndarray = POOLED_GRID) -> float:
+    """The single threshold (on ``grid``) that maximises the macro F1 over all classes; ties: the lowest."""
+    f1 = f1_at(ranked, np.broadcast_to(grid, (ranked.scores.shape[0], len(grid))))
+    return float(grid[int(np.argmax(f1.mean(axis=0)))])
+
+
+def frequency_position(train_frequency: np.ndarray) -> np.ndarray:
+    """``g_c``: each class's log train frequency scaled to [0, 1] (rarest 0, most frequent 1; all 0 when
+    the classes are equally frequent). A class without train videos counts as frequency 1e-6."""
+    logf = np.log(np.maximum(np.asarray(train_frequency, float), 1e-6))
+    span = logf.max() - logf.min()
+    return (logf - logf.min()) / span if span > 0 else np.zeros_like(logf)
+
+
+def fit_frequency(ranked: Ranked, train_frequency: np.ndarray) -> tuple[float, float]:
+    """(a, b) of the fitted frequency rule ``t_c = a + b * g_c``: the grid point with the highest macro F1
+    on ``ranked``; ties go to the smallest b (the flattest rule), then the smallest a."""
+    g = frequency_position(train_frequency)
+    candidates = FREQUENCY_BASE[None, :, None] + FREQUENCY_SLOPE[None, None, :] * g[:, None, None]
+    macro = f1_at(ranked, candidates).mean(axis=0)  # (a, b)
+    best = np.flatnonzero(np.isclose(macro, macro.max(), rtol=0, atol=1e-12))
+    a, b = np.unravel_index(best, macro.shape)
+    pick = np.lexsort((a, b))[0]
+    return float(FREQUENCY_BASE[a[pick]]), float(FREQUENCY_SLOPE[b[pick]])
+
+
+def frequency_thresholds(a: float, b: float, train_frequency: np.ndarray) -> np.ndarray:
+    return a + b * frequency_position(train_frequency)
 
 
 def fit(
     scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig, train_frequency: np.ndarray | None = None
 ) -> np.ndarray:
     """Thresholds (classes,) for (videos, classes) validation scores and 0/1 labels."""
-    ranked = Ranked.of(scores, labels) if config.strategy == "f1" else None
+    ranked = Ranked.of(scores, labels) if config.strategy in RANKED_STRATEGIES else None
     return fit_ranked(ranked, np.asarray(scores).shape[1], config, train_frequency)
 
 
 def fit_ranked(
     ranked: Ranked | None, n_classes: int, config: ThresholdConfig, train_frequency: np.ndarray | None = None
 ) -> np.ndarray:
-    """:func:`fit` on scores already ranked (``ranked`` is needed by the ``f1`` strategy only)."""
+    """:func:`fit` on scores already ranked (``ranked`` is needed by the strategies of
+    ``RANKED_STRATEGIES`` only)."""
     if config.strategy == "fixed":
         return np.full(n_classes, config.prior)
-    if config.strategy == "frequency":
+    if config.strategy in ("frequency", "frequency_set"):
         if train_frequency is None:
-            raise ValueError("the frequency strategy needs the train frequency of every class")
-        logf = np.log(np.maximum(np.asarray(train_frequency, float), 1e-6))
-        span = logf.max() - logf.min()
-        rank = (logf - logf.min()) / span if span > 0 else np.zeros_like(logf)
-        return config.low + (config.high - config.low) * rank
+            raise ValueError(f"the {config.strategy} strategy needs the train frequency of every class")
+        if config.strategy == "frequency_set":
+            return frequency_thresholds(config.low, config.high - config.low, train_frequency)
+        return frequency_thresholds(*fit_frequency(ranked, train_frequency), train_frequency)
     shared = pooled_threshold(ranked) if config.shrink_to == "pooled" else config.prior
     best, _ = best_f1_thresholds(ranked)
     positives = ranked.labels.sum(1)
@@ -162,7 +204,7 @@ def cross_validated_predictions(
 ) -> np.ndarray:
     """Held-out 0/1 predictions: each fold (``folds``: a fold index per video) thresholded with
     thresholds fitted on the other folds. ``ranked``: the ranking of ``scores``, if already made."""
-    if config.strategy == "f1" and ranked is None:
+    if config.strategy in RANKED_STRATEGIES and ranked is None:
         ranked = Ranked.of(scores, labels)
     predicted = np.zeros(np.shape(labels), dtype=np.int8)
     for f in np.unique(folds):
