@@ -20,6 +20,7 @@ from tinyactions import metrics as M
 from tinyactions.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS
 from tinyactions.checkpoints import Checkpoints
 from tinyactions.folds import grouped_folds
+from tinyactions.intervals import Bootstrap
 from tinyactions.settings import Member
 from tinyactions.submission import format_answer
 
@@ -62,14 +63,18 @@ def checkpoints(tables: dict) -> Checkpoints:
 
 def test_best_epoch_f1_per_epoch_and_last_three():
     t = table("a", {1: PERFECT * 0.5, 2: PERFECT, 3: NOISE, 4: NOISE}, TEST)
-    row = L.run_rows(checkpoints({"a": t}), LABELS, "mAP")["a"]
+    boot = Bootstrap.over(SOURCES, 200, 0)
+    row = L.run_rows(checkpoints({"a": t}), LABELS, "mAP", boot)["a"]
     assert row["best_epoch"] == 2 and row["f1"] == pytest.approx(25 / 26)  # the empty class scores 0
     assert row["mAP"] == pytest.approx(1.0)
     assert row["f1_by_epoch"]["2"] == row["f1"] > row["f1_by_epoch"]["3"] and row["f1_by_epoch"]["1"] == 0.0
     assert row["f1_last_epochs"] == pytest.approx(np.mean([row["f1_by_epoch"][e] for e in ("2", "3", "4")]))
     # epoch 1 ranks every video like epoch 2 (same mAP) but predicts nothing at 0.5: best by F1 differs only in ties
-    by_f1 = L.run_rows(checkpoints({"a": t}), LABELS, "f1")["a"]
+    by_f1 = L.run_rows(checkpoints({"a": t}), LABELS, "f1", boot)["a"]
     assert by_f1["best_epoch"] == 2
+    # the last epoch (not chosen on val), with its interval over source videos
+    assert row["last_epoch"] == 4 and row["f1_last"] == row["f1_by_epoch"]["4"]
+    assert row["f1_last_ci"][0] <= row["f1_last"] <= row["f1_last_ci"][1]
 
 
 def test_checkpoints_join_on_ids_and_name_missing_ones():
@@ -106,7 +111,8 @@ def test_selection_inside_the_folds_finds_the_perfect_checkpoint():
         LABELS,
         SOURCES,
     )
-    f1, picks = X.nested_greedy(rule(), val, max_members=1)
+    honest = X.nested_greedy(rule(), val, max_members=1)
+    f1, picks = honest.f1, [d.members for d in honest.decisions]
     assert [val.checkpoints.name(p[0]) for p in picks] == ["good@2"] * 4 and f1 == pytest.approx(25 / 26)
 
 
@@ -123,7 +129,8 @@ def test_member_epochs_are_chosen_inside_the_folds():
     folds = val.folds(everything, r)
     final = X.decide(r, val, everything)
     assert final.members == [val.checkpoints.index("a", 2)]
-    f1, decisions = X.nested(r, val)
+    honest = X.nested(r, val)
+    f1, decisions = honest.f1, honest.decisions
     for f, decision in enumerate(decisions):  # each fold's member is its own training part's best
         train = folds != f
         scores = {
@@ -264,7 +271,16 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     test_rows = good[(good.split == "test") & (good.epoch == 2)].set_index("id").loc[TEST_IDS]
     _, decided = bundle.decide(ensemble, [test_rows[list(SCORE_COLUMNS)].to_numpy(np.float64)])
     assert format_answer(TEST_IDS, decided).splitlines() == answer
-    assert "| good | ircsn | sr | uniform | True | 2 |" in (tmp_path / "metrics/ablation.md").read_text()
+    text = (tmp_path / "metrics/ablation.md").read_text()
+    good = board["runs"]["good"]
+    assert (
+        f"| good | ircsn | sr | uniform | True | {good['f1_last']:.3f} [{good['f1_last_ci'][0]:.3f}, "
+        f"{good['f1_last_ci'][1]:.3f}] | 2 |" in text
+    )
+    # every number of Table 3 with its interval; the few source videos are named
+    lo, hi = board["f1_ci"]
+    assert lo <= board["f1"] <= hi and f"**{board['f1']:.3f} [{lo:.3f}, {hi:.3f}]**" in text
+    assert "over the 10 source videos of val" in text and "only 10 source videos (< 30)" in text
 
 
 def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_path, monkeypatch):
@@ -296,12 +312,16 @@ def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_pat
     assert low["thresholds"] != ensemble["thresholds"]
     _, low_decided = bundle.decide(low, [val["kd"]])
     assert M.per_class(LABELS, low_decided).macro_f1 == pytest.approx(low["val_f1"]["in_sample"])
-    assert board["lr_only"] == {
+    assert {k: v for k, v in board["lr_only"].items() if not k.endswith("_ci")} == {
         "members": ["kd@1"],
         "f1_cv": low["val_f1"]["cv"],
         "f1_in_sample": low["val_f1"]["in_sample"],
     }
     assert low["val_f1"]["cv"] < ensemble["val_f1"]["cv"], "noise alone against noise + a perfect run"
+    # what SR adds, paired over the same source videos: the perfect SR member's absence costs F1 for sure
+    added = board["comparisons"]["all members vs low-res members alone"]
+    assert added["difference"] == pytest.approx(ensemble["val_f1"]["cv"] - low["val_f1"]["cv"])
+    assert 0 < added["ci"][0] <= added["difference"] <= added["ci"][1]
     assert "low-res members alone (`predict --lr-only`)" in (tmp_path / "metrics/ablation.md").read_text()
     # a weight of 0 on every low-res member leaves no low-res ensemble
     p["ensemble"]["weights"] = [1.0, 0.0]
@@ -351,7 +371,12 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
         epoch = teaching.score_teacher(spec, Member("sr", rule), "kd", by, views=2, chunk=4, precision="bf16")
         assert epoch == expected and scored[-1] == ([expected], "data/superres", "train", 2, "bf16")
         if rule == "best":
-            assert epoch == L.run_rows(checkpoints({"sr": dumped}), LABELS, by)["sr"]["best_epoch"]
+            assert (
+                epoch
+                == L.run_rows(checkpoints({"sr": dumped}), LABELS, by, Bootstrap.over(SOURCES, 100, 0))["sr"][
+                    "best_epoch"
+                ]
+            )
     written = pd.read_parquet(tmp_path / "data/teachers/kd.parquet")
     assert written["sample_id"].tolist() == ["t1", "t1:flip"] and (written["epoch"] == 2).all()
     (tmp_path / "data/scores/sr.parquet").unlink()

@@ -142,7 +142,6 @@ def test_execution_settings_are_checked_up_front():
 # changes a result must be stated in profiles/paper.yaml and marked "(ours)".
 SEED_PUBLISHES = {
     "train.preset",
-    "train.input_size",
     "train.balance",
     "train.sampling.mode",
     "train.sampling.segments",
@@ -163,7 +162,6 @@ SEED_PUBLISHES = {
     "superres.generator.cleaning_blocks",
     "thresholds.strategy",
     "ensemble.members",
-    "ensemble.weights",
 }
 # how a stage runs, where files are, and the demo's own keys: no result of the paper configuration
 OUT_OF_SCOPE = (

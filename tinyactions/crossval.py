@@ -135,8 +135,17 @@ def member_scores(decision: Decision, rule: Rule, arrays: np.ndarray, rows=slice
     return E.average([arrays[i][rows] for i in decision.members], rule.weights)
 
 
-def nested(rule: Rule, val: Val) -> tuple[float, list[Decision]]:
-    """Macro F1 of the rule refitted on k-1 folds and applied to the held-out fold, pooled; the decisions."""
+@dataclass(frozen=True)
+class Honest:
+    """A rule refitted on k-1 folds and applied to the held-out fold, pooled over the folds."""
+
+    f1: float  # macro F1 of the pooled held-out decisions
+    predicted: np.ndarray  # (videos, classes) out-of-fold 0/1 decisions
+    decisions: list[Decision]  # the rule fitted in each fold
+
+
+def nested(rule: Rule, val: Val) -> Honest:
+    """The rule refitted on k-1 folds and applied to the held-out fold, for every fold."""
     outer = val.folds(np.ones(len(val.labels), bool), rule)
     out = np.zeros_like(val.labels, dtype=np.int8)
     decisions = []
@@ -145,7 +154,7 @@ def nested(rule: Rule, val: Val) -> tuple[float, list[Decision]]:
         decision = decide(rule, val, ~held)
         out[held] = predict(decision, member_scores(decision, rule, val.checkpoints.val, held))
         decisions.append(decision)
-    return M.per_class(val.labels, out).macro_f1, decisions
+    return Honest(M.per_class(val.labels, out).macro_f1, out, decisions)
 
 
 def greedy(rule: Rule, val: Val, rows: np.ndarray, max_members: int) -> list[int]:
@@ -169,16 +178,16 @@ def greedy(rule: Rule, val: Val, rows: np.ndarray, max_members: int) -> list[int
     return chosen
 
 
-def nested_greedy(rule: Rule, val: Val, max_members: int) -> tuple[float, list[list[int]]]:
+def nested_greedy(rule: Rule, val: Val, max_members: int) -> Honest:
     """The greedy selection measured honestly: members and thresholds chosen on k-1 folds."""
     outer = val.folds(np.ones(len(val.labels), bool), rule)
     out = np.zeros_like(val.labels, dtype=np.int8)
-    picks = []
+    decisions = []
     for f in np.unique(outer):
         held = outer == f
         chosen = greedy(rule, val, ~held, max_members)
         scores = E.average([val.checkpoints.val[i] for i in chosen])
-        thresholds = T.fit(scores[~held], val.labels[~held], rule.config, rule.freq)
-        out[held] = predict(Decision(chosen, thresholds, []), scores[held])
-        picks.append(chosen)
-    return M.per_class(val.labels, out).macro_f1, picks
+        decision = Decision(chosen, T.fit(scores[~held], val.labels[~held], rule.config, rule.freq), [])
+        out[held] = predict(decision, scores[held])
+        decisions.append(decision)
+    return Honest(M.per_class(val.labels, out).macro_f1, out, decisions)

@@ -29,17 +29,28 @@ from .annotations import CLASSES
 from .atomic import write_json, write_table, write_text
 from .checkpoints import Checkpoints
 from .index import truth
-from .report import ablation_markdown
+from .intervals import Bootstrap
+from .report import FEW_SOURCES, ablation_markdown
 from .settings import BEST_BY, STRATEGIES, Member, Settings, SettingsError
 from .submission import format_answer
 
 log = logging.getLogger(__name__)
 
 
-def run_rows(ck: Checkpoints, labels: np.ndarray, best_by: str) -> dict:
+def last_epoch_decisions(ck: Checkpoints) -> dict[str, np.ndarray]:
+    """Each run's 0/1 decisions on val at 0.5 at its last epoch: an epoch not chosen on the val it is
+    scored on, so runs compare without selection bias (unreadable videos: nothing predicted)."""
+    return {
+        run: (np.nan_to_num(ck.val[ck.index(run, epochs[-1])], nan=0.0) >= 0.5).astype(np.int8)
+        for run, epochs in ck.epochs().items()
+    }
+
+
+def run_rows(ck: Checkpoints, labels: np.ndarray, best_by: str, boot: Bootstrap) -> dict:
     """Per run: its best epoch (by ``best_by``, chosen on all of val: in-sample), F1/precision/recall at
-    0.5 and mAP there, F1 per epoch."""
+    0.5 and mAP there, F1 per epoch, and F1 at its last epoch (not chosen on val) with its interval."""
     score = {by: {key: E.epoch_score(ck.val[i], labels, by) for i, key in enumerate(ck.keys)} for by in BEST_BY}
+    last = last_epoch_decisions(ck)
     rows = {}
     for run, epochs in ck.epochs().items():
         best = E.resolve_members(
@@ -55,8 +66,60 @@ def run_rows(ck: Checkpoints, labels: np.ndarray, best_by: str) -> dict:
             "recall": summary["macro_recall"],
             "f1_last_epochs": float(np.mean(list(f1_by_epoch.values())[-3:])),
             "f1_by_epoch": {str(k): v for k, v in f1_by_epoch.items()},
+            "last_epoch": epochs[-1],
+            "f1_last": M.per_class(labels, last[run]).macro_f1,
+            "f1_last_ci": boot.interval(labels, last[run]),
         }
     return rows
+
+
+# Run against run, at their last epochs: (name, what the first has, what the second has), both otherwise alike
+RUN_CONTRASTS = (
+    ("SR vs LR", lambda a, b: a.input == "sr" and b.input == "lr" and a.loss == b.loss == "bce", ("input",)),
+    ("KD vs LR", lambda a, b: (a.loss, b.loss) == ("kd", "bce") and a.input == b.input == "lr", ("loss",)),
+    ("balance vs none", lambda a, b: a.balance and not b.balance, ("balance",)),
+    ("uniform vs dense sampling", lambda a, b: (a.sampling, b.sampling) == ("uniform", "dense"), ("sampling",)),
+)
+ALIKE = ("backbone", "input", "loss", "balance", "sampling", "segments", "input_size", "preset")
+# The submission rule's steps, cross-validated: (name, decisions with, decisions without)
+RULE_CONTRASTS = (
+    ("ensemble vs single best", "rule", "single best"),
+    ("thresholds vs 0.5", "thresholds {strategy}", "at 0.5"),
+    ("post-processing (all groups) vs none", "all groups", "thresholds {strategy}"),
+    ("all members vs low-res members alone", "rule", "low-res members"),
+)
+
+
+def comparisons(
+    boot: Bootstrap,
+    labels: np.ndarray,
+    cv: dict[str, np.ndarray],
+    last: dict[str, np.ndarray],
+    specs: dict,
+    strategy: str,
+) -> dict:
+    """Paired differences in macro F1 with their intervals (the same source videos resampled for both):
+    the submission rule's steps on out-of-fold decisions, and every pair of runs that differ in one
+    component only, at their last epochs."""
+    out = {}
+    for name, with_, without in RULE_CONTRASTS:
+        a, b = with_.format(strategy=strategy), without.format(strategy=strategy)
+        if a in cv and b in cv:
+            out[name] = _paired(boot, labels, cv[a], cv[b])
+    for name, test, differs in RUN_CONTRASTS:
+        for run_a, a in specs.items():
+            for run_b, b in specs.items():
+                alike = all(getattr(a, k) == getattr(b, k) for k in ALIKE if k not in differs)
+                if run_a != run_b and test(a, b) and alike:
+                    out[f"{name}: {run_a} vs {run_b}"] = _paired(boot, labels, last[run_a], last[run_b])
+    return out
+
+
+def _paired(boot: Bootstrap, labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict:
+    return {
+        "difference": M.per_class(labels, a).macro_f1 - M.per_class(labels, b).macro_f1,
+        "ci": boot.paired(labels, a, b),
+    }
 
 
 def group_names(setting, cooccurrence: pd.DataFrame, train_videos: int, min_expected: float) -> list[list[str]]:
@@ -87,7 +150,7 @@ def evaluate(s: Settings) -> dict:
     digests = {(name, e): d for name, t in tables.items() for e, d in bundle.checkpoint_digests(t).items()}
     made = bundle.made_with(list(tables.values()))  # how the dumps scored
     del tables
-    board = {"runs": run_rows(ck, labels, s.best_by)}
+    board = {}
     val = X.Val(ck, labels, videos)
     names = group_names(
         s.postprocess.groups,
@@ -122,37 +185,51 @@ def evaluate(s: Settings) -> dict:
         )
     everything = np.ones(len(labels), bool)
     outer = val.folds(everything, rule)
+    boot = Bootstrap.over(videos, s.intervals.draws, s.intervals.seed, s.intervals.level)  # resamples source videos
 
-    def scored(decision: X.Decision) -> M.Scores:
-        return M.per_class(labels, X.predict(decision, X.member_scores(decision, rule, ck.val)))
+    def f1(predicted: np.ndarray) -> float:
+        return M.per_class(labels, predicted).macro_f1
 
-    def both(r: X.Rule) -> tuple[float, float]:
-        """(in-sample, cross-validated) macro F1 of rule ``r``."""
-        return scored(X.decide(r, val, everything)).macro_f1, X.nested(r, val)[0]
+    def fitted(r: X.Rule) -> tuple[X.Decision, np.ndarray]:
+        """Rule ``r`` fitted on all of val and its (in-sample) decisions there."""
+        decision = X.decide(r, val, everything)
+        return decision, X.predict(decision, X.member_scores(decision, r, ck.val))
+
+    def row(in_sample: np.ndarray | None, honest: np.ndarray | None) -> dict:
+        """F1 of in-sample and cross-validated decisions, each with its interval over source videos."""
+        out = {}
+        for key, predicted in (("in_sample", in_sample), ("cv", honest)):
+            if predicted is not None:
+                out[key], out[f"{key}_ci"] = f1(predicted), boot.interval(labels, predicted)
+        return out
 
     # the submission rule, fitted on all of val (in-sample), and refitted inside the folds (honest)
-    final = X.decide(rule, val, everything)
-    f1_cv, per_fold = X.nested(rule, val)
+    final, final_predicted = fitted(rule)
+    honest = X.nested(rule, val)
+    cv = {"rule": honest.predicted}  # out-of-fold decisions, for the paired comparisons
     # its steps: the members at 0.5, + thresholds (each strategy), + every group, + each group alone
     thresholds_only = replace(rule, apply=False)
     strategies = {}
     for strategy in STRATEGIES:
         variant = replace(thresholds_only, config=replace(rule.config, strategy=strategy))
-        fitted = X.decide(variant, val, everything)
-        cv, folds_fitted = X.nested(variant, val)
-        strategies[strategy] = {"in_sample": scored(fitted).macro_f1, "cv": cv}
-        if fitted.frequency is not None:  # the fitted rule's (a, b): on all of val, and in each fold
-            strategies[strategy]["a_b_in_sample"] = list(fitted.frequency)
-            strategies[strategy]["a_b_per_fold"] = [list(d.frequency) for d in folds_fitted]
-    at_half = both(replace(rule, config=replace(rule.config, strategy="fixed", prior=0.5), apply=False))
-    with_groups = both(replace(rule, apply=True))
+        decision, predicted = fitted(variant)
+        nested = X.nested(variant, val)
+        strategies[strategy] = row(predicted, nested.predicted)
+        if decision.frequency is not None:  # the fitted rule's (a, b): on all of val, and in each fold
+            strategies[strategy]["a_b_in_sample"] = list(decision.frequency)
+            strategies[strategy]["a_b_per_fold"] = [list(d.frequency) for d in nested.decisions]
+        cv[f"thresholds {strategy}"] = nested.predicted
+    half = replace(rule, config=replace(rule.config, strategy="fixed", prior=0.5), apply=False)
+    at_half = row(fitted(half)[1], cv.setdefault("at 0.5", X.nested(half, val).predicted))
+    all_groups = replace(rule, apply=True)
+    with_groups = row(fitted(all_groups)[1], cv.setdefault("all groups", X.nested(all_groups, val).predicted))
     base = strategies[rule.config.strategy]["cv"]
-    gains = [X.nested(replace(rule, groups=[g], apply=True), val)[0] - base for g in rule.groups]
+    gains = [X.nested(replace(rule, groups=[g], apply=True), val).f1 - base for g in rule.groups]
     val_avg = X.member_scores(final, rule, ck.val)
-    final_scores = scored(final)
+    final_scores = M.per_class(labels, final_predicted)
     specs = {n: s.run_spec(n) for n in s.run_names()}
     ensemble = ensemble_bundle(
-        s, specs, ck, digests, made, final, rule.weights, {"cv": f1_cv, "in_sample": final_scores.macro_f1}
+        s, specs, ck, digests, made, final, rule.weights, {"cv": honest.f1, "in_sample": final_scores.macro_f1}
     )
     # the same rule on the low-res members alone (what `predict --lr-only` applies): what SR adds on val
     low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
@@ -162,18 +239,19 @@ def evaluate(s: Settings) -> dict:
             members=[rule.members[i] for i in low_res],
             weights=[rule.weights[i] for i in low_res] if rule.weights else None,
         )
-        lr_final = X.decide(lr_rule, val, everything)
-        lr_f1 = {
-            "cv": X.nested(lr_rule, val)[0],
-            "in_sample": M.per_class(labels, X.predict(lr_final, X.member_scores(lr_final, lr_rule, ck.val))).macro_f1,
-        }
+        lr_final, lr_predicted = fitted(lr_rule)
+        cv["low-res members"] = X.nested(lr_rule, val).predicted
+        lr_row = row(lr_predicted, cv["low-res members"])
+        lr_f1 = {"cv": lr_row["cv"], "in_sample": lr_row["in_sample"]}
         ensemble = bundle.with_lr_only(
             ensemble, ensemble_bundle(s, specs, ck, digests, made, lr_final, lr_rule.weights, lr_f1)
         )
         board["lr_only"] = {
             "members": [ck.name(i) for i in lr_final.members],
-            "f1_cv": lr_f1["cv"],
-            "f1_in_sample": lr_f1["in_sample"],
+            "f1_cv": lr_row["cv"],
+            "f1_cv_ci": lr_row["cv_ci"],
+            "f1_in_sample": lr_row["in_sample"],
+            "f1_in_sample_ci": lr_row["in_sample_ci"],
         }
     _, test_predicted = bundle.decide(ensemble, [ck.test[i] for i in final.members])
     val_scores, val_predicted = bundle.decide(ensemble, [ck.val[i] for i in final.members])
@@ -181,27 +259,27 @@ def evaluate(s: Settings) -> dict:
     # the single best checkpoint by the selection's own criterion: on all of val, and inside the folds
     best = X.greedy(rule, val, everything, max_members=1)[0]
     single = ck.val[best].astype(np.float64)
-    f1_selected, picks = X.nested_greedy(rule, val, max_members=1)
+    selected = X.nested_greedy(rule, val, max_members=1)
+    cv["single best"] = selected.predicted
+    single_row = row(T.predict(single, T.fit(single, labels, rule.config, rule.freq)), selected.predicted)
     board["single_best"] = {
         "checkpoint": ck.name(best),
         "run": ck.keys[best][0],
         "mAP_in_sample": E.epoch_score(single, labels, "mAP"),
-        "f1_thresholds_in_sample": M.per_class(
-            labels, T.predict(single, T.fit(single, labels, rule.config, rule.freq))
-        ).macro_f1,
-        "f1_selected_cv": f1_selected,
-        "selected_per_fold": [ck.name(p[0]) for p in picks],
+        "f1_thresholds_in_sample": single_row["in_sample"],
+        "f1_thresholds_in_sample_ci": single_row["in_sample_ci"],
+        "f1_selected_cv": single_row["cv"],
+        "f1_selected_cv_ci": single_row["cv_ci"],
+        "selected_per_fold": [ck.name(d.members[0]) for d in selected.decisions],
     }
+    chosen = strategies[rule.config.strategy]
     board["ensemble"] = {
         "members": [ck.name(i) for i in final.members],
-        "members_per_fold": [[ck.name(i) for i in d.members] for d in per_fold],
+        "members_per_fold": [[ck.name(i) for i in d.members] for d in honest.decisions],
         "mAP_in_sample": float(np.nanmean(M.average_precision(labels, np.nan_to_num(val_avg)))),
-        "f1_at_0.5_in_sample": at_half[0],
-        "f1_at_0.5_cv": at_half[1],
-        "f1_thresholds_in_sample": strategies[rule.config.strategy]["in_sample"],
-        "f1_thresholds_cv": base,
-        "f1_postprocess_in_sample": with_groups[0],
-        "f1_postprocess_cv": with_groups[1],
+        **{f"f1_at_0.5_{k}": v for k, v in at_half.items()},
+        **{f"f1_thresholds_{k}": v for k, v in chosen.items() if not k.startswith("a_b")},
+        **{f"f1_postprocess_{k}": v for k, v in with_groups.items()},
         "strategies": strategies,
         "precision_in_sample": float(final_scores.precision.mean()),
         "recall_in_sample": float(final_scores.recall.mean()),
@@ -209,14 +287,28 @@ def evaluate(s: Settings) -> dict:
         "groups": names,
         "group_gain_cv": {" | ".join(n): g for n, g in zip(names, gains)},
         "groups_applied": [[CLASSES[c] for c in g] for g in final.groups],
-        "groups_applied_per_fold": [len(d.groups) for d in per_fold],
+        "groups_applied_per_fold": [len(d.groups) for d in honest.decisions],
     }
     if s.ensemble.greedy.enabled:
-        f1, picks = X.nested_greedy(rule, val, s.ensemble.greedy.max_members)
-        board["greedy_selection"] = {"f1_cv": f1, "members_per_fold": [[ck.name(i) for i in p] for p in picks]}
-    board["folds"] = {"k": int(outer.max()) + 1, "grouped_by": "video_id", "source_videos": int(len(set(videos)))}
-    board["f1"] = f1_cv  # the headline: the submission rule, every choice made inside the folds
+        greedy = X.nested_greedy(rule, val, s.ensemble.greedy.max_members)
+        board["greedy_selection"] = {
+            "f1_cv": greedy.f1,
+            "f1_cv_ci": boot.interval(labels, greedy.predicted),
+            "members_per_fold": [[ck.name(i) for i in d.members] for d in greedy.decisions],
+        }
+    board["folds"] = {"k": int(outer.max()) + 1, "grouped_by": "video_id", "source_videos": sources}
+    board["runs"] = run_rows(ck, labels, s.best_by, boot)
+    board["f1"] = honest.f1  # the headline: the submission rule, every choice made inside the folds
+    board["f1_ci"] = boot.interval(labels, honest.predicted)
     board["f1_in_sample"] = final_scores.macro_f1  # the same rule fitted and scored on all of val
+    board["f1_in_sample_ci"] = boot.interval(labels, final_predicted)
+    board["intervals"] = {
+        "level": s.intervals.level,
+        "draws": s.intervals.draws,
+        "over": f"{sources} source videos of val",
+        "excludes": "refitting the rule on other data and training with other seeds (decisions held fixed)",
+    }
+    board["comparisons"] = comparisons(boot, labels, cv, last_epoch_decisions(ck), specs, rule.config.strategy)
 
     write_json(paths.BUNDLE, ensemble)
     # through the bundle, as predict does
@@ -241,7 +333,7 @@ def evaluate(s: Settings) -> dict:
         "%.4f (cv %.4f) -> post-processing %.4f (cv %.4f)",
         ck.name(best),
         board["single_best"]["f1_thresholds_in_sample"],
-        f1_selected,
+        board["single_best"]["f1_selected_cv"],
         e["f1_at_0.5_in_sample"],
         e["f1_at_0.5_cv"],
         e["f1_thresholds_in_sample"],
@@ -250,12 +342,20 @@ def evaluate(s: Settings) -> dict:
         e["f1_postprocess_cv"],
     )
     log.info(
-        "submission rule: thresholds + %d of %d groups; val F1 %.4f cross-validated (in-sample %.4f)",
+        "submission rule: thresholds + %d of %d groups; val F1 %.4f [%.4f, %.4f] cross-validated (in-sample %.4f); "
+        "%d%% intervals over %d source videos",
         len(final.groups),
         len(names),
         board["f1"],
+        *board["f1_ci"],
         board["f1_in_sample"],
+        round(100 * s.intervals.level),
+        sources,
     )
+    if sources < FEW_SOURCES:
+        log.warning(
+            "val has %d source videos (< %d): every interval is wide and itself uncertain", sources, FEW_SOURCES
+        )
     log.info("wrote %s (%d test videos)", paths.ANSWER, len(test_ids))
     return board
 

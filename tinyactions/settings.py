@@ -280,6 +280,12 @@ class Thresholds(Section):
     seed: Count
 
 
+class Intervals(Section):
+    draws: Annotated[int, Field(ge=100)]
+    level: Annotated[float, Field(gt=0, lt=1)]
+    seed: Count
+
+
 class Greedy(Section):
     enabled: bool
     max_members: Positive
@@ -311,6 +317,7 @@ class Settings(Section):
     thresholds: Thresholds
     ensemble: Ensemble
     postprocess: Postprocess
+    intervals: Intervals
 
     def run_names(self) -> list[str]:
         """Every trained run: ``runs``, then ``students``."""

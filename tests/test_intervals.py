@@ -1,0 +1,50 @@
+"""Bootstrap intervals over source videos: each draw is the macro F1 of a resampled val (every clip of a
+drawn source video, as often as it was drawn), paired draws share their resamples."""
+
+import numpy as np
+import pytest
+
+from tinyactions import metrics as M
+from tinyactions.intervals import Bootstrap
+
+
+def data(sources=20, clips=5, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((sources * clips, classes)) < 0.3).astype(int)
+    predicted = np.where(rng.random(labels.shape) < 0.8, labels, 1 - labels)
+    return labels, predicted, np.repeat([f"src{i}" for i in range(sources)], clips)
+
+
+def test_each_draw_is_the_f1_of_the_resampled_source_videos():
+    labels, predicted, sources = data()
+    boot = Bootstrap.over(sources, draws=50, seed=3)
+    draws = boot.draws(labels, predicted)
+    names = np.unique(sources)
+    for b in (0, 7, 49):
+        rows = np.concatenate([np.flatnonzero(sources == s) for s, k in zip(names, boot.weights[b]) for _ in range(k)])
+        assert draws[b] == pytest.approx(M.per_class(labels[rows], predicted[rows]).macro_f1)
+    low, high = boot.interval(labels, predicted)
+    assert low < M.per_class(labels, predicted).macro_f1 < high
+    assert boot.weights.sum(1).tolist() == [20] * 50  # as many sources per draw as val has
+
+
+def test_paired_intervals_share_resamples_and_fewer_sources_widen_them():
+    labels, predicted, sources = data()
+    boot = Bootstrap.over(sources, draws=500, seed=0)
+    assert boot.paired(labels, predicted, predicted) == [0.0, 0.0]
+    better = np.where(np.random.default_rng(1).random(labels.shape) < 0.5, labels, predicted)
+    low, high = boot.paired(labels, better, predicted)
+    assert 0 < low < high  # better everywhere: the paired interval excludes 0
+    separate = [boot.interval(labels, p) for p in (better, predicted)]
+    assert high - low < sum(h - lo for lo, h in separate) / 2  # the shared resamples cancel most of the noise
+    few = data(sources=5, clips=20)
+    wide = Bootstrap.over(few[2], 500, 0).interval(few[0], few[1])
+    narrow = Bootstrap.over(sources, 500, 0).interval(labels, predicted)
+    assert wide[1] - wide[0] > narrow[1] - narrow[0]
+
+
+def test_draws_are_seeded():
+    labels, predicted, sources = data()
+    assert Bootstrap.over(sources, 100, 4).interval(labels, predicted) == Bootstrap.over(sources, 100, 4).interval(
+        labels, predicted
+    )
