@@ -21,7 +21,8 @@ def main() -> None:
         return bars[-1].update
 
     try:
-        stats = prepare(s.data, s.balance, s.execution.data_workers or default_workers(), progress)
+        groups = s.postprocess.groups if isinstance(s.postprocess.groups, list) else []  # configured ones only
+        stats = prepare(s.data, s.balance, groups, s.execution.data_workers or default_workers(), progress)
     finally:
         for bar in bars:
             bar.close()

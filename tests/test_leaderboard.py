@@ -167,10 +167,9 @@ def test_folds_keep_source_videos_together_and_spread_every_class():
 
 
 def test_group_rules():
-    co = pd.DataFrame(0, index=list(CLASSES), columns=list(CLASSES))
-    assert L.group_names("none", co, 10, 1.0) == [] and L.group_names([["Push", "Pull"]], co, 10, 1.0) == [
-        ["Push", "Pull"]
-    ]
+    derived = [["Opening", "Closing"]]
+    assert L.group_names("none", derived) == [] and L.group_names([["Push", "Pull"]], derived) == [["Push", "Pull"]]
+    assert L.group_names("derive", derived) == derived
     names = [["a", "b"], ["c", "d"]]
     gains = [0.01, -0.02]
     assert X.applied(rule(groups=names, apply="auto"), gains) == [["a", "b"]]
@@ -198,7 +197,10 @@ def tiny_workspace(tmp_path: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     pd.DataFrame({"id": TEST_IDS}).to_parquet(prepared / "test.parquet")
     counts = {c: int(n) for c, n in zip(CLASSES, LABELS.sum(0) + 1)}
     (prepared / "stats.json").write_text(json.dumps({"videos": {"train": 50}, "class_counts": {"train": counts}}))
-    pd.DataFrame(0, index=list(CLASSES), columns=list(CLASSES)).to_csv(prepared / "cooccurrence.csv")
+    together = pd.DataFrame(0, index=list(CLASSES), columns=list(CLASSES))
+    for c in CLASSES[2:5]:  # frequent enough in train, never together: a derived group (an ablation row)
+        together.loc[c, c] = 20
+    together.to_csv(prepared / "cooccurrence.csv")
     scores = tmp_path / "data/scores"
     scores.mkdir(parents=True)
     good = table("good", {1: NOISE, 2: PERFECT}, TEST)
@@ -281,6 +283,10 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     lo, hi = board["f1_ci"]
     assert lo <= board["f1"] <= hi and f"**{board['f1']:.3f} [{lo:.3f}, {hi:.3f}]**" in text
     assert "over the 10 source videos of val" in text and "only 10 source videos (< 30)" in text
+    # the groups derived from train co-occurrence: an ablation row beside the configured ones
+    derived = board["ensemble"]["derived_groups"]
+    assert derived["groups"] and derived["groups"] != board["ensemble"]["groups"] and "cv_ci" in derived
+    assert "| + post-processing with groups derived from train co-occurrence (ablation) |" in text
 
 
 def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_path, monkeypatch):

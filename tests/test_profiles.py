@@ -162,6 +162,7 @@ SEED_PUBLISHES = {
     "superres.generator.cleaning_blocks",
     "thresholds.strategy",
     "ensemble.members",
+    "postprocess.apply",  # the seed post-processes every prediction
 }
 # how a stage runs, where files are, and the demo's own keys: no result of the paper configuration
 OUT_OF_SCOPE = (

@@ -122,10 +122,10 @@ def _paired(boot: Bootstrap, labels: np.ndarray, a: np.ndarray, b: np.ndarray) -
     }
 
 
-def group_names(setting, cooccurrence: pd.DataFrame, train_videos: int, min_expected: float) -> list[list[str]]:
+def group_names(setting, derived: list[list[str]]) -> list[list[str]]:
     """postprocess.groups: derived from train co-occurrence, none, or the listed groups."""
     if setting == "derive":
-        return postprocess.derive_groups(cooccurrence, train_videos, min_expected)
+        return derived
     return [] if setting == "none" else [list(g) for g in setting]
 
 
@@ -152,12 +152,9 @@ def evaluate(s: Settings) -> dict:
     del tables
     board = {}
     val = X.Val(ck, labels, videos)
-    names = group_names(
-        s.postprocess.groups,
-        pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0),
-        stats["videos"]["train"],
-        s.postprocess.min_expected,
-    )
+    together = pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0)
+    derived = postprocess.derive_groups(together, stats["videos"]["train"], s.postprocess.min_expected)
+    names = group_names(s.postprocess.groups, derived)
     t = s.thresholds
     rule = X.Rule(
         members=s.members(),
@@ -224,6 +221,10 @@ def evaluate(s: Settings) -> dict:
     all_groups = replace(rule, apply=True)
     with_groups = row(fitted(all_groups)[1], cv.setdefault("all groups", X.nested(all_groups, val).predicted))
     base = strategies[rule.config.strategy]["cv"]
+    derived_row = None
+    if derived and derived != names:  # the ablation: groups derived from train co-occurrence instead
+        derived_rule = replace(rule, groups=postprocess.validate_groups(derived), apply=True)
+        derived_row = {"groups": derived, **row(fitted(derived_rule)[1], X.nested(derived_rule, val).predicted)}
     gains = [X.nested(replace(rule, groups=[g], apply=True), val).f1 - base for g in rule.groups]
     val_avg = X.member_scores(final, rule, ck.val)
     final_scores = M.per_class(labels, final_predicted)
@@ -288,6 +289,7 @@ def evaluate(s: Settings) -> dict:
         "group_gain_cv": {" | ".join(n): g for n, g in zip(names, gains)},
         "groups_applied": [[CLASSES[c] for c in g] for g in final.groups],
         "groups_applied_per_fold": [len(d.groups) for d in honest.decisions],
+        "derived_groups": derived_row,
     }
     if s.ensemble.greedy.enabled:
         greedy = X.nested_greedy(rule, val, s.ensemble.greedy.max_members)

@@ -41,6 +41,18 @@ def derive_groups(cooccurrence: pd.DataFrame, videos: int, min_expected: float) 
     return groups
 
 
+def seen_together(cooccurrence: pd.DataFrame, groups: list[list[str]]) -> dict[str, int]:
+    """Pairs of a configured exclusive group that share training videos: ``"a & b"`` -> how many. A group
+    the data contradicts shows here before anything trains on it."""
+    found = {}
+    for group in groups:
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                if cooccurrence.loc[a, b] > 0:
+                    found[f"{a} & {b}"] = int(cooccurrence.loc[a, b])
+    return found
+
+
 def apply(predicted: np.ndarray, scores: np.ndarray, groups: list[list[int]]) -> np.ndarray:
     """Keep, per video and group, only the highest-scoring predicted class of the group."""
     out = predicted.copy()

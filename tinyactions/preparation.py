@@ -29,16 +29,22 @@ from .index import (
     tail_classes,
     video_manifest,
 )
+from .postprocess import seen_together
 from .settings import Balance, Data, SettingsError
 
 log = logging.getLogger(__name__)
 
 
 def prepare(
-    data: Data, balance: Balance, workers: int, progress: Callable[[str], Callable[[int], None]] | None = None
+    data: Data,
+    balance: Balance,
+    groups: list[list[str]],
+    workers: int,
+    progress: Callable[[str], Callable[[int], None]] | None = None,
 ) -> dict:
     """Write every output of the stage for the dataset at ``data.root``; returns stats.json's content.
-    ``progress(split)`` gives the per-video callback of a split's check."""
+    ``groups``: the configured exclusive groups (postprocess.groups when it lists them), whose pairs seen
+    together in train are reported. ``progress(split)`` gives the per-video callback of a split's check."""
     root = Path(data.root)
     if not (root / ANNOTATION_FILES["train"]).is_file():
         raise SettingsError(f"data.root: {root} holds no {ANNOTATION_FILES['train']} (not a TinyVIRAT-v2 root)")
@@ -78,7 +84,11 @@ def prepare(
         write_table(paths.index(split), frame)
     write_table(paths.PREPARED / "problems.csv", problem_frame)
     write_json(paths.LR_MANIFEST, video_manifest(list(frames.values())))
-    write_table(paths.PREPARED / "cooccurrence.csv", cooccurrence(frames["train"]).reset_index(names="class"))
+    together = cooccurrence(frames["train"])
+    write_table(paths.PREPARED / "cooccurrence.csv", together.reset_index(names="class"))
+    contradicted = seen_together(together, groups)
+    for pair, videos in contradicted.items():
+        log.warning("postprocess.groups: %s share %d train videos, though a group calls them exclusive", pair, videos)
     counts = {split: class_counts(frames[split]).astype(int).to_dict() for split in ("train", "val")}
     is_reject, is_warning = problem_frame.severity == "reject", problem_frame.severity == "warning"
     stats = {
@@ -94,7 +104,10 @@ def prepare(
     write_json(paths.PREPARED / "stats.json", stats)
     write_json(
         paths.METRICS / "data.json",
-        {k: stats[k] for k in ("videos", "train_samples", "unreadable_test_videos", "rejected", "warnings")},
+        {
+            **{k: stats[k] for k in ("videos", "train_samples", "unreadable_test_videos", "rejected", "warnings")},
+            "exclusive_pairs_seen_together": contradicted,  # of postprocess.groups, in train videos
+        },
     )
     write_table(
         paths.METRICS / "class_frequency.csv",

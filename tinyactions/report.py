@@ -123,6 +123,12 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         f"| **submission rule** (thresholds + groups as postprocess.apply says) | – | {_get(board, 'f1_in_sample')} | "
         f"**{_get(board, 'f1')}** |",
     ]
+    derived = e.get("derived_groups")
+    if derived:
+        lines.append(
+            f"| + post-processing with groups derived from train co-occurrence (ablation) | – | "
+            f"{_get(derived, 'in_sample')} | {_get(derived, 'cv')} |"
+        )
     if "greedy_selection" in board:
         lines.append(
             f"| greedy member selection (beyond the seed) | – | – | {_get(board['greedy_selection'], 'f1_cv')} |"
