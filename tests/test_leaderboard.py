@@ -277,7 +277,7 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     good = board["runs"]["good"]
     assert (
         f"| good | ircsn | sr | uniform | True | {good['f1_last']:.3f} [{good['f1_last_ci'][0]:.3f}, "
-        f"{good['f1_last_ci'][1]:.3f}] | 2 |" in text
+        f"{good['f1_last_ci'][1]:.3f}] | – | 2 |" in text
     )
     # every number of Table 3 with its interval; the few source videos are named
     lo, hi = board["f1_ci"]
@@ -401,3 +401,29 @@ def test_fewer_source_videos_than_folds_is_one_line_naming_both(tmp_path, monkey
     frequency = board["ensemble"]["strategies"]["frequency"]  # the fitted rule reports its (a, b)
     assert len(frequency["a_b_per_fold"]) == 4 and len(frequency["a_b_in_sample"]) == 2
     assert set(board["ensemble"]["strategies"]) == {"fixed", "f1", "frequency", "frequency_set"}
+
+
+def test_replicas_of_a_recipe_report_their_spread_over_seeds():
+    """Runs that differ only in their seed are replicas: the mean and sd of their F1 at the last epoch."""
+    import dataclasses
+
+    from tests.conftest import run_spec
+
+    base = run_spec(name="a")
+    specs = {
+        "a": base,
+        "a_s1": dataclasses.replace(base, name="a_s1", seed=1),
+        "a_s2": dataclasses.replace(base, name="a_s2", seed=2),
+        "b": dataclasses.replace(base, name="b", input="sr"),
+    }
+    rows = {"a": {"f1_last": 0.2}, "a_s1": {"f1_last": 0.3}, "a_s2": {"f1_last": 0.4}, "b": {"f1_last": 0.5}}
+    (spread,) = L.replica_spread(rows, specs)
+    assert spread["runs"] == ["a", "a_s1", "a_s2"] and spread["seeds"] == [base.seed, 1, 2]
+    assert spread["f1_last_mean"] == pytest.approx(0.3) and spread["f1_last_sd"] == pytest.approx(0.1)
+    p = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    p["runs"]["ircsn_lr_s7"] = {**p["runs"]["ircsn_lr"], "seed": 7}
+    s = settings.parse(p)
+    assert s.run_spec("ircsn_lr_s7").seed == 7 and s.run_spec("ircsn_lr").seed == p["train"]["seed"]
+    assert dataclasses.replace(s.run_spec("ircsn_lr_s7"), name="ircsn_lr", seed=p["train"]["seed"]) == s.run_spec(
+        "ircsn_lr"
+    )

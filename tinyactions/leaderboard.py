@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +88,28 @@ RULE_CONTRASTS = (
     ("post-processing (all groups) vs none", "all groups", "thresholds {strategy}"),
     ("all members vs low-res members alone", "rule", "low-res members"),
 )
+
+
+def replica_spread(rows: dict, specs: dict) -> list[dict]:
+    """Runs of one recipe trained with other seeds (``runs.<name>.seed``): their F1 at the last epoch,
+    mean and sample standard deviation, the spread a training seed alone makes."""
+    recipes: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        recipe = {k: v for k, v in asdict(spec).items() if k not in ("name", "seed")}
+        recipes.setdefault(json.dumps(recipe, sort_keys=True, default=str), []).append(name)
+    out = []
+    for names in recipes.values():
+        if len(names) > 1:
+            values = [rows[n]["f1_last"] for n in names]
+            out.append(
+                {
+                    "runs": names,
+                    "seeds": [specs[n].seed for n in names],
+                    "f1_last_mean": float(np.mean(values)),
+                    "f1_last_sd": float(np.std(values, ddof=1)),
+                }
+            )
+    return out
 
 
 def comparisons(
@@ -300,6 +322,7 @@ def evaluate(s: Settings) -> dict:
         }
     board["folds"] = {"k": int(outer.max()) + 1, "grouped_by": "video_id", "source_videos": sources}
     board["runs"] = run_rows(ck, labels, s.best_by, boot)
+    board["replicas"] = replica_spread(board["runs"], specs)
     board["f1"] = honest.f1  # the headline: the submission rule, every choice made inside the folds
     board["f1_ci"] = boot.interval(labels, honest.predicted)
     board["f1_in_sample"] = final_scores.macro_f1  # the same rule fitted and scored on all of val

@@ -35,6 +35,14 @@ def _fitted(strategy: dict) -> str:
     return f": t = {a:.2f} + {b:.2f} g on all of val; (a, b) per fold {folds}"
 
 
+def _spread(board: dict, run: str) -> str:
+    """The F1 at the last epoch over the replicas of ``run``'s recipe (other seeds), when it has some."""
+    for group in board.get("replicas", []):
+        if run in group["runs"]:
+            return f"{group['f1_last_mean']:.3f} ± {group['f1_last_sd']:.3f} ({len(group['runs'])} seeds)"
+    return "–"
+
+
 def _intervals(board: dict) -> list[str]:
     sources = board["folds"]["source_videos"]
     about = board.get("intervals")
@@ -62,15 +70,16 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         *_intervals(board),
         "## Table 1: sampling and data balance",
         "",
-        "| run | backbone | input | sampling | balance | F1 at the last epoch | best epoch | F1 best (in-sample) "
-        "| F1 mean of last 3 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | backbone | input | sampling | balance | F1 at the last epoch | over seeds (mean ± sd) | best epoch "
+        "| F1 best (in-sample) | F1 mean of last 3 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in board["runs"].items():
         spec = specs[name]
         lines.append(
             f"| {name} | {spec.backbone} | {spec.input} | {spec.sampling} | {spec.balance} | "
-            f"{_get(row, 'f1_last')} | {row['best_epoch']} | {_f(row['f1'])} | {_f(row['f1_last_epochs'])} |"
+            f"{_get(row, 'f1_last')} | {_spread(board, name)} | {row['best_epoch']} | {_f(row['f1'])} | "
+            f"{_f(row['f1_last_epochs'])} |"
         )
     lines += [
         "",
@@ -78,8 +87,8 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         "",
         "## Table 2: super-resolution and distillation (ir-CSN)",
         "",
-        "| input | run | F1 at the last epoch | F1 best (in-sample) | F1 mean of last 3 |",
-        "|---|---|---|---|---|",
+        "| input | run | F1 at the last epoch | over seeds (mean ± sd) | F1 best (in-sample) | F1 mean of last 3 |",
+        "|---|---|---|---|---|---|",
     ]
     for label, kind in (("LR", ("lr", "bce")), ("SR", ("sr", "bce")), ("SR + KD", ("lr", "kd"))):
         for name, row in board["runs"].items():
@@ -91,7 +100,8 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
                 and spec.balance
             ):
                 lines.append(
-                    f"| {label} | {name} | {_get(row, 'f1_last')} | {_f(row['f1'])} | {_f(row['f1_last_epochs'])} |"
+                    f"| {label} | {name} | {_get(row, 'f1_last')} | {_spread(board, name)} | {_f(row['f1'])} | "
+                    f"{_f(row['f1_last_epochs'])} |"
                 )
     lines += [
         "",

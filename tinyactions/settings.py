@@ -224,6 +224,7 @@ class Run(Section):
     epochs: Positive
     sampling: Literal["uniform", "dense"] | None = None  # None: train.sampling.mode
     balance: bool | None = None  # None: train.balance
+    seed: Count | None = None  # None: train.seed; another seed makes a replica of a run of the same recipe
 
 
 class Student(Run):
@@ -345,7 +346,7 @@ class Settings(Section):
             preset=t.preset,
             input_size=t.input_size,
             batch_size=t.batch_size,
-            seed=t.seed,
+            seed=t.seed if run.seed is None else run.seed,
             warmup_epochs=t.warmup_epochs,
             warmup_start_factor=t.warmup_start_factor,
             restart_period=t.restart_period,
