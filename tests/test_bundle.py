@@ -91,10 +91,21 @@ def test_how_the_dumps_ran_is_recorded_only_where_they_agree():
         return t
 
     cpu = {"precision": "fp32", "device": "cpu"}
-    assert bundle.made_with([table(batch=32, **cpu), table(batch=32, **cpu)]) == {"batch": 32, "made_with": cpu}
-    assert bundle.made_with([table(batch=32, **cpu), table(batch=8, **cpu)]) == {"batch": None, "made_with": cpu}
+    libs = {"versions": {"torch": "2.14.1", "decord": "0.6.0"}}
+    assert bundle.made_with([table(batch=32, **cpu, **libs), table(batch=32, **cpu, **libs)]) == {
+        "batch": 32,
+        "made_with": cpu,
+        **libs,
+    }
+    other = {"versions": {"torch": "2.11.0", "decord": "0.6.0"}}
+    assert bundle.made_with([table(batch=32, **cpu, **libs), table(batch=8, **cpu, **other)]) == {
+        "batch": None,
+        "made_with": cpu,
+        "versions": None,
+    }
     assert bundle.made_with([table(batch=32, **cpu), table(batch=32, precision="bf16", device="cpu")]) == {
         "batch": 32,
         "made_with": None,
+        "versions": None,
     }
-    assert bundle.made_with([table(batch=32, **cpu), table()]) == {"batch": None, "made_with": None}
+    assert bundle.made_with([table(batch=32, **cpu), table()]) == {"batch": None, "made_with": None, "versions": None}

@@ -204,8 +204,12 @@ def tiny_workspace(tmp_path: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     scores = tmp_path / "data/scores"
     scores.mkdir(parents=True)
     good = table("good", {1: NOISE, 2: PERFECT}, TEST)
-    made = {"precision": "fp32", "device": "cpu", "batch": 32}
-    good.attrs = {**made, "checkpoints": {"1": "a" * 64, "2": "b" * 64}}  # as its dump records them
+    made = {"precision": "fp32", "device": "cpu", "batch": 32, "versions": {"torch": "2.14.1"}}
+    good.attrs = {  # as its dump records them
+        **made,
+        "checkpoints": {"1": "a" * 64, "2": "b" * 64},
+        "canary": {"1": [[0.1] * 26] * 3, "2": [[0.2] * 26] * 3},
+    }
     good.to_parquet(scores / "good.parquet")
     kd = table("kd", {1: NOISE}, TEST)
     kd.attrs = {**made, "checkpoints": {"1": "c" * 64}}
@@ -268,7 +272,9 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
         "precision": p["dump"]["precision"],
         "batch": 32,
         "made_with": {"precision": "fp32", "device": "cpu"},
+        "versions": {"torch": "2.14.1"},
     }
+    assert ensemble["members"][0]["canary"] == [[0.2] * 26] * 3  # the member's own epoch
     assert ensemble["lr_only"] is None and "lr_only" not in board, "no low-res member"
     test_rows = good[(good.split == "test") & (good.epoch == 2)].set_index("id").loc[TEST_IDS]
     _, decided = bundle.decide(ensemble, [test_rows[list(SCORE_COLUMNS)].to_numpy(np.float64)])

@@ -4,6 +4,7 @@ evaluate stage's decisions on a repro'd pipeline is in tests/test_pipeline.py.)"
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -310,3 +311,48 @@ def test_a_changed_or_moved_checkpoint_stops_predict_naming_it(workspace):
         and out.stderr.strip().splitlines()[-1] == "predict: bundle: models/low/epoch_1.pth does not exist"
     )
     assert not (ws["root"] / "p.csv").exists()
+
+
+def with_canaries(ws) -> dict:
+    """The workspace's bundle with each member's canary scores, as its dump records them."""
+    from tinyactions import canary
+    from tinyactions.scores import canary_scores, load_model, test_transform
+
+    bundle = json.loads(json.dumps(ws["bundle"]))
+    for member in bundle["members"]:
+        spec = ws["specs"][member["run"]]
+        model = load_model(spec, member["checkpoint"], torch.device("cpu"))
+        (scores,) = canary_scores([model], test_transform(spec, 1), "fp32", torch.device("cpu"))
+        member["canary"] = scores.astype(float).tolist()
+    bundle["scoring"].update(made_with={"precision": "fp32", "device": "cpu"}, versions=canary.versions())
+    return bundle
+
+
+def test_a_changed_clip_transform_stops_predict_naming_the_member(workspace, monkeypatch):
+    """The canary clips, rescored first, catch a change to the code that scores: here the test transform's
+    resize interpolation. Refused with the member and the difference named; --accept-changed-scores goes
+    on and <out>.json records that it did."""
+    from tinyactions import scores
+
+    ws = workspace
+    bundle = with_canaries(ws)
+    clips = P.clips_of([str(ws["videos"] / "cam0.mp4")])
+    P.predict(bundle, clips, "same.csv", chunk=2, sr_batch=3, device="cpu")
+    record = json.loads((ws["root"] / "same.csv.json").read_text())["canary"]
+    assert record["members_checked"] == 2 and record["max_difference"] == 0.0 and record["enforced"]
+    real = scores.pipeline
+
+    def nearest(spec, test_mode, views=1):
+        steps = real(spec, test_mode, views)
+        return [{**s, "interpolation": "nearest"} if s["type"] == "Resize" else s for s in steps]
+
+    monkeypatch.setattr(scores, "pipeline", nearest)
+    with pytest.raises(B.BundleError) as refused:
+        P.predict(bundle, clips, "changed.csv", chunk=2, sr_batch=3, device="cpu")
+    message = str(refused.value)
+    assert re.match(r"bundle: members\.(0 \(low@1\)|1 \(high@1\)) scores the canary clips [0-9.e-]+ away", message)
+    assert "away from its dump (tolerance 0.0001 at fp32); changed since: no library, so the project code" in message
+    assert not (ws["root"] / "changed.csv").exists()
+    P.predict(bundle, clips, "changed.csv", chunk=2, sr_batch=3, device="cpu", accept_changed_scores=True)
+    record = json.loads((ws["root"] / "changed.csv.json").read_text())["canary"]
+    assert record["accepted_changed_scores"] and record["max_difference"] > 1e-4

@@ -40,12 +40,20 @@ def test_dump_rows_are_complete_unique_and_decoded_once(tmp_path, monkeypatch):
     assert not np.allclose(e1, e2), "each epoch's own weights"
     again = score_split(spec, {1: checkpoints[1]}, index, prepared["root"], "val", views=1, chunk=3, precision="fp32")
     np.testing.assert_allclose(again[again.readable][list(SCORE_COLUMNS)].to_numpy(), e1, rtol=1e-5, atol=1e-6)
-    assert table.attrs == {
+    assert {k: v for k, v in table.attrs.items() if k not in ("canary", "versions")} == {
         "precision": "fp32",
         "device": "cpu",
         "batch": 2,
         "checkpoints": {str(e): file_digest(path) for e, path in checkpoints.items()},
     }
+    # each epoch's scores of the canary clips (tinyactions.canary), and the libraries that scored them
+    from tinyactions import canary
+
+    assert table.attrs["versions"] == canary.versions() and "torch" in table.attrs["versions"]
+    canaries = {e: np.asarray(c) for e, c in table.attrs["canary"].items()}
+    assert set(canaries) == {"1", "2"} and canaries["1"].shape == (len(canary.SHAPES), len(SCORE_COLUMNS))
+    assert not np.allclose(canaries["1"], canaries["2"])
+    np.testing.assert_array_equal(again.attrs["canary"]["1"], canaries["1"])  # another batch of videos: the same
     # bf16 autocast: the same decisions' scores within bf16 rounding, and the table says how it was made
     half = score_split(spec, {1: checkpoints[1]}, index, prepared["root"], "val", views=1, chunk=2, precision="bf16")
     assert {k: half.attrs[k] for k in ("precision", "device")} == {"precision": "bf16", "device": "cpu"}

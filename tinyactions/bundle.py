@@ -20,6 +20,7 @@ val, in the terms a video needs to become a decision.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
@@ -55,11 +56,20 @@ def made_with(tables: list) -> dict:
     predates the record."""
 
     def shared(key):
-        values = {table.attrs.get(key) for table in tables}
-        return values.pop() if len(values) == 1 else None
+        values = {json.dumps(table.attrs.get(key), sort_keys=True) for table in tables}
+        return json.loads(values.pop()) if len(values) == 1 else None
 
     ran = {"precision": shared("precision"), "device": shared("device")}
-    return {"batch": shared("batch"), "made_with": ran if None not in ran.values() else None}
+    return {
+        "batch": shared("batch"),
+        "made_with": ran if None not in ran.values() else None,
+        "versions": shared("versions"),
+    }
+
+
+def canary_scores(table) -> dict[int, list]:
+    """epoch -> the checkpoint's scores of the canary clips, as its dump recorded them."""
+    return {int(e): c for e, c in table.attrs.get("canary", {}).items()}
 
 
 def build(
@@ -74,12 +84,13 @@ def build(
     superres: dict | None,
     val_f1: dict[str, float] | None = None,
     ran: dict | None = None,
+    canaries: dict[tuple[str, int], list] | None = None,
 ) -> dict:
     """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
     are class indexes; ``superres`` (the SR settings, generator file and sha256) is kept only when a
     member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample": ...}; ``ran``: how the
-    dumps scored (``made_with`` of their tables)."""
-    entries = member_entries(members, specs, digests)
+    dumps scored (``made_with`` of their tables); ``canaries``: each checkpoint's canary scores."""
+    entries = member_entries(members, specs, digests, canaries or {})
     uses_sr = any(m["input"] == "sr" for m in entries)
     return {
         "classes": list(CLASSES),
@@ -87,7 +98,11 @@ def build(
         "weights": weights,
         "thresholds": [float(t) for t in thresholds],
         "groups": [[CLASSES[c] for c in g] for g in groups],
-        "scoring": {"views": views, "precision": precision, **(ran or {"batch": None, "made_with": None})},
+        "scoring": {
+            "views": views,
+            "precision": precision,
+            **(ran or {"batch": None, "made_with": None, "versions": None}),
+        },
         "superres": superres if uses_sr else None,
         "val_f1": val_f1,
         "lr_only": None,
@@ -95,7 +110,10 @@ def build(
 
 
 def member_entries(
-    members: list[tuple[str, int]], specs: dict[str, RunSpec], digests: dict[tuple[str, int], str]
+    members: list[tuple[str, int]],
+    specs: dict[str, RunSpec],
+    digests: dict[tuple[str, int], str],
+    canaries: dict[tuple[str, int], list],
 ) -> list[dict]:
     missing = [f"{r}@{e}" for r, e in members if (r, e) not in digests]
     if missing:
@@ -108,6 +126,7 @@ def member_entries(
             "checkpoint": str(paths.MODELS / run / f"epoch_{epoch}.pth"),
             "sha256": digests[(run, epoch)],
             "recipe": recipe(specs[run]),
+            "canary": canaries.get((run, epoch)),
         }
         for run, epoch in members
     ]
@@ -208,6 +227,7 @@ class _Member(TypedDict):
     checkpoint: str
     sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
     recipe: dict[str, Any]
+    canary: list[list[float]] | None  # its scores of the canary clips at dump time (tinyactions.canary)
 
 
 class _MadeWith(TypedDict):
@@ -222,6 +242,7 @@ class _Scoring(TypedDict):
     precision: str
     batch: Annotated[int, Field(ge=1)] | None
     made_with: _MadeWith | None
+    versions: dict[str, str] | None  # of the libraries that scored the dumps
 
 
 class _GeneratorSize(TypedDict):

@@ -170,6 +170,7 @@ def evaluate(s: Settings) -> dict:
         tables[name] = pd.read_parquet(path)
     ck = Checkpoints.from_tables(tables, val_ids, test_ids)
     digests = {(name, e): d for name, t in tables.items() for e, d in bundle.checkpoint_digests(t).items()}
+    canaries = {(name, e): c for name, t in tables.items() for e, c in bundle.canary_scores(t).items()}
     made = bundle.made_with(list(tables.values()))  # how the dumps scored
     del tables
     board = {}
@@ -252,7 +253,15 @@ def evaluate(s: Settings) -> dict:
     final_scores = M.per_class(labels, final_predicted)
     specs = {n: s.run_spec(n) for n in s.run_names()}
     ensemble = ensemble_bundle(
-        s, specs, ck, digests, made, final, rule.weights, {"cv": honest.f1, "in_sample": final_scores.macro_f1}
+        s,
+        specs,
+        ck,
+        digests,
+        made,
+        final,
+        rule.weights,
+        {"cv": honest.f1, "in_sample": final_scores.macro_f1},
+        canaries,
     )
     # the same rule on the low-res members alone (what `predict --lr-only` applies): what SR adds on val
     low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
@@ -267,7 +276,7 @@ def evaluate(s: Settings) -> dict:
         lr_row = row(lr_predicted, cv["low-res members"])
         lr_f1 = {"cv": lr_row["cv"], "in_sample": lr_row["in_sample"]}
         ensemble = bundle.with_lr_only(
-            ensemble, ensemble_bundle(s, specs, ck, digests, made, lr_final, lr_rule.weights, lr_f1)
+            ensemble, ensemble_bundle(s, specs, ck, digests, made, lr_final, lr_rule.weights, lr_f1, canaries)
         )
         board["lr_only"] = {
             "members": [ck.name(i) for i in lr_final.members],
@@ -394,6 +403,7 @@ def ensemble_bundle(
     decision: X.Decision,
     weights: list[float] | None,
     val_f1: dict,
+    canaries: dict,
 ) -> dict:
     """A fitted rule as a bundle (tinyactions.bundle): the members' checkpoints, weights, thresholds and
     applied groups, with how they score videos and, for SR members, super-resolve them."""
@@ -423,6 +433,7 @@ def ensemble_bundle(
         superres,
         val_f1,
         made,
+        canaries,
     )
 
 

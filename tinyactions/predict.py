@@ -131,6 +131,19 @@ class Ensemble:
             )
             self.upscaler, self.codec = job.build(device), sr["storage"]
 
+    def canary_differences(self) -> list[tuple[int, float]]:
+        """(member position, largest difference) between each member's scores of the canary clips now and
+        at its dump, for the members whose dump recorded them (``tinyactions.canary``)."""
+        from .scores import canary_scores
+
+        out = []
+        for transform, positions, models in self.groups.values():
+            for position, now in zip(positions, canary_scores(models, transform, self.precision, self.device)):
+                recorded = self.bundle["members"][position]["canary"]
+                if recorded is not None:
+                    out.append((position, float(np.max(np.abs(now - np.asarray(recorded, np.float32))))))
+        return sorted(out)
+
     def describe(self) -> str:
         from . import precision as numeric
 
@@ -361,6 +374,53 @@ class Progress:
         self.state_file.unlink()
 
 
+def check_canaries(ensemble: Ensemble, accept: bool) -> dict:
+    """Rescore the canary clips and compare with the dumps' scores of them. Beyond the tolerance, on the
+    device kind and precision the dumps ran with, the code or libraries that score changed since the bundle
+    was made: a BundleError naming the member, the difference and the changed libraries, unless ``accept``
+    (the returned record says so). Elsewhere the difference is only logged (rounding differs there)."""
+    from . import canary
+    from . import precision as numeric
+
+    bundle = ensemble.bundle
+    tolerance = canary.TOLERANCE[ensemble.precision]
+    comparable = bundle["scoring"]["made_with"] == numeric.record(ensemble.precision, ensemble.device)
+    differences = ensemble.canary_differences()
+    worst = max(differences, key=lambda d: d[1], default=None)
+    recorded = bundle["scoring"]["versions"]
+    changed = canary.changed_versions(recorded, canary.versions()) if recorded else None
+    record = {
+        "members_checked": len(differences),
+        "max_difference": worst[1] if worst else None,
+        "tolerance": tolerance,
+        "enforced": comparable,
+        "changed_libraries": changed,
+        "accepted_changed_scores": False,
+    }
+    if worst is None:
+        log.warning("canary check: the bundle records no canary scores (made before them): scores not checked")
+    elif worst[1] > tolerance:
+        member = bundle["members"][worst[0]]
+        message = (
+            f"bundle: members.{worst[0]} ({member['run']}@{member['epoch']}) scores the canary clips "
+            f"{worst[1]:.3g} away from its dump (tolerance {tolerance:g} at {ensemble.precision}); "
+            f"changed since: {_cause(changed)}"
+        )
+        if comparable and not accept:
+            raise B.BundleError(f"{message}; --accept-changed-scores predicts anyway")
+        record["accepted_changed_scores"] = comparable
+        log.warning("%s (%s)", message, "accepted" if comparable else "another device or precision: not enforced")
+    else:
+        log.info("canary check: %d members within %.3g of their dumps", len(differences), worst[1])
+    return record
+
+
+def _cause(changed: list[str] | None) -> str:
+    if changed is None:
+        return "unknown (the bundle records no library versions)"
+    return ", ".join(changed) if changed else "no library, so the project code"
+
+
 def _same_file(fd: int, path: Path) -> bool:
     try:
         return os.path.samestat(os.fstat(fd), os.stat(path))
@@ -377,9 +437,11 @@ def predict(
     device: str,
     root: str | os.PathLike = ".",
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    accept_changed_scores: bool = False,
 ) -> dict:
-    """Write the prediction rows of ``clips`` to ``out`` (CSV); returns a summary. ``progress(total,
-    done)`` gives a per-video callback."""
+    """Write the prediction rows of ``clips`` to ``out`` (CSV) and what they were made with to
+    ``<out>.json``; returns a summary. ``progress(total, done)`` gives a per-video callback;
+    ``accept_changed_scores``: go on when the canary check finds the scores changed."""
     out = Path(out)
     listed = json.dumps([[c.video, c.id] for c in clips]).encode()
     state = Progress(
@@ -392,7 +454,7 @@ def predict(
         },
     )
     with state.locked():
-        return _predict(bundle, clips, state, chunk, sr_batch, device, root, progress)
+        return _predict(bundle, clips, state, chunk, sr_batch, device, root, progress, accept_changed_scores)
 
 
 def _predict(
@@ -404,11 +466,15 @@ def _predict(
     device: str,
     root: str | os.PathLike,
     progress,
+    accept_changed_scores: bool,
 ) -> dict:
+    from .atomic import write_json
+
     out = state.out
     remove_orphans(out.parent)  # a run killed while saving its state leaves a temporary file
     ensemble = Ensemble(bundle, device, sr_batch, root)  # checks the files first
     log.info("%s", ensemble.describe())
+    canaries = check_canaries(ensemble, accept_changed_scores)
     done = state.resume(",".join(B.PREDICTION_COLUMNS) + "\n")
     if done:
         log.info("resuming %s: %d of %d videos predicted already", out, done, len(clips))
@@ -423,6 +489,7 @@ def _predict(
         if tick:
             tick(len(rows))
     seconds = time.perf_counter() - started
+    write_json(out.with_name(out.name + ".json"), {"bundle": state.fingerprint["bundle"], "canary": canaries})
     state.finish()
     table = B.read_predictions(out)
     summary = {
@@ -472,6 +539,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr-only", action="store_true", help="low-res members only: no super-resolution")
     ap.add_argument("--video-root", help="where an annotation file's videos are (default: see above)")
     ap.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    ap.add_argument(
+        "--accept-changed-scores",
+        action="store_true",
+        help="predict even when the canary check finds the members score otherwise than at their dumps",
+    )
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
@@ -495,7 +567,16 @@ def main(argv: list[str] | None = None) -> None:
 
     # the batch the members' dumps scored with (scores depend on it within rounding), else this project's
     chunk = bundle["scoring"].get("batch") or s.execution.score_chunk
-    predict(bundle, clips, args.out, chunk, s.execution.superres_batch, device, progress=progress)
+    predict(
+        bundle,
+        clips,
+        args.out,
+        chunk,
+        s.execution.superres_batch,
+        device,
+        progress=progress,
+        accept_changed_scores=args.accept_changed_scores,
+    )
     for bar in bars:
         bar.close()
 

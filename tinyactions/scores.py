@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import checkpoint_io, paths
+from . import canary, checkpoint_io, paths
 from . import precision as numeric
 from .annotations import CLASSES, SCORE_COLUMNS
 from .atomic import file_digest, write_table
@@ -79,6 +79,12 @@ def score_batch(
     return out
 
 
+def canary_scores(models: list[torch.nn.Module], transform, precision: str, device: torch.device) -> list[np.ndarray]:
+    """Each model's (canary clips, 26) scores of the canary clips, in one batch (``tinyactions.canary``)."""
+    packed = [transform(clip_item(f"canary-{k}", f"canary-{k}", frames=c)) for k, c in enumerate(canary.clips())]
+    return score_batch(models, packed, precision, device)
+
+
 def score_split(
     spec: RunSpec,
     checkpoints: dict[int, Path],
@@ -94,7 +100,8 @@ def score_split(
     """Rows (run, epoch, split, id, sample_id, readable, s_<class>...) for every video of ``index`` and
     every epoch of ``checkpoints``. ``index`` rows with ``flip`` are scored on the flipped clip.
     ``precision`` (fp32 | bf16 | fp16 | auto) is resolved on the device; the table's ``attrs`` (kept in
-    parquet) record it, the device and each checkpoint file's sha256."""
+    parquet) record it, the device, each checkpoint file's sha256, each checkpoint's canary scores and the
+    versions of the libraries that scored (``tinyactions.canary``)."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precision = numeric.resolve(precision, "scores", device)
     models = {epoch: load_model(spec, path, device) for epoch, path in sorted(checkpoints.items())}
@@ -138,10 +145,13 @@ def score_split(
     table = pd.concat(frames, ignore_index=True)
     # how the scores were made (scores depend on the batch within rounding) and from which checkpoint files:
     # what the ensemble bundle records, so that predict can score new videos alike
+    canaries = canary_scores(list(models.values()), transform, precision, device)
     table.attrs = {
         **numeric.record(precision, device),
         "batch": chunk,
         "checkpoints": {str(e): file_digest(path) for e, path in sorted(checkpoints.items())},
+        "canary": {str(e): c.astype(float).tolist() for e, c in zip(models, canaries)},
+        "versions": canary.versions(),
     }
     return table
 
