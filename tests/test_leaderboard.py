@@ -433,3 +433,27 @@ def test_replicas_of_a_recipe_report_their_spread_over_seeds():
     assert dataclasses.replace(s.run_spec("ircsn_lr_s7"), name="ircsn_lr", seed=p["train"]["seed"]) == s.run_spec(
         "ircsn_lr"
     )
+
+
+def test_runs_are_compared_only_with_their_twin_in_one_component():
+    """SR vs LR, KD vs LR, ...: a pair differs in that component only (a run with another lr or seed has
+    no twin); the submission rule's steps pair the cross-validated decisions Table 3 shows."""
+    import dataclasses
+
+    from tests.conftest import run_spec
+
+    lr = run_spec(name="lr")
+    specs = {
+        "lr": lr,
+        "sr": dataclasses.replace(lr, name="sr", input="sr"),
+        "sr_fast": dataclasses.replace(lr, name="sr_fast", input="sr", lr=lr.lr * 10),
+        "kd": dataclasses.replace(lr, name="kd", loss="kd", kd_alpha=0.5),
+        "sr_s1": dataclasses.replace(lr, name="sr_s1", input="sr", seed=lr.seed + 1),
+    }
+    last = {name: (NOISE > 0.5).astype(np.int8) for name in specs}
+    last["sr"] = (PERFECT > 0.5).astype(np.int8)
+    cv = {"thresholds f1": (PERFECT > 0.5).astype(np.int8), "single best": (NOISE > 0.5).astype(np.int8)}
+    found = L.comparisons(Bootstrap.over(SOURCES, 200, 0), LABELS, cv, last, specs, "f1")
+    assert sorted(found) == ["KD vs LR: kd vs lr", "SR vs LR: sr vs lr", "ensemble vs single best"]
+    sr = found["SR vs LR: sr vs lr"]
+    assert sr["difference"] > 0 and 0 < sr["ci"][0] <= sr["difference"] <= sr["ci"][1]

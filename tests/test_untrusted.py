@@ -376,3 +376,101 @@ def test_a_second_predict_on_the_same_out_is_refused(tmp_path):
     with second.locked():  # released: the next run goes ahead
         pass
     assert not (tmp_path / "p.csv.lock").exists()
+
+
+class ObjectField:
+    """A numpy dtype with a Python-object field whose reference flags are cleared (numpy trusts them)."""
+
+    def __reduce__(self):
+        state = (3, "|", None, ("a",), {"a": (np.dtype("O"), 0)}, 8, 1, 0)
+        return np.dtype, ("V8", False, True), state
+
+
+class ForgedPointers:
+    """An array of that dtype filled with bytes from the file, which numpy would follow as pointers."""
+
+    def __reduce__(self):
+        return np.core.multiarray._reconstruct, (np.ndarray, (0,), b"b"), (1, (1,), ObjectField(), False, b"A" * 8)
+
+
+def test_arrays_of_python_objects_are_refused_before_any_is_touched(tmp_path):
+    """numpy dtypes may carry object fields: a file could forge their pointers (printing the array would
+    crash the process). Such a file is refused from the dtypes alone, at any depth of nesting."""
+    path = tmp_path / "forged.pth"
+    torch.save({"meta": {"epoch_log": [ForgedPointers()]}, "state_dict": {"w": torch.ones(2)}}, path)
+    with pytest.raises(checkpoint_io.CheckpointError, match=r"forged.pth: refused: it holds a numpy array of Python"):
+        checkpoint_io.load(path)
+    deep: list = []
+    for _ in range(5000):  # beyond the interpreter's recursion limit (1000): a recursive walk would fail
+        deep = [deep]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # for the writer, which recurses
+    try:
+        torch.save({"meta": deep, "state_dict": {}}, tmp_path / "deep.pth")
+    finally:
+        sys.setrecursionlimit(limit)
+    assert checkpoint_io.load(tmp_path / "deep.pth")["state_dict"] == {}  # walked without recursion
+    torch.save({"meta": {"x": np.array([1, 2])}, "state_dict": {}}, tmp_path / "ok.pth")
+    assert checkpoint_io.load(tmp_path / "ok.pth")["meta"]["x"].tolist() == [1, 2]
+
+
+def test_allowed_constructors_fed_bad_arguments_are_one_line(tmp_path):
+    class BadComplex:
+        def __reduce__(self):
+            return complex, ("x", "y")
+
+    torch.save({"meta": BadComplex()}, tmp_path / "bad.pth")
+    with pytest.raises(checkpoint_io.CheckpointError, match=r"bad.pth: not a readable checkpoint \(TypeError"):
+        checkpoint_io.load(tmp_path / "bad.pth")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda b: b.update(groups=[["Push", "Dancing"]]), r"groups: .*unknown classes \['Dancing'\]"),
+        (lambda b: b.update(thresholds=[0.5] * 27), "thresholds: 27 thresholds for 26 classes"),
+        (lambda b: b.update(thresholds=[0.5]), "thresholds: 1 thresholds for 26 classes"),
+        (lambda b: b.update(weights=[1.0, 2.0]), "weights: 2 weights for 1 members"),
+        (lambda b: b["members"][0].update(canary=[[0.5] * 26]), r"members.0.canary: not 3 clips x 26 scores"),
+        (lambda b: b["members"][0]["recipe"].update(input_size=10**6), "members.0.recipe.input_size: "),
+        (lambda b: b["members"][0]["recipe"].update(backbone="vit"), "members.0.recipe.backbone: "),
+        (lambda b: b["scoring"].update(views=10**6), "scoring.views: "),
+    ],
+)
+def test_a_bundle_that_does_not_add_up_is_one_line_before_any_work(project, change, message):
+    """Its layout checked beyond types: the sizes it asks for are bounded, its parts fit together."""
+    root, bundle = project
+    change(bundle)
+    (root / "odd.json").write_text(json.dumps(bundle))
+    with pytest.raises(B.BundleError, match=rf"odd.json: {message}"):
+        B.load(root / "odd.json")
+
+
+def test_predict_takes_annotation_paths_that_are_not_text_and_oversized_sr_clips(project, tmp_path):
+    """An annotation path with a lone surrogate no file name can hold is a row (its name escaped in the
+    CSV), not a crash when the row is written. A bundle with SR members refuses a clip whose upscaled
+    frames would exceed the decode cap, as a row."""
+    from tinyactions import predict as P
+    from tinyactions import superres as S
+
+    root, bundle = project
+    entries = [
+        {"id": "00001", "path": "\ud800.mp4", "dim": [1, 1, 1]},
+        {"id": "00002", "path": "clip.mp4", "dim": [1, 1, 1]},
+    ]
+    (root / "odd.json").write_text(json.dumps(entries))
+    clips = P.clips_of([str(root / "odd.json")])
+    P.predict(bundle, clips, root / "odd.csv", chunk=2, sr_batch=2, device="cpu", root=root)
+    rows = B.read_predictions(root / "odd.csv")
+    assert rows["id"].tolist() == ["00001", "00002"] and rows["readable"].tolist() == [False, True]
+    assert rows.loc[0, "video"].endswith("\\ud800.mp4") and "file not found" in rows.loc[0, "problem"]
+    # an SR bundle: upscaled to 32 px, a clip of more than MAX_PIXELS / 32^2 frames is refused before scoring
+    job = S.UpscaleJob(S.GeneratorSpec(4, 1, 1), "", 32, 8, 2, 2, "square", "fp32")
+    upscaler = S.Upscaler(S.build_generator(job.generator), 32, 8, 2, 2, "square", "cpu", precision="fp32")
+    ensemble = P.Ensemble.__new__(P.Ensemble)
+    ensemble.upscaler = upscaler
+    frames = MAX_PIXELS // 32**2
+    assert ensemble.too_large(np.zeros((frames, 8, 8, 3), np.uint8)) == ""
+    assert "super-resolved they would exceed the decode cap" in ensemble.too_large(
+        np.zeros((frames + 1, 8, 8, 3), np.uint8)
+    )

@@ -23,19 +23,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
 import pandas as pd
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from . import canary, paths
 from . import crossval as X
 from . import ensemble as E
-from . import paths
 from .annotations import CLASSES, SCORE_COLUMNS, read_json
 from .atomic import file_digest
-from .settings import RunSpec
+from .settings import BACKBONE_NAMES, PRECISIONS, PRESETS, SR_CODECS, SR_INPUTS, RunSpec, validate_groups
 
 
 class BundleError(ValueError):
@@ -219,6 +219,36 @@ def predicted_matrix(table: pd.DataFrame) -> np.ndarray:
 _STRICT = ConfigDict(extra="forbid", strict=True)  # a key unknown to this layout, or of another type, is refused
 
 
+Size = Annotated[int, Field(ge=1, le=1024)]  # a pixel size or count a bundle may ask for (work grows with it)
+
+
+class _Recipe(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    name: str
+    backbone: Literal[BACKBONE_NAMES]
+    input: Literal["lr", "sr"]
+    loss: Literal["bce", "asl", "kd"]
+    lr: float
+    epochs: int
+    preset: Literal[PRESETS]
+    input_size: Size
+    batch_size: int
+    seed: int
+    warmup_epochs: int
+    warmup_start_factor: float
+    restart_period: int
+    min_lr_ratio: float
+    weight_decay: float
+    grad_clip: float
+    sampling: Literal["uniform", "dense"]
+    balance: bool
+    segments: Annotated[int, Field(ge=1, le=256)]
+    dense_interval: Annotated[int, Field(ge=1, le=64)]
+    precision: Literal[PRECISIONS]
+    kd_alpha: float | None
+    asl: dict[str, Any]
+
+
 class _Member(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     run: str
@@ -226,8 +256,8 @@ class _Member(TypedDict):
     input: Literal["lr", "sr"]
     checkpoint: str
     sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
-    recipe: dict[str, Any]
-    canary: list[list[float]] | None  # its scores of the canary clips at dump time (tinyactions.canary)
+    recipe: _Recipe
+    canary: NotRequired[list[list[float]] | None]  # its scores of the canary clips at dump time (tinyactions.canary)
 
 
 class _MadeWith(TypedDict):
@@ -238,11 +268,11 @@ class _MadeWith(TypedDict):
 
 class _Scoring(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
-    views: Annotated[int, Field(ge=1)]
+    views: Annotated[int, Field(ge=1, le=32)]
     precision: str
     batch: Annotated[int, Field(ge=1)] | None
     made_with: _MadeWith | None
-    versions: dict[str, str] | None  # of the libraries that scored the dumps
+    versions: NotRequired[dict[str, str] | None]  # of the libraries that scored the dumps
 
 
 class _GeneratorSize(TypedDict):
@@ -256,12 +286,12 @@ class _Superres(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     generator: str
     sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
-    size: Annotated[int, Field(ge=4)]
-    input: str
-    window: Annotated[int, Field(ge=1)]
-    overlap: Annotated[int, Field(ge=0)]
-    precision: str
-    storage: str
+    size: Annotated[Size, Field(multiple_of=4)]
+    input: Literal[SR_INPUTS]
+    window: Size
+    overlap: Annotated[int, Field(ge=0, le=512)]
+    precision: Literal[PRECISIONS]
+    storage: Literal[SR_CODECS]
     spec: _GeneratorSize
 
 
@@ -304,11 +334,44 @@ def load(path: str | Path) -> dict:
     if missing:
         raise BundleError(f"{path}: not a bundle of this version (no {', '.join(missing)}): rerun the evaluate stage")
     try:
-        return TypeAdapter(_Bundle).validate_python(bundle)
+        bundle = TypeAdapter(_Bundle).validate_python(bundle)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise BundleError(f"{path}: {where}: {first['msg']}") from None
+    for key, rule in (("", bundle), ("lr_only.", bundle["lr_only"])):
+        if rule is not None:
+            _check_rule(rule, path, key)
+    if bundle["classes"] != list(CLASSES):
+        raise BundleError(f"{path}: classes: not this code's 26 classes in class-map order")
+    return bundle
+
+
+def _check_rule(rule: dict, path, key: str) -> None:
+    """What the types cannot say: one threshold per class, one weight per member, groups of known classes
+    (each once), canary scores of every canary clip."""
+    n = len(rule["members"])
+    problems = [
+        (f"{key}thresholds", f"{len(rule['thresholds'])} thresholds for {len(CLASSES)} classes")
+        if len(rule["thresholds"]) != len(CLASSES)
+        else None,
+        (f"{key}weights", f"{len(rule['weights'])} weights for {n} members")
+        if rule["weights"] is not None and len(rule["weights"]) != n
+        else None,
+        (f"{key}members", "no member") if not n else None,
+    ]
+    try:
+        validate_groups(rule["groups"])
+    except ValueError as e:
+        problems.append((f"{key}groups", str(e)))
+    shape = [len(canary.SHAPES), len(CLASSES)]
+    for i, member in enumerate(rule["members"]):
+        scores = member.get("canary")
+        if scores is not None and [len(scores), *{len(row) for row in scores}] != shape:
+            problems.append((f"{key}members.{i}.canary", f"not {shape[0]} clips x {shape[1]} scores"))
+    found = next((p for p in problems if p), None)
+    if found:
+        raise BundleError(f"{path}: {found[0]}: {found[1]}")
 
 
 def project_file(rel, root: str | Path = ".") -> Path:

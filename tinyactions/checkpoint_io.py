@@ -90,7 +90,7 @@ def load(path: str | os.PathLike, map_location="cpu", mmap: bool = False) -> dic
 
     try:
         with torch.serialization.safe_globals(allowed()):
-            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+            content = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         found = _GLOBAL.search(str(e))
         if found:
@@ -100,8 +100,55 @@ def load(path: str | os.PathLike, map_location="cpu", mmap: bool = False) -> dic
                 "(a checkpoint is read as data, never run)"
             ) from None
         raise CheckpointError(f"{path}: not a checkpoint ({_first_line(e)})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(e)})") from None
+    except Exception as e:  # noqa: BLE001 - allowed constructors fed bad arguments, memory, a cut file...
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {_first_line(e)})") from None
+    held = _object_dtype(content)
+    if held:
+        raise CheckpointError(
+            f"{path}: refused: it holds {held} of Python objects, which is not tensors or plain data (a "
+            "checkpoint is read as data, never run)"
+        )
+    return content
+
+
+def _object_dtype(content) -> str | None:
+    """``"a numpy array"`` (or scalar, or dtype) whose dtype has a Python-object field anywhere in
+    ``content``, else None. The allowlist lets a file build numpy dtypes and set their state: an object
+    field whose reference flags were cleared would be filled with raw bytes from the file that numpy then
+    follows as pointers. Only dtypes are inspected, never the data; iteratively (any nesting depth)."""
+    stack, seen = [content], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, np.dtype):
+            if _holds_objects(node):
+                return "a numpy dtype"
+        elif isinstance(node, (np.ndarray, np.generic)):
+            if _holds_objects(node.dtype):
+                return f"a numpy {'array' if isinstance(node, np.ndarray) else 'scalar'}"
+        elif isinstance(node, dict):
+            stack += [*node.keys(), *node.values()]
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            stack += list(node)
+        elif hasattr(node, "__dict__") and not _is_tensor(node):
+            stack += list(vars(node).values())
+    return None
+
+
+def _holds_objects(dtype: np.dtype) -> bool:
+    if dtype.kind == "O":
+        return True
+    if dtype.subdtype is not None and _holds_objects(dtype.subdtype[0]):
+        return True
+    return any(_holds_objects(field[0]) for field in (dtype.fields or {}).values())
+
+
+def _is_tensor(node) -> bool:
+    import torch
+
+    return isinstance(node, torch.Tensor)
 
 
 def _first_line(error: Exception) -> str:

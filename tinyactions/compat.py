@@ -67,7 +67,8 @@ def _checkpoint_loader_reads_data() -> None:
     ``HistoryBuffer``, numpy scalars and config objects in ``meta``, so ``load_from``/``resume`` fail
     (open-mmlab/mmengine issue 1655, fixed only on mmengine's unreleased main). Local files go through
     ``checkpoint_io.load``: the same safe unpickler with those named types allowed, never a full unpickle
-    (a checkpoint named in params may come from anywhere). Remote schemes keep torch's safe default."""
+    (a checkpoint named in params may come from anywhere). Remote schemes (http, open-mmlab://, ...) are
+    never reached: the train stage requires ``train.pretrained`` to be a local file."""
     from mmengine.runner.checkpoint import CheckpointLoader
 
     from .checkpoint_io import load

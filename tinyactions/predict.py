@@ -43,6 +43,8 @@ from . import bundle as B
 from . import paths
 from .annotations import ANNOTATION_FILES, CLASSES, AnnotationError, Entry, read_entries, video_file
 from .atomic import remove_orphans
+from .names import as_written
+from .video import MAX_PIXELS
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -139,7 +141,7 @@ class Ensemble:
         out = []
         for transform, positions, models in self.groups.values():
             for position, now in zip(positions, canary_scores(models, transform, self.precision, self.device)):
-                recorded = self.bundle["members"][position]["canary"]
+                recorded = self.bundle["members"][position].get("canary")
                 if recorded is not None:
                     out.append((position, float(np.max(np.abs(now - np.asarray(recorded, np.float32))))))
         return sorted(out)
@@ -157,10 +159,20 @@ class Ensemble:
             )
         return text
 
+    def too_large(self, frames: np.ndarray) -> str:
+        """Why a decoded clip cannot be scored here (its super-resolved frames would exceed the decode cap),
+        or ''."""
+        if self.upscaler is None or self.upscaler.output_pixels(*frames.shape[:3]) <= MAX_PIXELS:
+            return ""
+        return (
+            f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} px: super-resolved they would exceed "
+            f"the decode cap of {MAX_PIXELS:,} pixels"
+        )
+
     def score(self, clips: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
         """Each member's (clips, 26) scores of decoded low-res clips, in bundle order. Clips are
-        super-resolved ``superres.CHUNK`` at a time and kept only as the members' inputs (SR clips are
-        large)."""
+        super-resolved at most ``superres.CHUNK`` and one decode cap of output pixels at a time, and kept
+        only as the members' inputs (SR clips are large)."""
         from .scores import clip_item, score_batch
         from .superres import CHUNK
 
@@ -175,9 +187,17 @@ class Ensemble:
 
         prepare("lr", clips, 0)
         if any(key[0] == "sr" for key in self.groups):
-            for start in range(0, len(clips), CHUNK):
-                upscaled = self.upscaler.upscale(clips[start : start + CHUNK])
+            start = 0
+            while start < len(clips):  # at most CHUNK clips, and at most one decode cap of upscaled pixels
+                end, pixels = start + 1, self.upscaler.output_pixels(*clips[start].shape[:3])
+                while end < min(start + CHUNK, len(clips)):
+                    pixels += self.upscaler.output_pixels(*clips[end].shape[:3])
+                    if pixels > MAX_PIXELS:
+                        break
+                    end += 1
+                upscaled = self.upscaler.upscale(clips[start:end])  # a clip's output never depends on the others
                 prepare("sr", [as_stored(f, self.codec) for f in upscaled], start)
+                start = end
         out: list[np.ndarray] = [np.empty(0)] * len(self.bundle["members"])
         for key, (_, positions, models) in self.groups.items():
             for position, scores in zip(positions, score_batch(models, packed[key], self.precision, self.device)):
@@ -204,9 +224,12 @@ READ_AHEAD_BYTES = 2**30
 BATCH_BYTES = 2**31
 
 
-def decoded(clips: list[Clip], ahead_bytes: int = READ_AHEAD_BYTES) -> Iterator[tuple[Clip, np.ndarray | None, str]]:
+def decoded(
+    clips: list[Clip], refuse: Callable[[np.ndarray], str] | None = None, ahead_bytes: int = READ_AHEAD_BYTES
+) -> Iterator[tuple[Clip, np.ndarray | None, str]]:
     """(clip, frames or None, problem) in order, decoded on a thread that stays at most ``ahead_bytes``
-    of frames ahead. Any failure to decode is the clip's problem, never the run's."""
+    of frames ahead. Any failure to decode is the clip's problem, never the run's, and so is a clip that
+    ``refuse`` names a reason for."""
     import queue
     import threading
 
@@ -214,7 +237,9 @@ def decoded(clips: list[Clip], ahead_bytes: int = READ_AHEAD_BYTES) -> Iterator[
 
     def decode(clip: Clip) -> tuple[np.ndarray | None, str]:
         try:
-            return read_video(clip.video), ""
+            frames = read_video(clip.video)
+            problem = refuse(frames) if refuse else ""
+            return (None, problem) if problem else (frames, "")
         except Exception as e:  # noqa: BLE001 - a broken file of any kind is that video's row
             return None, str(e).replace(f"{clip.video}: ", "") or type(e).__name__
 
@@ -256,11 +281,13 @@ def decoded(clips: list[Clip], ahead_bytes: int = READ_AHEAD_BYTES) -> Iterator[
         worker.join()
 
 
-def batches(clips: list[Clip], chunk: int) -> Iterator[list[tuple[Clip, np.ndarray | None, str]]]:
+def batches(
+    clips: list[Clip], chunk: int, refuse: Callable[[np.ndarray], str] | None = None
+) -> Iterator[list[tuple[Clip, np.ndarray | None, str]]]:
     """Consecutive clips holding ``chunk`` readable ones (the last batch: what remains), as the dump
     stage batches a split's readable videos, or fewer once their frames pass ``BATCH_BYTES``."""
     batch, readable, size = [], 0, 0
-    for item in decoded(clips):
+    for item in decoded(clips, refuse):
         batch.append(item)
         readable += item[1] is not None
         size += item[1].nbytes if item[1] is not None else 0
@@ -298,7 +325,13 @@ def predict_batch(ensemble: Ensemble, batch: list[tuple[Clip, np.ndarray | None,
                 for full in members:
                     full[i] = np.nan
     scores, predicted = B.decide(ensemble.bundle, members)
-    return B.prediction_table([c.id for c, _, _ in batch], [c.video for c, _, _ in batch], problems, scores, predicted)
+    return B.prediction_table(
+        [c.id for c, _, _ in batch],
+        [as_written(c.video) for c, _, _ in batch],
+        [as_written(p) for p in problems],
+        scores,
+        predicted,
+    )
 
 
 class OutputBusy(RuntimeError):
@@ -387,7 +420,7 @@ def check_canaries(ensemble: Ensemble, accept: bool) -> dict:
     comparable = bundle["scoring"]["made_with"] == numeric.record(ensemble.precision, ensemble.device)
     differences = ensemble.canary_differences()
     worst = max(differences, key=lambda d: d[1], default=None)
-    recorded = bundle["scoring"]["versions"]
+    recorded = bundle["scoring"].get("versions")
     changed = canary.changed_versions(recorded, canary.versions()) if recorded else None
     record = {
         "members_checked": len(differences),
@@ -399,7 +432,7 @@ def check_canaries(ensemble: Ensemble, accept: bool) -> dict:
     }
     if worst is None:
         log.warning("canary check: the bundle records no canary scores (made before them): scores not checked")
-    elif worst[1] > tolerance:
+    elif not worst[1] <= tolerance:  # NaN included: a member that scores NaN now is no match
         member = bundle["members"][worst[0]]
         message = (
             f"bundle: members.{worst[0]} ({member['run']}@{member['epoch']}) scores the canary clips "
@@ -480,7 +513,7 @@ def _predict(
         log.info("resuming %s: %d of %d videos predicted already", out, done, len(clips))
     tick = progress(len(clips), done) if progress else None
     started, predicted = time.perf_counter(), done
-    for batch in batches(clips[done:], chunk):
+    for batch in batches(clips[done:], chunk, ensemble.too_large):
         rows = predict_batch(ensemble, batch)
         predicted += len(rows)
         state.append(rows.to_csv(header=False, index=False), predicted)

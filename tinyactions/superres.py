@@ -166,6 +166,12 @@ class Upscaler:
         """What an output depends on besides the input's bytes and the weights (the cache key)."""
         return output_settings(self.out_size, self.window, self.overlap, self.input, self.precision, self.device)
 
+    def output_pixels(self, frames: int, height: int, width: int) -> int:
+        """Pixels the upscaling of a (frames, height, width) clip holds at once: the x4 output (of the
+        network's input size), then the output size."""
+        side = (self.in_size, self.in_size) if self.input == "square" else (height, width)
+        return frames * max(side[0] * SCALE * side[1] * SCALE, self.out_size**2)
+
     def network_input(self, clip: np.ndarray) -> np.ndarray:
         return resize_frames(clip, self.in_size) if self.input == "square" else clip
 

@@ -70,9 +70,10 @@ def _check_size(path: Path, frames: int, height: int, width: int, limit: int | N
         )
 
 
-def _decord_chunks(path: Path, limit: int | None) -> Iterator[np.ndarray]:
-    """The frames decord decodes, ``CHUNK_FRAMES`` at a time. Raises when decord cannot open the file,
-    returns a frame that is not RGB (dmlc/decord issue 336), or the file exceeds ``limit``."""
+def _decord_chunks(path: Path, limit: int | None) -> Iterator[tuple[int, np.ndarray]]:
+    """(frames in the file, the next ``CHUNK_FRAMES`` frames) as decord decodes them. Raises when decord
+    cannot open the file, returns a frame that is not RGB (dmlc/decord issue 336), or the file exceeds
+    ``limit``."""
     import decord
 
     with c_path(path) as name:
@@ -86,7 +87,7 @@ def _decord_chunks(path: Path, limit: int | None) -> Iterator[np.ndarray]:
             frames = reader.get_batch(list(range(start, min(start + CHUNK_FRAMES, n)))).asnumpy()
             if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[1:3] != (height, width):
                 raise ValueError(f"decord returned shape {frames.shape}")
-            yield frames
+            yield n, frames
 
 
 def _opencv_frames(path: Path, limit: int | None) -> Iterator[np.ndarray]:
@@ -120,27 +121,30 @@ def _readable(path: Path) -> None:
 
 
 def _decoded(path: Path, limit: int | None, keep: bool) -> tuple[np.ndarray | None, VideoInfo]:
-    """Decode the whole file: decord, else OpenCV. ``keep``: return the frames, else only count them
-    (memory bounded by a chunk)."""
+    """Decode the whole file: decord, else OpenCV. ``keep``: return the frames (decord's are written
+    into one array sized from the container's count: the cap is the peak; OpenCV's fallback stacks its
+    frames at the end), else only count them (memory bounded by a chunk)."""
     _readable(path)
-    kept: list[np.ndarray] = []
+    frames: np.ndarray | None = None
     count, shape = 0, (0, 0)
     try:
-        for frames in _decord_chunks(path, limit):
-            count, shape = count + len(frames), frames.shape[1:3]
+        for n, chunk in _decord_chunks(path, limit):
+            if keep and frames is None:
+                frames = np.empty((n, *chunk.shape[1:]), np.uint8)
             if keep:
-                kept.append(frames)
+                frames[count : count + len(chunk)] = chunk
+            count, shape = count + len(chunk), chunk.shape[1:3]
     except VideoDecodeError:
         raise
     except Exception as decord_error:  # decord raises its own DECORDError and plain RuntimeErrors
-        kept, count = [], 0
+        frames, count, kept = None, 0, []
         for frame in _opencv_frames(path, limit):
             count, shape = count + 1, frame.shape[:2]
             if keep:
-                kept.append(frame[None])
+                kept.append(frame)
         if count == 0:
             raise VideoDecodeError(f"{path}: no decodable frames (decord: {decord_error})") from None
-    frames = np.concatenate(kept) if keep and len(kept) > 1 else (kept[0] if keep else None)
+        frames = np.stack(kept) if keep else None
     return frames, VideoInfo(frames=count, width=int(shape[1]), height=int(shape[0]))
 
 
