@@ -65,8 +65,11 @@ def build_generator(spec: GeneratorSpec) -> torch.nn.Module:
     # isort: split
     import mmagic.models  # noqa: F401  (registrations)
     from mmagic.registry import MODELS
+    from mmengine.registry import DefaultScope
 
-    return MODELS.build(spec.config())
+    # in mmagic's scope: a Runner or a test pipeline may have left mmaction's scope current
+    with DefaultScope.overwrite_default_scope("mmagic"):
+        return MODELS.build(spec.config())
 
 
 def load_official(net: torch.nn.Module, path: str | os.PathLike, key: str = "superres.weights") -> dict:
