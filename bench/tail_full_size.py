@@ -82,6 +82,7 @@ def write_workspace(root: Path, seed: int = 0) -> None:
     val.insert(0, "readable", True)
     val.insert(0, "flip", False)
     val.insert(0, "video_id", [f"VIRAT_S_{s:06d}" for s in src_val])
+    val.insert(0, "path", [f"videos/val/VIRAT_S_{s:06d}/{i}.mp4" for s, i in zip(src_val, ids["val"])])
     val.insert(0, "id", ids["val"])
     val.to_parquet(prepared / "val.parquet")
     test = pd.DataFrame({"id": ids["test"], "video_id": ids["test"], "flip": False, "readable": True})
@@ -112,7 +113,18 @@ def write_workspace(root: Path, seed: int = 0) -> None:
                 frame.insert(0, "epoch", epoch)
                 frame.insert(0, "run", name)
                 frames.append(frame)
-        pd.concat(frames, ignore_index=True).to_parquet(scores / f"{name}.parquet")
+        table = pd.concat(frames, ignore_index=True)
+        table.attrs = {  # what a dump records beside its scores (the bundle copies it)
+            "precision": "fp32",
+            "device": "cpu",
+            "batch": 64,
+            "checkpoints": {str(e): f"{r:02d}{e:02d}".ljust(64, "0") for e in range(1, EPOCHS + 1)},
+            "canary": {str(e): rng.random((3, len(CLASSES))).tolist() for e in range(1, EPOCHS + 1)},
+            "versions": {"torch": "2.14.1"},
+        }
+        table.to_parquet(scores / f"{name}.parquet")
+    (root / "models/superres").mkdir(parents=True)
+    (root / "models/superres/generator.pth").write_bytes(b"the bundle records its sha256 only")
 
 
 def params_for(tree_params: dict) -> dict:
