@@ -21,7 +21,7 @@ val, in the terms a video needs to become a decision.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, NotRequired
 
@@ -222,33 +222,6 @@ _STRICT = ConfigDict(extra="forbid", strict=True)  # a key unknown to this layou
 Size = Annotated[int, Field(ge=1, le=1024)]  # a pixel size or count a bundle may ask for (work grows with it)
 
 
-class _Recipe(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
-    name: str
-    backbone: Literal[BACKBONE_NAMES]
-    input: Literal["lr", "sr"]
-    loss: Literal["bce", "asl", "kd"]
-    lr: float
-    epochs: int
-    preset: Literal[PRESETS]
-    input_size: Size
-    batch_size: int
-    seed: int
-    warmup_epochs: int
-    warmup_start_factor: float
-    restart_period: int
-    min_lr_ratio: float
-    weight_decay: float
-    grad_clip: float
-    sampling: Literal["uniform", "dense"]
-    balance: bool
-    segments: Annotated[int, Field(ge=1, le=256)]
-    dense_interval: Annotated[int, Field(ge=1, le=64)]
-    precision: Literal[PRECISIONS]
-    kd_alpha: float | None
-    asl: dict[str, Any]
-
-
 class _Member(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     run: str
@@ -256,7 +229,7 @@ class _Member(TypedDict):
     input: Literal["lr", "sr"]
     checkpoint: str
     sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
-    recipe: _Recipe
+    recipe: dict[str, Any]  # a RunSpec without its initial weights: checked by _check_recipe
     canary: NotRequired[list[list[float]] | None]  # its scores of the canary clips at dump time (tinyactions.canary)
 
 
@@ -347,6 +320,38 @@ def load(path: str | Path) -> dict:
     return bundle
 
 
+# what a member's recipe may choose, and the sizes it may ask for (work and memory grow with them)
+RECIPE_CHOICES = {
+    "backbone": BACKBONE_NAMES,
+    "preset": PRESETS,
+    "input": ("lr", "sr"),
+    "loss": ("bce", "asl", "kd"),
+    "sampling": ("uniform", "dense"),
+    "precision": PRECISIONS,
+}
+RECIPE_BOUNDS = {"input_size": (1, 1024), "segments": (1, 256), "dense_interval": (1, 64)}
+
+
+def _check_recipe(recipe: dict) -> tuple[str, str] | None:
+    """(".key", what is wrong) of a member's recipe, or None: the fields of a RunSpec (but its initial
+    weights) with their types, the choices this code knows and bounded sizes."""
+    try:
+        spec = TypeAdapter(RunSpec).validate_python({**recipe, "pretrained": None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        return "." + ".".join(str(part) for part in first["loc"]), first["msg"]
+    unknown = sorted(set(recipe) - {f.name for f in fields(RunSpec)} | ({"pretrained"} & set(recipe)))
+    if unknown:
+        return f".{unknown[0]}", "unknown key"
+    for name, choices in RECIPE_CHOICES.items():
+        if getattr(spec, name) not in choices:
+            return f".{name}", f"{getattr(spec, name)!r} is not one of {', '.join(choices)}"
+    for name, (low, high) in RECIPE_BOUNDS.items():
+        if not low <= getattr(spec, name) <= high:
+            return f".{name}", f"{getattr(spec, name)} is outside {low}..{high}"
+    return None
+
+
 def _check_rule(rule: dict, path, key: str) -> None:
     """What the types cannot say: one threshold per class, one weight per member, groups of known classes
     (each once), canary scores of every canary clip."""
@@ -366,6 +371,9 @@ def _check_rule(rule: dict, path, key: str) -> None:
         problems.append((f"{key}groups", str(e)))
     shape = [len(canary.SHAPES), len(CLASSES)]
     for i, member in enumerate(rule["members"]):
+        problem = _check_recipe(member["recipe"])
+        if problem:
+            problems.append((f"{key}members.{i}.recipe{problem[0]}", problem[1]))
         scores = member.get("canary")
         if scores is not None and [len(scores), *{len(row) for row in scores}] != shape:
             problems.append((f"{key}members.{i}.canary", f"not {shape[0]} clips x {shape[1]} scores"))
