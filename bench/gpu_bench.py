@@ -19,38 +19,16 @@ only the modules RealBasicVSRNet is made of are loaded, under their real names, 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
 import shutil
 import sys
 import time
-import types
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WHEELS = ROOT / ".gpu-wheels"
 SITE = ROOT / ".gpu-site"
-# mmagic packages whose __init__ would import every editor, and the names RealBasicVSRNet's modules
-# import from them (module that defines each)
-MMAGIC_SKIPPED = {
-    "mmagic.utils": {},  # its __init__ imports torchvision (image grids)
-    "mmagic.structures": {},
-    "mmagic.models": {},
-    "mmagic.models.editors": {},
-    "mmagic.models.editors.basicvsr": {},
-    "mmagic.models.editors.real_basicvsr": {},
-    "mmagic.models.utils": {
-        "flow_warp": "mmagic.models.utils.flow_warp",
-        "make_layer": "mmagic.models.utils.model_utils",
-        "default_init_weights": "mmagic.models.utils.model_utils",
-    },
-    "mmagic.models.archs": {
-        "PixelShufflePack": "mmagic.models.archs.upsample",
-        "ResidualBlockNoBN": "mmagic.models.archs.sr_backbone",
-    },
-}
 
 
 def unpack(wheels: Path, site: Path) -> list[str]:
@@ -69,27 +47,6 @@ def unpack(wheels: Path, site: Path) -> list[str]:
     return names
 
 
-def import_realbasicvsr():
-    """Register RealBasicVSRNet in mmagic's registry, loading only the modules it is made of."""
-    import mmagic  # noqa: F401  (its own __init__: version checks only)
-
-    for package in MMAGIC_SKIPPED:  # parents first: the dict is ordered
-        parent_name, leaf = package.rsplit(".", 1)
-        parent = sys.modules[parent_name]
-        module = types.ModuleType(package)
-        module.__path__ = [os.path.join(parent.__path__[0], leaf)]
-        module.__package__ = package
-        sys.modules[package] = module
-        setattr(parent, leaf, module)
-    # model_utils (make_layer, default_init_weights) imports DataSample for functions RealBasicVSRNet never
-    # calls; its module imports torchvision through mmagic.utils: a named placeholder stands in
-    sys.modules["mmagic.structures"].DataSample = type("DataSample", (), {"__doc__": "not loaded by the GPU bench"})
-    for package, names in MMAGIC_SKIPPED.items():
-        for name, source in names.items():
-            setattr(sys.modules[package], name, getattr(importlib.import_module(source), name))
-    importlib.import_module("mmagic.models.editors.real_basicvsr.real_basicvsr_net")
-
-
 def networks(dry_run: bool):
     """(generator, {backbone name: recognizer}) from the model-zoo configs, paper sizes."""
     import torch
@@ -101,7 +58,7 @@ def networks(dry_run: bool):
     import mmaction.models  # noqa: F401  (registrations)
     from mmaction.registry import MODELS as ACTION_MODELS
 
-    import_realbasicvsr()
+    compat.register_realbasicvsr()
     from mmagic.registry import MODELS as MAGIC_MODELS
 
     torch.manual_seed(0)

@@ -4,17 +4,23 @@
 #   requirements/runtime.txt    top-level pins, installed with their dependencies
 #   requirements/lock.txt       the full resolved set, applied as constraints (reproducible installs)
 #   requirements/openmmlab.txt  mmengine / mmaction2 / mmagic, installed --no-deps (see that file)
-#   mmcv 2.1.0                  built from its source release (no wheel exists for torch 2.14) once per
-#                               machine and cached under $TINYACTIONS_CACHE (default ~/.cache/tinyactions)
+#   mmcv-lite 2.1.0             mmcv without compiled ops: the pipeline runs none (RealBasicVSR, ir-CSN and
+#                               UniFormer are plain torch layers), and RealBasicVSR is registered without
+#                               importing mmagic's other editors (tinyactions.compat). No compiler needed.
 #
-# A rerun whose inputs did not change returns at once (stamp file .venv/.setup-stamp). mmcv's GPU ops are
-# built only where they can build: a visible GPU and an nvcc whose CUDA release is the one torch was built
-# with (or FORCE_CUDA=1); otherwise its CPU ops, with one line saying why. Nothing in the pipeline runs an
-# mmcv op (RealBasicVSR, ir-CSN and UniFormer are plain torch layers); `import mmagic.models` only needs
-# mmcv.ops compiled (BasicVSR++, EDVR, TDAN import deformable convolutions), so CPU ops lose nothing.
-# The cached wheel is keyed by that choice. MAX_JOBS bounds the compile parallelism (default: cores).
+# The switch for other mmagic networks: `scripts/setup.sh --full-ops` (or TINYACTIONS_FULL_OPS=1, which
+# `make` passes through) installs requirements/full-ops.txt and builds mmcv 2.1.0 with its compiled ops
+# from the source release, once per machine, cached under $TINYACTIONS_CACHE (default ~/.cache/tinyactions):
+# its GPU ops only with a visible GPU and an nvcc of torch's own CUDA release (or FORCE_CUDA=1), else its
+# CPU ops, with one line saying why. MAX_JOBS bounds the compile parallelism (default: cores).
 #
-#   scripts/setup.sh --ops    print the choice (cpu | cuda) and its reason, then exit
+# Packages are installed without compiling their bytecode (--no-compile): Python writes it on first import,
+# and torch alone holds thousands of modules. A rerun whose inputs did not change returns at once (stamp
+# file .venv/.setup-stamp). The `dvc plots` page template (.dvc/offline_plots.html) is written on every
+# run: it carries Vega, Vega-Lite and Vega-Embed inline, fetched once from the npm registry. Where an NVIDIA driver is present, setup says in one line when torch's CUDA
+# release is newer than the driver supports.
+#
+#   scripts/setup.sh --ops    print the --full-ops compile choice (cpu | cuda) and its reason, then exit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +29,9 @@ PYTHON=${PYTHON:-python3}
 CACHE=${TINYACTIONS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tinyactions}
 MMCV_VERSION=2.1.0
 STAMP=$VENV/.setup-stamp
-want=$(cat requirements/*.txt scripts/setup.sh | sha256sum | cut -c1-16)
+FULL_OPS=${TINYACTIONS_FULL_OPS:-0}
+[[ ${1:-} == --full-ops ]] && FULL_OPS=1
+want=$({ cat requirements/*.txt scripts/setup.sh; echo "full-ops=$FULL_OPS"; } | sha256sum | cut -c1-16)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 # pip, minus this machine's warnings about absent local index folders
@@ -32,7 +40,7 @@ pip_in() {
   { "$py" -m pip --disable-pip-version-check "$@" 2>&1; } | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 }
 
-# cpu | cuda for mmcv's compiled ops, and why (one line); $1: a python with torch
+# cpu | cuda for mmcv's compiled ops (--full-ops), and why (one line); $1: a python with torch
 choose_ops() {
   local py=$1 torch_cuda nvcc_cuda
   if [[ ${FORCE_CUDA:-} == 1 ]]; then echo "cuda FORCE_CUDA=1"; return; fi
@@ -48,10 +56,29 @@ choose_ops() {
   echo "cuda nvcc $nvcc_cuda matches torch's CUDA $torch_cuda"
 }
 
+# one line when the NVIDIA driver supports an older CUDA than torch was built for; $1: a python with torch
+check_driver() {
+  local py=$1 driver_cuda
+  command -v nvidia-smi >/dev/null || return 0
+  driver_cuda=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
+  [[ -n $driver_cuda ]] || return 0
+  "$py" - "$driver_cuda" <<'PY' || true
+import sys, torch
+driver, built = sys.argv[1], torch.version.cuda
+if built and tuple(map(int, built.split("."))) > tuple(map(int, driver.split("."))):
+    print(f"setup: torch {torch.__version__} is built for CUDA {built}, newer than this NVIDIA driver's CUDA "
+          f"{driver}: no GPU will be used until the driver is updated", file=sys.stderr)
+PY
+}
+
 if [[ ${1:-} == --ops ]]; then
   choose_ops "${VPY:-$VENV/bin/python}"
   exit 0
 fi
+
+# the `dvc plots` page template with the Vega libraries inline (tinyactions/plots_page.py: standard
+# library only, pinned sha512); idempotent, and cached, so it runs on every setup
+"$PYTHON" -m tinyactions.plots_page template
 
 if [[ -f $STAMP && "$(cat "$STAMP")" == "$want" ]]; then
   log ".venv is up to date ($want)"
@@ -62,17 +89,12 @@ start=$SECONDS
 [[ -x $VENV/bin/python ]] || { log "creating $VENV with $($PYTHON --version)"; "$PYTHON" -m venv "$VENV"; }
 VPY=$VENV/bin/python
 log "installing runtime requirements"
-pip_in "$VPY" install -q -r requirements/runtime.txt -c requirements/lock.txt
+pip_in "$VPY" install -q --no-compile -r requirements/runtime.txt -c requirements/lock.txt
 
-torch_version=$("$VPY" -c 'import torch; print(torch.__version__.split("+")[0])')
-py_tag=$("$VPY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-read -r ops why <<<"$(choose_ops "$VPY")"
-log "mmcv ops: $ops ($why)"
-if [[ $ops == cuda ]]; then force_cuda=1; else force_cuda=0; fi
-wheel_dir=$CACHE/wheels/mmcv-$MMCV_VERSION-torch$torch_version-$py_tag-$ops
-
-build_mmcv() {
-  local tmp; tmp=$(mktemp -d)
+build_mmcv() {  # $1: cpu | cuda; $2: the wheel cache folder
+  local ops=$1 wheel_dir=$2 tmp force_cuda=0
+  [[ $ops == cuda ]] && force_cuda=1
+  tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
   log "building mmcv $MMCV_VERSION with $ops ops (once per machine; about 8 min on 2 cores) in $tmp"
   # A separate build environment: mmcv's setup.py imports pkg_resources (setuptools < 70) while torch
@@ -95,14 +117,31 @@ build_mmcv() {
   rm -rf "$wheel_dir" && mv "$wheel_dir.partial" "$wheel_dir"   # a cache entry is whole or absent
 }
 
-if ! compgen -G "$wheel_dir/mmcv-*.whl" >/dev/null; then
-  build_mmcv
+# one mmcv at a time: both distributions install the package `mmcv`
+pip_in "$VPY" uninstall -q -y mmcv mmcv-lite | { grep -v '^WARNING: Skipping' || true; }
+if [[ $FULL_OPS == 1 ]]; then
+  log "--full-ops: every mmagic editor's requirements and mmcv with compiled ops"
+  pip_in "$VPY" install -q --no-compile -r requirements/full-ops.txt -c requirements/lock.txt
+  torch_version=$("$VPY" -c 'import torch; print(torch.__version__.split("+")[0])')
+  py_tag=$("$VPY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+  read -r ops why <<<"$(choose_ops "$VPY")"
+  log "mmcv ops: $ops ($why)"
+  wheel_dir=$CACHE/wheels/mmcv-$MMCV_VERSION-torch$torch_version-$py_tag-$ops
+  if ! compgen -G "$wheel_dir/mmcv-*.whl" >/dev/null; then
+    build_mmcv "$ops" "$wheel_dir"
+  else
+    log "using cached mmcv wheel in $wheel_dir"
+  fi
+  pip_in "$VPY" install -q --no-compile --no-deps "$wheel_dir"/mmcv-*.whl
 else
-  log "using cached mmcv wheel in $wheel_dir"
+  pip_in "$VPY" install -q --no-compile --no-deps "mmcv-lite==$MMCV_VERSION"
 fi
-pip_in "$VPY" install -q --no-deps "$wheel_dir"/mmcv-*.whl
-pip_in "$VPY" install -q --no-deps -r requirements/openmmlab.txt -c requirements/lock.txt
+pip_in "$VPY" install -q --no-compile --no-deps -r requirements/openmmlab.txt -c requirements/lock.txt
 
-"$VPY" -c 'import mmcv.ops' || { log "mmcv was installed without its compiled ops"; exit 1; }
+# what the pipeline imports, through the compat module: RealBasicVSR and the mmaction2 models
+"$VPY" -W ignore -c 'from tinyactions import compat; compat.register_realbasicvsr(); import mmaction.models' \
+  || { log "the OpenMMLab packages do not import: see the error above"; exit 1; }
+[[ $FULL_OPS == 1 ]] && { "$VPY" -c 'import mmcv.ops, mmagic.models' || { log "mmcv was installed without its compiled ops"; exit 1; }; }
+check_driver "$VPY"
 echo "$want" > "$STAMP"
-log "done in $((SECONDS - start)) s; $(du -sh "$VENV" | cut -f1) in $VENV"
+log "done in $((SECONDS - start)) s"

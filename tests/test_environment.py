@@ -60,8 +60,9 @@ def test_uniformer_base_has_published_size_and_runs(mmaction_models):
 
 
 def test_realbasicvsr_upscales_x4_through_mmagic():
-    import mmagic.models  # noqa: F401
     from mmagic.registry import MODELS
+
+    tinyactions.compat.register_realbasicvsr()
 
     torch.manual_seed(0)
     net = MODELS.build(
@@ -83,13 +84,37 @@ def test_realbasicvsr_upscales_x4_through_mmagic():
     assert out.shape == (1, 16, 3, 128, 128) and torch.isfinite(out).all()
 
 
-def test_mmcv_compiled_ops_compute():
-    from mmcv.ops import nms
+def test_the_pipeline_imports_no_compiled_op_and_no_other_mmagic_editor():
+    """The default setup (mmcv-lite): building every network the pipeline runs imports neither mmcv's
+    compiled ops nor diffusers/transformers (mmagic's other editors); with --full-ops, its compiled ops
+    compute."""
+    import importlib.util
 
-    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32)
-    scores = torch.tensor([0.9, 0.8, 0.7])
-    _, keep = nms(boxes, scores, iou_threshold=0.5)
-    assert keep.tolist() == [0, 2]
+    if importlib.util.find_spec("mmcv._ext") is not None:  # scripts/setup.sh --full-ops
+        from mmcv.ops import nms
+
+        boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32)
+        _, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
+        assert keep.tolist() == [0, 2]
+        return
+    code = (
+        "import sys\n"
+        "from tinyactions import superres, zoo\n"
+        "from tinyactions.components import build_model\n"
+        "from tinyactions.recipes import model_config\n"
+        "from tests.conftest import run_spec\n"
+        "superres.build_generator(superres.GeneratorSpec(8, 1, 1))\n"
+        "zoo.build('realbasicvsr')\n"
+        "build_model(model_config(run_spec()))\n"
+        "found = sorted(m for m in sys.modules if m.split('.')[0] in ('diffusers', 'transformers', 'timm', 'lpips')"
+        " or m == 'mmcv._ext')\n"
+        "print('imported:', found)\n"
+    )
+    from tests.conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "imported: []" in out.stdout and "MultiScaleDeformableAttention" not in out.stderr
 
 
 def test_decord_decodes_an_mp4_written_here(tmp_path):

@@ -231,10 +231,18 @@ def test_dvc_repro_end_to_end(tmp_path):
     board = leaderboard(clone, env)
     assert "Running stage" not in board and "Stage 'evaluate' is cached" in board, board
     assert re.search(r"\| metrics/leaderboard.json\s+\| f1 ", board), board
-    # a change nobody ran: its stages also read the videos behind their manifests, fetched, then run
+    # a training change nobody ran: the CI job trains nothing; it fails and names the stale stages
     params["students"]["ircsn_kd"]["alpha"] = 0.65
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    board = leaderboard(clone, env)
+    board = leaderboard(clone, env, returncode=1)
+    stale = board[board.index("leaderboard: stale, and not in the remote's run-cache") :]
+    assert re.findall(r"^  (\S+)$", stale, flags=re.M) == ["distill@ircsn_kd"], board
+    assert "after them, not reached: dump_student@ircsn_kd" in stale, board
+    assert "train: stale and not in the run-cache; this machine computes only validate,evaluate" in board
+    assert not (set(re.findall(r"Running stage '([^']+)'", board)) - {"validate", "distill@ircsn_kd"}), board
+    assert dvc(clone, env, "status", "-q").returncode != 0
+    # a machine that may train: its stages also read the videos behind their manifests, fetched, then run
+    board = leaderboard(clone, dict(env, LEADERBOARD_RUN_STALE="1"))
     assert "fetching all pipeline data" in board, board
     assert set(re.findall(r"Running stage '([^']+)'", board)) >= KD | {"evaluate"}, board
     assert dvc(clone, env, "status", "-q").returncode == 0
@@ -256,9 +264,9 @@ def share(repo: Path, env: dict) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
 
 
-def leaderboard(repo: Path, env: dict) -> str:
+def leaderboard(repo: Path, env: dict, returncode: int = 0) -> str:
     out = subprocess.run(["bash", "scripts/leaderboard.sh"], cwd=repo, env=env, capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == returncode, out.stdout[-3000:] + out.stderr[-3000:]
     return out.stdout + out.stderr
 
 

@@ -59,3 +59,25 @@ def test_dump_rows_are_complete_unique_and_decoded_once(tmp_path, monkeypatch):
     assert {k: half.attrs[k] for k in ("precision", "device")} == {"precision": "bf16", "device": "cpu"}
     h1 = half[half.readable][list(SCORE_COLUMNS)].to_numpy()
     assert not np.array_equal(h1, e1) and np.abs(h1 - e1).max() < 0.05
+
+
+def test_the_recorded_mmcv_version_is_the_same_from_mmcv_or_mmcv_lite(monkeypatch):
+    # both install the package `mmcv` (lite: without the compiled ops no score uses); a switch between them
+    # leaves the dumps' recorded versions, and so their bytes, as they were
+    from importlib import metadata
+
+    from tinyactions import canary
+
+    installed = {"mmcv-lite": "2.1.0", "torch": "2.14.1"}
+
+    def version(name):
+        if name not in installed:
+            raise metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(canary.metadata, "version", version)
+    assert canary.versions() == {"torch": "2.14.1", "mmcv": "2.1.0"}
+    installed = {"mmcv": "2.1.0", "torch": "2.14.1"}
+    assert canary.versions() == {"torch": "2.14.1", "mmcv": "2.1.0"}
+    installed = {"torch": "2.14.1"}
+    assert canary.versions() == {"torch": "2.14.1"}

@@ -27,7 +27,6 @@ LIBRARIES = (
     "mmaction2",
     "mmengine",
     "mmcv",
-    "mmcv-lite",
     "mmagic",
     "decord",
     "opencv-python-headless",
@@ -50,14 +49,21 @@ def clips() -> list[np.ndarray]:
     return out
 
 
+# the distributions that install a library's package: mmcv-lite is mmcv's code without its compiled ops,
+# which no score uses (scripts/setup.sh installs it; `--full-ops` installs mmcv)
+DISTRIBUTIONS = {"mmcv": ("mmcv", "mmcv-lite")}
+
+
 def versions() -> dict[str, str]:
     """Installed versions of the libraries of ``LIBRARIES`` (those not installed are left out)."""
     found = {}
     for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+        for distribution in DISTRIBUTIONS.get(name, (name,)):
+            try:
+                found[name] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return found
 
 

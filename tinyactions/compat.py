@@ -6,10 +6,12 @@ Every workaround names its upstream report and has a test in tests/test_compat.p
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
 import types
+import warnings
 
 _applied = False
 
@@ -79,11 +81,80 @@ def _checkpoint_loader_reads_data() -> None:
     CheckpointLoader.register_scheme(prefixes="", loader=load_from_local, force=True)
 
 
+# mmagic packages whose __init__ imports every editor, and the names the RealBasicVSR modules import from
+# them (the module that defines each)
+_MMAGIC_SKIPPED = {
+    "mmagic.utils": {},  # its __init__ imports torchvision (image grids)
+    "mmagic.structures": {},
+    "mmagic.models": {},
+    "mmagic.models.editors": {},
+    "mmagic.models.editors.basicvsr": {},
+    "mmagic.models.editors.real_basicvsr": {},
+    "mmagic.models.editors.real_esrgan": {},
+    "mmagic.models.utils": {
+        "flow_warp": "mmagic.models.utils.flow_warp",
+        "make_layer": "mmagic.models.utils.model_utils",
+        "default_init_weights": "mmagic.models.utils.model_utils",
+    },
+    "mmagic.models.archs": {
+        "PixelShufflePack": "mmagic.models.archs.upsample",
+        "ResidualBlockNoBN": "mmagic.models.archs.sr_backbone",
+    },
+}
+# RealBasicVSR's generator, and the discriminator its published checkpoints also hold
+_REALBASICVSR_MODULES = (
+    "mmagic.models.editors.real_basicvsr.real_basicvsr_net",
+    "mmagic.models.editors.real_esrgan.unet_disc",
+)
+
+
+def register_realbasicvsr() -> None:
+    """Register RealBasicVSR's networks in mmagic's registry, loading only the modules they are made of.
+    ``import mmagic.models`` imports every editor: diffusers and transformers pipelines and mmcv's compiled
+    ops (open-mmlab/mmagic issue 2110: `No module named 'mmcv._ext'` without a full mmcv build), none of
+    which RealBasicVSR uses. The packages' ``__init__`` files are skipped (their modules keep their real
+    names). Where the full-ops setup installed what every editor needs, ``mmagic.models`` is imported
+    whole instead, so that other mmagic networks stay importable beside it."""
+    import mmagic  # noqa: F401  (its own __init__: version checks only)
+
+    if all(name in sys.modules for name in _REALBASICVSR_MODULES):
+        return
+    if importlib.util.find_spec("mmcv._ext") is not None and importlib.util.find_spec("diffusers") is not None:
+        importlib.import_module("mmagic.models")  # the full-ops setup (scripts/setup.sh --full-ops)
+        return
+    for package in _MMAGIC_SKIPPED:  # parents first: the dict is ordered
+        if package in sys.modules:
+            continue
+        parent_name, leaf = package.rsplit(".", 1)
+        parent = sys.modules[parent_name]
+        module = types.ModuleType(package)
+        module.__path__ = [os.path.join(parent.__path__[0], leaf)]
+        module.__package__ = package
+        sys.modules[package] = module
+        setattr(parent, leaf, module)
+    # model_utils (make_layer, default_init_weights) imports DataSample for functions RealBasicVSR never
+    # calls; its module imports torchvision through mmagic.utils: a named placeholder stands in
+    if not hasattr(sys.modules["mmagic.structures"], "DataSample"):
+        sys.modules["mmagic.structures"].DataSample = type("DataSample", (), {"__doc__": "not loaded (compat)"})
+    for package, names in _MMAGIC_SKIPPED.items():
+        for name, source in names.items():
+            setattr(sys.modules[package], name, getattr(importlib.import_module(source), name))
+    for name in _REALBASICVSR_MODULES:
+        importlib.import_module(name)
+
+
+def _quiet_mmcv_lite() -> None:
+    """mmcv-lite (no compiled ops, by design: tinyactions runs none) warns at import that its deformable
+    attention needs the full build, in every stage's log; that module is never used here."""
+    warnings.filterwarnings("ignore", message="Fail to import ``MultiScaleDeformableAttention``")
+
+
 def apply() -> None:
     """Apply every workaround once (idempotent)."""
     global _applied
     if _applied:
         return
+    _quiet_mmcv_lite()
     _stub_mmaction_drn()
     _check_importlib_metadata()
     _checkpoint_loader_reads_data()

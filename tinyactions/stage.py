@@ -18,6 +18,11 @@ class StageError(ValueError):
 
 USER_ERRORS: tuple[type[Exception], ...] = (SettingsError, StageError)
 
+# A comma-separated list of the stages this machine may compute (scripts/leaderboard.sh sets it on CI
+# runners): dvc starts a stage's command only when the stage is stale and its run-cache has no run of
+# it, so any other stage stops there instead of training.
+COMPUTE_ONLY = "TINYACTIONS_COMPUTE_ONLY"
+
 
 def logger(stage: str) -> logging.Logger:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage}: %(message)s", datefmt="%H:%M:%S")
@@ -26,7 +31,10 @@ def logger(stage: str) -> logging.Logger:
 
 def run(stage: str, body: Callable[[], None], errors: tuple[type[Exception], ...] = ()) -> None:
     """Run a stage's body; a user error (settings, inputs, and the stage's own ``errors``) exits with
-    ``<stage>: <message>``."""
+    ``<stage>: <message>``. Under ``TINYACTIONS_COMPUTE_ONLY`` a stage not listed there exits at once."""
+    allowed = os.environ.get(COMPUTE_ONLY)
+    if allowed is not None and stage not in allowed.split(","):
+        sys.exit(f"{stage}: stale and not in the run-cache; this machine computes only {allowed} ({COMPUTE_ONLY})")
     try:
         body()
     except USER_ERRORS + errors as e:

@@ -60,12 +60,12 @@ class GeneratorSpec:
 
 
 def build_generator(spec: GeneratorSpec) -> torch.nn.Module:
-    from . import compat  # noqa: F401  (before mmagic)
-
-    # isort: split
-    import mmagic.models  # noqa: F401  (registrations)
     from mmagic.registry import MODELS
     from mmengine.registry import DefaultScope
+
+    from . import compat
+
+    compat.register_realbasicvsr()
 
     # in mmagic's scope: a Runner or a test pipeline may have left mmaction's scope current
     with DefaultScope.overwrite_default_scope("mmagic"):

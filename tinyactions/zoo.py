@@ -52,13 +52,14 @@ def build(name: str, seed: int = 0) -> dict[str, torch.nn.Module]:
     (another draw: inference must read this one) and discriminator."""
     from mmengine.registry import DefaultScope
 
-    from . import compat  # noqa: F401  (mmaction2's missing module, before importing it)
+    from . import compat  # mmaction2's missing module, before importing it; RealBasicVSR's registration
 
     cfg = model_config(name)
     torch.manual_seed(seed)
     if name == "realbasicvsr":
-        import mmagic.models  # noqa: F401  (registrations)
         from mmagic.registry import MODELS
+
+        compat.register_realbasicvsr()
 
         with DefaultScope.overwrite_default_scope("mmagic"):
             nets = {"generator": MODELS.build(cfg["generator"])}
