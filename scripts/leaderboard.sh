@@ -35,17 +35,18 @@ else
     # restore only (CI): dvc starts a stage's command only when the run-cache has no run of it, and then
     # every stage but validate and evaluate stops at once (tinyactions/stage.py); the others go on. A
     # restored stage prints "Stage '<name>' is cached", one that had to run "Running stage '<name>'".
+    computable=validate,evaluate  # seconds each; everything else trains or decodes video
     log=$(mktemp)
     trap 'rm -f "$log"' EXIT
     set +e
-    TINYACTIONS_COMPUTE_ONLY=validate,evaluate dvc repro --pull --allow-missing --keep-going 2>&1 | tee "$log"
+    TINYACTIONS_COMPUTE_ONLY=$computable dvc repro --pull --allow-missing --keep-going 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     set -e
-    computed() { grep -vxF -e validate -e evaluate || true; }
+    computed() { grep -vxF -f <(tr , '\n' <<<"$computable") || true; }
     stale=$(sed -n "s/^Running stage '\(.*\)':\$/\1/p" "$log" | computed)
     if [ -n "$stale" ]; then
         after=$(grep "will be skipped due to this failure" "$log" | grep -o "'[^']*'" | tr -d "'" | computed \
-            | sort -u | paste -sd ' ')
+            | sort -u | paste -sd ' ') || after=""  # none when no stage comes after them
         {
             echo "leaderboard: stale, and not in the remote's run-cache (this job trains nothing):"
             sed 's/^/  /' <<<"$stale"

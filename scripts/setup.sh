@@ -9,7 +9,8 @@
 #                               importing mmagic's other editors (tinyactions.compat). No compiler needed.
 #
 # The switch for other mmagic networks: `scripts/setup.sh --full-ops` (or TINYACTIONS_FULL_OPS=1, which
-# `make` passes through) installs requirements/full-ops.txt and builds mmcv 2.1.0 with its compiled ops
+# `make` passes through; the choice sticks to .venv until TINYACTIONS_FULL_OPS=0) installs
+# requirements/full-ops.txt and builds mmcv 2.1.0 with its compiled ops
 # from the source release, once per machine, cached under $TINYACTIONS_CACHE (default ~/.cache/tinyactions):
 # its GPU ops only with a visible GPU and an nvcc of torch's own CUDA release (or FORCE_CUDA=1), else its
 # CPU ops, with one line saying why. MAX_JOBS bounds the compile parallelism (default: cores).
@@ -21,6 +22,7 @@
 # release is newer than the driver supports.
 #
 #   scripts/setup.sh --ops    print the --full-ops compile choice (cpu | cuda) and its reason, then exit
+#   scripts/setup.sh --driver only the driver check, then exit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +31,8 @@ PYTHON=${PYTHON:-python3}
 CACHE=${TINYACTIONS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tinyactions}
 MMCV_VERSION=2.1.0
 STAMP=$VENV/.setup-stamp
-FULL_OPS=${TINYACTIONS_FULL_OPS:-0}
+# the build this .venv was made with sticks (.venv/.full-ops) until TINYACTIONS_FULL_OPS says otherwise
+FULL_OPS=${TINYACTIONS_FULL_OPS:-$(cat "$VENV/.full-ops" 2>/dev/null || echo 0)}
 [[ ${1:-} == --full-ops ]] && FULL_OPS=1
 want=$({ cat requirements/*.txt scripts/setup.sh; echo "full-ops=$FULL_OPS"; } | sha256sum | cut -c1-16)
 
@@ -56,7 +59,8 @@ choose_ops() {
   echo "cuda nvcc $nvcc_cuda matches torch's CUDA $torch_cuda"
 }
 
-# one line when the NVIDIA driver supports an older CUDA than torch was built for; $1: a python with torch
+# one line when the NVIDIA driver is too old for torch's CUDA (another major release, or a newer minor
+# with which torch sees no GPU); on every run, also when .venv is up to date; $1: a python with torch
 check_driver() {
   local py=$1 driver_cuda
   command -v nvidia-smi >/dev/null || return 0
@@ -66,8 +70,10 @@ check_driver() {
 import sys, torch
 driver, built = sys.argv[1], torch.version.cuda
 if built and tuple(map(int, built.split("."))) > tuple(map(int, driver.split("."))):
-    print(f"setup: torch {torch.__version__} is built for CUDA {built}, newer than this NVIDIA driver's CUDA "
-          f"{driver}: no GPU will be used until the driver is updated", file=sys.stderr)
+    # a newer minor release of the same major may still run (CUDA's minor version compatibility)
+    if built.split(".")[0] != driver.split(".")[0] or not torch.cuda.is_available():
+        print(f"setup: torch {torch.__version__} is built for CUDA {built}, newer than this NVIDIA driver's "
+              f"CUDA {driver}: no GPU will be used until the driver is updated", file=sys.stderr)
 PY
 }
 
@@ -75,12 +81,23 @@ if [[ ${1:-} == --ops ]]; then
   choose_ops "${VPY:-$VENV/bin/python}"
   exit 0
 fi
+if [[ ${1:-} == --driver ]]; then
+  check_driver "${VPY:-$VENV/bin/python}"
+  exit 0
+fi
 
 # the `dvc plots` page template with the Vega libraries inline (tinyactions/plots_page.py: standard
-# library only, pinned sha512); idempotent, and cached, so it runs on every setup
-"$PYTHON" -m tinyactions.plots_page template
+# library only, pinned sha512; fetched once), and DVC told to use it in this checkout (.dvc/config.local:
+# a clone that has not run setup keeps DVC's own page)
+offline_plots() {
+  "$PYTHON" -m tinyactions.plots_page template
+  grep -qs 'html_template' .dvc/config.local \
+    || "$VENV/bin/dvc" config --local plots.html_template offline_plots.html
+}
 
 if [[ -f $STAMP && "$(cat "$STAMP")" == "$want" ]]; then
+  offline_plots
+  check_driver "$VENV/bin/python"
   log ".venv is up to date ($want)"
   exit 0
 fi
@@ -143,5 +160,7 @@ pip_in "$VPY" install -q --no-compile --no-deps -r requirements/openmmlab.txt -c
   || { log "the OpenMMLab packages do not import: see the error above"; exit 1; }
 [[ $FULL_OPS == 1 ]] && { "$VPY" -c 'import mmcv.ops, mmagic.models' || { log "mmcv was installed without its compiled ops"; exit 1; }; }
 check_driver "$VPY"
+offline_plots
+echo "$FULL_OPS" > "$VENV/.full-ops"
 echo "$want" > "$STAMP"
 log "done in $((SECONDS - start)) s"

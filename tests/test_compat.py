@@ -63,3 +63,32 @@ def test_mmengine_checkpoint_with_history_buffers_loads(tmp_path):
     ckpt = CheckpointLoader.load_checkpoint(str(path), map_location="cpu")
     assert torch.equal(ckpt["state_dict"]["w"], torch.ones(2))
     assert ckpt["meta"]["message_hub"]["log_scalars"]["train/loss"].current() == 0.5
+
+
+def test_realbasicvsr_registers_alone_where_mmagic_models_cannot_import():
+    # open-mmlab/mmagic issue 2110: `import mmagic.models` imports every editor, which needs mmcv's compiled
+    # ops and diffusers/transformers; compat registers RealBasicVSR's own modules under their real names
+    import importlib.util
+
+    if importlib.util.find_spec("mmcv._ext") is not None:
+        pytest.skip("scripts/setup.sh --full-ops: mmagic.models imports whole there")
+    whole = run_python("import tinyactions.compat, mmagic.models")
+    assert whole.returncode != 0  # when this passes, mmagic imports without its editors' requirements
+    alone = run_python(
+        "import sys\n"
+        "from tinyactions import compat\n"
+        "compat.register_realbasicvsr()\n"
+        "from mmagic.registry import MODELS\n"
+        "net = MODELS.build(dict(type='RealBasicVSRNet', mid_channels=8, num_propagation_blocks=1,"
+        " num_cleaning_blocks=1))\n"
+        "editors = sorted({m.split('.')[3] for m in sys.modules if m.startswith('mmagic.models.editors.')})\n"
+        "print(type(net).__module__, *editors, *(m for m in ('diffusers', 'transformers') if m in sys.modules))\n"
+    )
+    assert alone.returncode == 0, alone.stderr
+    # the generator's modules (RealBasicVSR on BasicVSR's) and its checkpoints' discriminator (Real-ESRGAN's)
+    assert alone.stdout.split() == [
+        "mmagic.models.editors.real_basicvsr.real_basicvsr_net",
+        "basicvsr",
+        "real_basicvsr",
+        "real_esrgan",
+    ]

@@ -181,3 +181,46 @@ def test_setup_builds_cuda_ops_only_with_a_matching_toolkit(tmp_path, nvcc_relea
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 1 and re.match(expected, lines[0]), lines
+
+
+@pytest.mark.parametrize(
+    "driver, built, available, warns",
+    [
+        ("12.4", "13.0", True, True),  # another major release: the driver cannot run it
+        ("13.0", "13.1", False, True),  # a newer minor with which torch sees no GPU
+        ("13.0", "13.1", True, False),  # CUDA's minor version compatibility: it runs
+        ("13.2", "13.0", True, False),
+        ("12.4", None, False, False),  # a CPU-only torch
+    ],
+)
+def test_setup_says_in_one_line_when_the_driver_is_too_old_for_torch(tmp_path, driver, built, available, warns):
+    import shutil
+    from pathlib import Path
+
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "nvidia-smi").write_text(
+        f"#!/bin/sh\necho '| NVIDIA-SMI 570.0   Driver Version: 570.0   CUDA Version: {driver} |'\n"
+    )
+    (stub / "nvidia-smi").chmod(0o755)
+    for tool in ("bash", "cat", "cut", "dirname", "sed", "sha256sum", "head"):
+        (stub / tool).symlink_to(shutil.which(tool))
+    fake = tmp_path / "site" / "torch"  # what the check reads of torch
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        f"__version__ = '2.11.0'\nclass version:\n    cuda = {built!r}\n"
+        f"class cuda:\n    is_available = staticmethod(lambda: {available})\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {"PATH": str(stub), "HOME": str(tmp_path), "VPY": sys.executable, "PYTHONPATH": str(tmp_path / "site")}
+    out = subprocess.run(
+        [str(stub / "bash"), str(root / "scripts/setup.sh"), "--driver"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    if warns:
+        assert out.stderr == (
+            f"setup: torch 2.11.0 is built for CUDA {built}, newer than this NVIDIA driver's CUDA {driver}: "
+            "no GPU will be used until the driver is updated\n"
+        )
+    else:
+        assert out.stderr == ""

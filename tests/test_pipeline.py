@@ -231,6 +231,12 @@ def test_dvc_repro_end_to_end(tmp_path):
     board = leaderboard(clone, env)
     assert "Running stage" not in board and "Stage 'evaluate' is cached" in board, board
     assert re.search(r"\| metrics/leaderboard.json\s+\| f1 ", board), board
+    # a decision-rule change nobody ran: evaluate is computed on the CI runner (it is allowed to)
+    params["thresholds"]["strategy"] = "f1"
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    board = leaderboard(clone, env)
+    assert set(re.findall(r"Running stage '([^']+)'", board)) == {"validate", "evaluate"}, board
+    assert re.search(r"\| metrics/leaderboard.json\s+\| ensemble.threshold_strategy\s+\| frequency\s+\| f1 ", board)
     # a training change nobody ran: the CI job trains nothing; it fails and names the stale stages
     params["students"]["ircsn_kd"]["alpha"] = 0.65
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -73,10 +73,12 @@ def test_a_library_that_would_end_its_script_early_is_refused(tmp_path, monkeypa
 
 
 def test_the_project_template_carries_the_pinned_libraries_and_no_cdn():
-    # scripts/setup.sh writes it; .dvc/config names it
-    assert "html_template = offline_plots.html" in (ROOT / ".dvc/config").read_text()
+    # scripts/setup.sh writes it and names it in this checkout's .dvc/config.local (a clone that has not
+    # run setup keeps DVC's own page instead of a missing file)
+    assert "html_template = offline_plots.html" in (ROOT / ".dvc/config.local").read_text()
+    assert "html_template" not in (ROOT / ".dvc/config").read_text()
     page = P.TEMPLATE.read_text(encoding="utf-8")
-    assert page == P.page_template()  # up to date with the pins
+    assert page == P.page_template() and P.is_current()  # up to date with the page and the pins
     assert "{plot_divs}" in page and "{scripts}" not in page and "<script src" not in page
     for lib in P.LIBRARIES:
         assert f"<!-- {lib.name}@{lib.version} ({lib.integrity}) -->" in page
@@ -126,3 +128,24 @@ def test_dvc_plots_diff_draws_offline(tmp_path):
     page = dvc_plots(["diff", "HEAD", "--targets", "metrics/per_class_f1.csv"], tmp_path / "diff")
     (plot,) = P.render(page, tmp_path / "drawn")
     assert plot.marks >= 26  # per-class bars of the workspace and HEAD
+
+
+def test_a_current_template_is_kept_without_fetching_and_a_failed_fetch_keeps_it(tmp_path, monkeypatch):
+    data, integrity = fake_package("lib", {"build/lib.min.js": b"window.lib = 1;"})
+    (tmp_path / "lib-1.0.0.tgz").write_bytes(data)
+    monkeypatch.setattr(P, "LIBRARIES", (P.Library("lib", "1.0.0", "build/lib.min.js", integrity),))
+    page = tmp_path / "page.html"
+    P.write_template(page, cache=tmp_path)
+    assert P.is_current(page) and "window.lib = 1;" in page.read_text()
+
+    def offline(lib, cache=None):
+        raise P.PlotsPageError("registry.npmjs.org: unreachable")
+
+    monkeypatch.setattr(P, "tarball", offline)
+    P.main(["template", "--out", str(page)])  # an offline machine: the carried page stays
+    assert P.is_current(page) and "window.lib = 1;" in page.read_text()
+    # other pins: the old page is not current; when they cannot be fetched, DVC's online page, said in a line
+    monkeypatch.setattr(P, "LIBRARIES", (P.Library("lib", "2.0.0", "build/lib.min.js", integrity),))
+    assert not P.is_current(page)
+    P.main(["template", "--out", str(page)])
+    assert page.read_text() == P.ONLINE_PAGE

@@ -51,16 +51,61 @@ def test_the_leaderboard_workflow_restores_and_reports_on_pull_requests():
     assert set(flow["on"]) == {"pull_request"}
     assert flow["permissions"] == {"contents": "read", "pull-requests": "write"}
     (job,) = flow["jobs"].values()
-    uses = {s["uses"].split("@")[0]: s for s in job["steps"] if "uses" in s}
-    assert uses["actions/checkout"]["with"]["fetch-depth"] == 0  # the base branch, for the diffs
-    assert uses["actions/setup-python"]["with"]["python-version"] == "3.11"
-    assert uses["actions/setup-python"]["with"]["cache"] == "pip"
-    script = run_lines(job)
-    assert "bash scripts/setup.sh" in script and "bash scripts/leaderboard.sh" in script
+    steps = {s.get("id") or s.get("name") or s["uses"].split("@")[0]: s for s in job["steps"]}
+    assert steps["actions/checkout"]["with"]["fetch-depth"] == 0  # the base branch, for the diffs
+    assert steps["actions/setup-python"]["with"]["python-version"] == "3.11"
+    assert steps["actions/setup-python"]["with"]["cache"] == "pip"
+    assert steps["Set up"]["run"].strip() == "bash scripts/setup.sh"
+    # the remote's credentials (or the whole remote) from a secret; without a remote the job says so
+    assert "${{ secrets.DVC_CONFIG_LOCAL }}" in str(steps["remote"]) and ">> .dvc/config.local" in str(steps["remote"])
+    assert steps["board"]["if"] == "steps.remote.outputs.configured == 'true'"
+    assert "bash scripts/leaderboard.sh" in steps["board"]["run"]
     assert "LEADERBOARD_RUN_STALE" not in (WORKFLOWS / "leaderboard.yml").read_text()  # never trains
-    assert "${{ secrets.DVC_CONFIG_LOCAL }}" in str(job) and ".dvc/config.local" in script
-    assert "dvc plots diff" in script and "tinyactions.plots_page render" in script and "--png" in script
-    assert "GITHUB_STEP_SUMMARY" in script and "gh pr comment" in script
+    # a stale stage's failure reaches the summary; the plots never hide the metrics diff
+    assert steps["What is stale"]["if"] == "failure() && steps.board.outcome == 'failure'"
+    assert "GITHUB_STEP_SUMMARY" in steps["What is stale"]["run"]
+    plots = steps["Plots, drawn offline"]
+    assert plots["continue-on-error"] is True and "tinyactions.plots_page render" in plots["run"]
+    assert "scripts/leaderboard_report.sh" in steps["Report in the job summary"]["run"]
+    # one comment, found by its marker, and none from forks (their token cannot write)
+    comment = steps["Report on the pull request"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in comment["if"]
+    assert "<!-- tinyactions-leaderboard -->" in comment["run"] and "--edit-last" not in comment["run"]
+
+
+def report(tmp_path: Path, publish: str, pngs: int) -> str:
+    tmp_path.mkdir()
+    log = tmp_path / "leaderboard.log"
+    log.write_text("Running stage 'evaluate':\n\n## Leaderboard: workspace vs origin/main\n\n| f1 | 0.1 | 0.2 |\n")
+    images = tmp_path / "images"
+    images.mkdir()
+    for n in range(pngs):
+        (images / f"{n:02d}-plot.png").write_bytes(b"png")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "cml").write_text('#!/bin/sh\necho "![](https://asset.example/$(basename "$3"))"\n')
+    (fake / "cml").chmod(0o755)
+    env = {"PATH": f"{fake}:/usr/bin:/bin", "PUBLISH": publish, "BASE": "origin/main"}
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts/leaderboard_report.sh"), str(log), str(images)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_report_carries_the_diff_and_the_plots_as_hosted_images_or_names_them(tmp_path):
+    published = report(tmp_path / "a", "1", 2)
+    assert published.splitlines()[0] == "<!-- tinyactions-leaderboard -->"
+    assert "## Leaderboard: workspace vs origin/main" in published and "Running stage" not in published
+    assert "![](https://asset.example/00-plot.png)" in published
+    assert "![](https://asset.example/01-plot.png)" in published
+    kept = report(tmp_path / "b", "0", 2)
+    assert "asset.example" not in kept and "- 00-plot.png" in kept and "PUBLISH_PLOTS=true" in kept
+    none = report(tmp_path / "c", "1", 0)
+    assert "No plot could be drawn" in none
 
 
 def test_the_ci_workflow_runs_ci_run_on_pushes_with_room_for_the_paper_smoke_run():

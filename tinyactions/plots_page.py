@@ -138,6 +138,12 @@ def library_source(lib: Library, cache: Path | None = None) -> str:
         return member.read().decode("utf-8")
 
 
+def page_header() -> str:
+    """The template's first line: what it was made from (the page and the pinned libraries)."""
+    made_of = PAGE + "".join(f"{lib.name}@{lib.version}:{lib.integrity}" for lib in LIBRARIES)
+    return f"<!-- tinyactions plots page {hashlib.sha256(made_of.encode()).hexdigest()[:16]} -->\n"
+
+
 def page_template(cache: Path | None = None) -> str:
     blocks = []
     for lib in LIBRARIES:
@@ -146,7 +152,7 @@ def page_template(cache: Path | None = None) -> str:
         if "</script" in source.lower() or re.search(r"\{(scripts|plot_divs|refresh_tag)\}", source):
             raise PlotsPageError(f"{lib.name}@{lib.version}: cannot be inlined in the page")
         blocks.append(f"    <!-- {lib.name}@{lib.version} ({lib.integrity}) -->\n    <script>{source}</script>")
-    return PAGE % {"libraries": "\n".join(blocks)}
+    return page_header() + PAGE % {"libraries": "\n".join(blocks)}
 
 
 # DVC's own page, which loads the libraries from its CDN: what the template falls back to, so that
@@ -166,8 +172,19 @@ ONLINE_PAGE = """<!DOCTYPE html>
 """
 
 
+def is_current(path: Path = TEMPLATE) -> bool:
+    """Whether ``path`` is a template made from this page and these pins (then nothing is fetched)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline() == page_header()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def write_template(path: Path = TEMPLATE, cache: Path | None = None, text: str | None = None) -> Path:
     """Write the page template (idempotent: an up-to-date file is left alone)."""
+    if text is None and is_current(path):
+        return path
     text = page_template(cache) if text is None else text
     if not (path.is_file() and path.read_text(encoding="utf-8") == text):
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
@@ -278,9 +295,10 @@ def read_plots(page: Path) -> list[Plot]:
     reader = _PlotReader(ids)
     reader.feed(dom)
     reader.close()
-    line_starts = [0]
-    for line in dom.splitlines(keepends=True):
-        line_starts.append(line_starts[-1] + len(line))
+    line_starts = [0]  # HTMLParser counts lines by "\n" only
+    for n, char in enumerate(dom):
+        if char == "\n":
+            line_starts.append(n + 1)
 
     def offset(pos: tuple[int, int]) -> int:
         return line_starts[pos[0] - 1] + pos[1]
