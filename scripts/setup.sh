@@ -10,16 +10,16 @@
 #
 # The switch for other mmagic networks: `scripts/setup.sh --full-ops` (or TINYACTIONS_FULL_OPS=1, which
 # `make` passes through; the choice sticks to .venv until TINYACTIONS_FULL_OPS=0) installs
-# requirements/full-ops.txt and builds mmcv 2.1.0 with its compiled ops
-# from the source release, once per machine, cached under $TINYACTIONS_CACHE (default ~/.cache/tinyactions):
-# its GPU ops only with a visible GPU and an nvcc of torch's own CUDA release (or FORCE_CUDA=1), else its
-# CPU ops, with one line saying why. MAX_JOBS bounds the compile parallelism (default: cores).
+# requirements/full-ops.txt and builds mmcv 2.1.0 with its compiled ops from the source release, once per
+# machine, cached under $TINYACTIONS_CACHE (default ~/.cache/tinyactions): its GPU ops only with a visible
+# GPU and an nvcc of torch's own CUDA release (or FORCE_CUDA=1), else its CPU ops, with one line saying
+# why. MAX_JOBS bounds the compile parallelism (default: cores).
 #
 # Packages are installed without compiling their bytecode (--no-compile): Python writes it on first import,
 # and torch alone holds thousands of modules. A rerun whose inputs did not change returns at once (stamp
-# file .venv/.setup-stamp). The `dvc plots` page template (.dvc/offline_plots.html) is written on every
-# run: it carries Vega, Vega-Lite and Vega-Embed inline, fetched once from the npm registry. Where an NVIDIA driver is present, setup says in one line when torch's CUDA
-# release is newer than the driver supports.
+# file .venv/.setup-stamp). On every run, also then: the `dvc plots` page template
+# (.dvc/offline_plots.html, Vega, Vega-Lite and Vega-Embed inline, fetched once from the npm registry),
+# and, where an NVIDIA driver is present, one line when it is too old for torch's CUDA release.
 #
 #   scripts/setup.sh --ops    print the --full-ops compile choice (cpu | cuda) and its reason, then exit
 #   scripts/setup.sh --driver only the driver check, then exit

@@ -199,15 +199,16 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 
 
 class _PlotReader(HTMLParser):
-    """Per plot div of a rendered page: its SVG's place in the text and the data marks it drew (paths
-    with geometry inside Vega's ``role-mark`` groups; axes, grids and legends are not counted)."""
+    """Per plot div of a rendered page: its (first) SVG's place in the text, as HTMLParser positions, and
+    the data marks it drew (paths with geometry inside Vega's ``role-mark`` groups; axes, grids and legends
+    are not counted)."""
 
     def __init__(self, ids: list[str]):
         super().__init__(convert_charrefs=True)
         self.ids = set(ids)
         self.stack: list[tuple[str, str | None, bool]] = []
         self.marks = {i: 0 for i in ids}
-        self.svgs: dict[str, list[tuple[tuple[int, int], tuple[int, int] | None]]] = {i: [] for i in ids}
+        self.svgs: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {}
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -216,8 +217,8 @@ class _PlotReader(HTMLParser):
             plot = a["id"]
         in_mark = in_mark or (tag == "g" and "role-mark" in (a.get("class") or "").split())
         if plot is not None:
-            if tag == "svg" and not any(t == "svg" for t, _, _ in self.stack):
-                self.svgs[plot].append((self.getpos(), None))
+            if tag == "svg" and plot not in self.svgs:
+                self.svgs[plot] = (self.getpos(), None)
             if in_mark and tag == "path" and (a.get("d") or "").strip():
                 self.marks[plot] += 1
         if tag not in _VOID:
@@ -233,9 +234,9 @@ class _PlotReader(HTMLParser):
             if self.stack[i][0] == tag:
                 _, plot, _ = self.stack[i]
                 del self.stack[i:]
-                if tag == "svg" and plot is not None and not any(t == "svg" for t, _, _ in self.stack):
-                    start, _ = self.svgs[plot][-1]
-                    self.svgs[plot][-1] = (start, self.getpos())
+                outermost = not any(t == "svg" for t, _, _ in self.stack)
+                if tag == "svg" and outermost and plot is not None and self.svgs.get(plot, (None, 0))[1] is None:
+                    self.svgs[plot] = (self.svgs[plot][0], self.getpos())
                 return
 
 
@@ -295,20 +296,16 @@ def read_plots(page: Path) -> list[Plot]:
     reader = _PlotReader(ids)
     reader.feed(dom)
     reader.close()
-    line_starts = [0]  # HTMLParser counts lines by "\n" only
-    for n, char in enumerate(dom):
-        if char == "\n":
-            line_starts.append(n + 1)
+    line_starts = [0] + [m.end() for m in re.finditer("\n", dom)]  # HTMLParser counts lines by "\n" only
 
     def offset(pos: tuple[int, int]) -> int:
         return line_starts[pos[0] - 1] + pos[1]
 
     plots = []
     for i in ids:
-        spans = [(s, e) for s, e in reader.svgs[i] if e is not None]
+        start, end = reader.svgs.get(i, (None, None))
         svg = ""
-        if spans:
-            start, end = spans[0]
+        if end is not None:
             svg = dom[offset(start) : dom.index(">", offset(end)) + 1]
             if "xmlns=" not in svg[: svg.index(">")]:
                 svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
@@ -331,7 +328,8 @@ def screenshot(source: Path, png: Path, size: tuple[int, int]) -> None:
 
 def render(page: Path, out: Path, png: bool = False) -> list[Plot]:
     """Check that every plot of ``page`` drew offline; write each as ``<n>-<id>.svg`` (and ``.png``)
-    into ``out`` with an ``index.json`` of {file, id, marks}. Raises naming the plots that are blank."""
+    into ``out`` with an ``index.json`` of {id, marks, svg, png} per plot. Raises naming the plots that
+    are blank."""
     plots = read_plots(page)
     if not plots:
         raise PlotsPageError(f"{page}: no plots on the page")
