@@ -28,8 +28,7 @@ def main() -> None:
         frames_min=c.frames.min,
         frames_max=c.frames.max,
         frames_median=c.frames.median,
-        virat_sources=c.sources.virat,
-        meva_sources=c.sources.meva,
+        sources=c.sources.model_dump(),
     )
     total = sum(cfg.videos.values())
     log.info("rendering %d clips (%s) at %d px into %s", total, cfg.videos, cfg.hr_size, paths.SYNTH_LR)

@@ -48,3 +48,36 @@ def test_draws_are_seeded():
     assert Bootstrap.over(sources, 100, 4).interval(labels, predicted) == Bootstrap.over(sources, 100, 4).interval(
         labels, predicted
     )
+
+
+def test_map_draws_weigh_each_video_by_its_source_draws():
+    """All-ones weights give the plain mAP; a draw that leaves a source out gives the mAP without its
+    videos (the classes left without positives drop out of the mean, as mAP's do)."""
+    from tinyactions.intervals import Bootstrap
+    from tinyactions.metrics import average_precision
+
+    rng = np.random.default_rng(3)
+    labels = (rng.random((30, 5)) < 0.3).astype(int)
+    labels[:, 4] = 0
+    labels[0, 4] = 1  # class 4: one positive, in source 0
+    scores = rng.random((30, 5))
+    sources = np.repeat(np.arange(6), 5)
+    boot = Bootstrap.over(sources, draws=2, seed=0)
+    boot = Bootstrap(boot.source_of, np.array([[1, 1, 1, 1, 1, 1], [0, 1, 1, 2, 1, 1]]), 0.95)
+    full, dropped = boot.map_draws(labels, scores)
+    assert full == pytest.approx(np.nanmean(average_precision(labels, scores)))
+    doubled = np.r_[np.arange(5, 30), np.arange(15, 20)]  # source 0 out, source 3 twice
+
+    def block_ap(y, s):  # tied scores (a video's copies) as one block: precision at its end
+        found = precision_sum = 0.0
+        for value in np.unique(s)[::-1]:
+            block = s == value
+            found += y[block].sum()
+            precision_sum += y[block].sum() * found / (s >= value).sum()
+        return precision_sum / y.sum() if y.sum() else np.nan
+
+    hand = [block_ap(labels[doubled, k], scores[doubled, k]) for k in range(5)]
+    assert np.isnan(hand[4]) and dropped == pytest.approx(np.mean(hand[:4]))
+    assert boot.map_draws(labels, scores, columns=[4])[1] != boot.map_draws(labels, scores, columns=[4])[1]  # NaN
+    lo, hi = Bootstrap.over(sources, 200, 0).paired_map(labels, scores, scores)
+    assert lo == hi == 0.0

@@ -116,6 +116,16 @@ def test_selection_inside_the_folds_finds_the_perfect_checkpoint():
     assert [val.checkpoints.name(p[0]) for p in picks] == ["good@2"] * 4 and f1 == pytest.approx(25 / 26)
 
 
+def test_selection_never_picks_a_checkpoint_outside_the_pool():
+    """Ablation runs (ensemble.ablation_runs) are reported, never selected: with the perfect run left out
+    of the pool, the selection takes the other one."""
+    ck = checkpoints({"noise": table("noise", {1: NOISE}, TEST), "good": table("good", {2: PERFECT}, TEST)})
+    val = X.Val(ck, LABELS, SOURCES, pool=(ck.index("noise", 1),))
+    honest = X.nested_greedy(rule(), val, max_members=3)
+    assert {ck.name(m) for d in honest.decisions for m in d.members} == {"noise@1"}
+    assert X.greedy(rule(), val, np.ones(N_VAL, bool), max_members=1) == [ck.index("noise", 1)]
+
+
 def test_member_epochs_are_chosen_inside_the_folds():
     """A checkpoint that is best on all of val thanks to a few source videos is not best where those are
     held out: the nested estimate resolves ``best`` on each fold's training part, and the in-sample
@@ -230,7 +240,7 @@ def tiny_workspace(tmp_path: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
             "epochs": 1,
         }
     }
-    p["ensemble"].update(members=["good@last"], greedy={"enabled": False, "max_members": 1})
+    p["ensemble"].update(members=["good@last"], greedy={"enabled": False, "max_members": 1}, ablation_runs=[])
     p["thresholds"].update(folds=4)
     p["postprocess"].update(groups=[[CLASSES[0], CLASSES[1]]], apply=True)
     return p, good, kd
@@ -282,9 +292,12 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     text = (tmp_path / "metrics/ablation.md").read_text()
     good = board["runs"]["good"]
     assert (
-        f"| good | ircsn | sr | uniform | True | {good['f1_last']:.3f} [{good['f1_last_ci'][0]:.3f}, "
-        f"{good['f1_last_ci'][1]:.3f}] | – | 2 |" in text
+        f"| good | ircsn | sr | bce | uniform | True | {good['f1_last']:.3f} [{good['f1_last_ci'][0]:.3f}, "
+        f"{good['f1_last_ci'][1]:.3f}] | – | {good['mAP_last']:.3f} | 2 |" in text
     )
+    chance = float(np.mean(LABELS[:, :-1].mean(axis=0)))  # the last class has no val positives
+    assert board["chance_mAP"] == pytest.approx(chance) and f"Chance level: mAP {chance:.3f}" in text
+    assert good["mAP_last"] == pytest.approx(np.nanmean(M.average_precision(LABELS, PERFECT)))
     # every number of Table 3 with its interval; the few source videos are named
     lo, hi = board["f1_ci"]
     assert lo <= board["f1"] <= hi and f"**{board['f1']:.3f} [{lo:.3f}, {hi:.3f}]**" in text

@@ -37,7 +37,7 @@ TINY_PARAMS = {
         "hr_size": 48,
         "lr_size": {"min": 10, "max": 40, "median": 20},
         "frames": {"min": 6, "max": 40, "median": 16},
-        "sources": {"virat": 2, "meva": 1},
+        "sources": {"train": {"virat": 2, "meva": 1}, "val": {"virat": 2, "meva": 1}, "test": {"virat": 1, "meva": 0}},
     },
     "execution": {"data_workers": 1, "loader_workers": 0, "score_chunk": 32, "superres_batch": 4},
     "train": {"input_size": 32},
@@ -57,6 +57,7 @@ TINY_PARAMS = {
         "members": ["ircsn_lr@best", "ircsn_lr@1", "uniformer_sr@last", "ircsn_kd@best"],
         "weights": None,
         "greedy": {"enabled": True, "max_members": 3},
+        "ablation_runs": [],
     },
     "thresholds": {"folds": 3},
     "postprocess": {"min_expected": 1},
@@ -255,7 +256,7 @@ def test_dvc_repro_end_to_end(tmp_path):
     # shrinking the run list: the stale score table left on disk does not leak into the leaderboard
     shrink = {
         "runs": {"uniformer_sr": TINY_PARAMS["runs"]["uniformer_sr"]},
-        "ensemble": {"members": ["uniformer_sr@last", "ircsn_kd@best"]},
+        "ensemble": {"members": ["uniformer_sr@last", "ircsn_kd@best"], "ablation_runs": []},
     }
     assert ran(repo, env, shrink) == {"evaluate"}
     assert (repo / "data/scores/ircsn_lr.parquet").exists()

@@ -57,7 +57,16 @@ def test_the_shipped_params_and_every_run_resolve():
         (
             lambda p: p["ensemble"]["members"].append("nope@best"),
             "ensemble.members: nope@best names no run of this pipeline (runs: ircsn_lr, uniformer_lr, ircsn_lr_asl, "
-            "ircsn_sr, uniformer_sr, ircsn_kd)",
+            "ircsn_sr, uniformer_sr, ircsn_lr_dense, ircsn_lr_nobal, ircsn_kd)",
+        ),
+        (
+            lambda p: p["ensemble"].update(ablation_runs=["ircsn_lr"]),
+            "ensemble.members: ircsn_lr@best: ircsn_lr is in ensemble.ablation_runs (reported, never a member)",
+        ),
+        (
+            lambda p: p["ensemble"].update(ablation_runs=["ircsn_kd"]),
+            "ensemble.ablation_runs: ircsn_kd names no entry of runs (runs: ircsn_lr, uniformer_lr, ircsn_lr_asl, "
+            "ircsn_sr, uniformer_sr, ircsn_lr_dense, ircsn_lr_nobal)",
         ),
         (
             lambda p: p["ensemble"]["members"].append("ircsn_lr@9"),
@@ -81,7 +90,7 @@ def test_the_shipped_params_and_every_run_resolve():
         (
             lambda p: p["students"]["ircsn_kd"].update(teacher="ircsn_kd"),
             "students.ircsn_kd.teacher: ircsn_kd is not a run of runs (ircsn_lr, uniformer_lr, ircsn_lr_asl, ircsn_sr, "
-            "uniformer_sr)",
+            "uniformer_sr, ircsn_lr_dense, ircsn_lr_nobal)",
         ),
         (
             lambda p: p["students"]["ircsn_kd"].update(alpha=1.5),

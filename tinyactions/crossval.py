@@ -57,6 +57,7 @@ class Val:
     labels: np.ndarray  # (videos, classes) 0/1
     videos: np.ndarray  # source video of each val video (fold groups)
     epoch_scores: dict = field(default_factory=dict, compare=False)  # (rows, best_by) -> {(run, epoch): score}
+    pool: tuple[int, ...] | None = None  # checkpoints a selection may pick (None: all; ablation runs are not)
 
     def folds(self, rows: np.ndarray, rule: Rule, salt: int = 0) -> np.ndarray:
         """Fold index of each video of ``rows`` (grouped by source video)."""
@@ -158,22 +159,23 @@ def nested(rule: Rule, val: Val) -> Honest:
 
 
 def greedy(rule: Rule, val: Val, rows: np.ndarray, max_members: int) -> list[int]:
-    """Forward selection (with replacement) over every checkpoint, maximising the macro F1 of the
-    averaged scores with thresholds, cross-validated inside ``rows``; stops when no addition helps."""
+    """Forward selection (with replacement) over every checkpoint of ``val.pool``, maximising the macro F1
+    of the averaged scores with thresholds, cross-validated inside ``rows``; stops when no addition helps."""
     scores, labels = val.checkpoints.val[:, rows].astype(np.float64), val.labels[rows]
+    pool = range(len(scores)) if val.pool is None else val.pool
     folds = val.folds(rows, rule, salt=2)
     chosen: list[int] = []
     total, best = np.zeros(scores.shape[1:]), -1.0
     while len(chosen) < max_members:
         trial = []
-        for candidate in scores:
-            avg = (total + candidate) / (len(chosen) + 1)
+        for candidate in pool:
+            avg = (total + scores[candidate]) / (len(chosen) + 1)
             trial.append(M.per_class(labels, cv_predictions(avg, labels, rule, folds, [])).macro_f1)
         pick = int(np.argmax(trial))
         if trial[pick] <= best + 1e-9:
             break
-        chosen.append(pick)
-        total += scores[pick]
+        chosen.append(pool[pick])
+        total += scores[pool[pick]]
         best = trial[pick]
     return chosen
 

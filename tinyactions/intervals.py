@@ -55,6 +55,30 @@ class Bootstrap:
         np.divide(2 * tp, den, out=f1, where=den > 0)
         return f1.mean(axis=1)
 
+    def map_draws(self, labels: np.ndarray, scores: np.ndarray, columns=None) -> np.ndarray:
+        """(draws,) mean average precision over ``columns`` (every class by default) on each resample: a
+        video counts as often as its source video is drawn (tied copies count as one block, as a tied
+        score does); a class without positives in a draw is left out of that draw's mean."""
+        y, s = np.asarray(labels).astype(bool), np.nan_to_num(np.asarray(scores, float), nan=-np.inf)
+        w = self.weights[:, self.source_of].astype(float)  # (draws, videos)
+        aps = []
+        for k in range(y.shape[1]) if columns is None else columns:
+            order = np.argsort(-s[:, k], kind="stable")
+            hits, wk = y[order, k], w[:, order]
+            found = np.cumsum(wk * hits, axis=1)
+            precision = found / np.maximum(np.cumsum(wk, axis=1), 1e-12)
+            positives = found[:, -1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                aps.append(np.where(positives > 0, (precision * wk * hits).sum(axis=1) / positives, np.nan))
+        aps = np.stack(aps, axis=1)
+        counted = np.isfinite(aps).sum(axis=1)
+        return np.where(counted > 0, np.nansum(aps, axis=1) / np.maximum(counted, 1), np.nan)
+
+    def paired_map(self, labels: np.ndarray, a: np.ndarray, b: np.ndarray, columns=None) -> list[float]:
+        """[low, high] of mAP(a) - mAP(b) over ``columns``, both on the same resampled source videos."""
+        diff = self.map_draws(labels, a, columns) - self.map_draws(labels, b, columns)
+        return self._percentiles(diff[np.isfinite(diff)])
+
     def interval(self, labels: np.ndarray, predicted: np.ndarray) -> list[float]:
         """[low, high] of the macro F1 of ``predicted``."""
         return self._percentiles(self.draws(labels, predicted))

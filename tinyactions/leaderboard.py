@@ -69,8 +69,16 @@ def run_rows(ck: Checkpoints, labels: np.ndarray, best_by: str, boot: Bootstrap)
             "last_epoch": epochs[-1],
             "f1_last": M.per_class(labels, last[run]).macro_f1,
             "f1_last_ci": boot.interval(labels, last[run]),
+            "mAP_last": score["mAP"][(run, epochs[-1])],
         }
     return rows
+
+
+def chance_map(labels: np.ndarray) -> float:
+    """The mAP of scores that carry no information: a random ranking's AP is about the class's
+    prevalence, averaged over the classes val has positives of (as mAP is)."""
+    positives = labels.sum(axis=0)
+    return float(np.mean(positives[positives > 0] / len(labels)))
 
 
 # Run against run, at their last epochs: (name, what the first has, the recipe fields that differ); every
@@ -177,7 +185,8 @@ def evaluate(s: Settings) -> dict:
     made = bundle.made_with(list(tables.values()))  # how the dumps scored
     del tables
     board = {}
-    val = X.Val(ck, labels, videos)
+    pool = tuple(i for i, (run, _) in enumerate(ck.keys) if run not in s.ensemble.ablation_runs)
+    val = X.Val(ck, labels, videos, pool=pool)
     together = pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0)
     derived = postprocess.derive_groups(together, stats["videos"]["train"], s.postprocess.min_expected)
     names = group_names(s.postprocess.groups, derived)
@@ -334,6 +343,7 @@ def evaluate(s: Settings) -> dict:
         }
     board["folds"] = {"k": int(outer.max()) + 1, "grouped_by": "video_id", "source_videos": sources}
     board["runs"] = run_rows(ck, labels, s.best_by, boot)
+    board["chance_mAP"] = chance_map(labels)
     board["replicas"] = replica_spread(board["runs"], specs)
     board["f1"] = honest.f1  # the headline: the submission rule, every choice made inside the folds
     board["f1_ci"] = boot.interval(labels, honest.predicted)

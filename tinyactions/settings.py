@@ -153,13 +153,19 @@ class Sources(Section):
     meva: Count
 
 
+class SplitSources(Section):
+    train: Sources
+    val: Sources
+    test: Sources
+
+
 class Synth(Section):
     seed: Count
     videos: SplitCounts
     hr_size: Annotated[int, Field(ge=32, le=512)]
     lr_size: Span
     frames: Span
-    sources: Sources
+    sources: SplitSources
 
 
 class Balance(Section):
@@ -296,6 +302,7 @@ class Ensemble(Section):
     members: Annotated[list[str], Field(min_length=1)]
     weights: list[Rate] | None
     greedy: Greedy
+    ablation_runs: list[str]  # trained and reported only (Table 1's rows): never a member or a candidate
 
 
 class Postprocess(Section):
@@ -446,6 +453,9 @@ def _check(s: Settings) -> None:
     if len(set(numbered)) < len(numbered):  # best and last may repeat: the next best, the one before last
         twice = sorted({m for m in numbered if numbered.count(m) > 1})
         fail("ensemble.members", f"{', '.join(twice)} listed twice: members are distinct checkpoints")
+    for name in s.ensemble.ablation_runs:
+        if name not in s.runs:
+            fail("ensemble.ablation_runs", f"{name} names no entry of runs (runs: {', '.join(s.runs)})")
     for text in s.ensemble.members:
         try:
             member = Member.parse(text)
@@ -453,6 +463,8 @@ def _check(s: Settings) -> None:
             fail("ensemble.members", str(e))
         if member.run not in epochs:
             fail("ensemble.members", f"{member} names no run of this pipeline (runs: {', '.join(epochs)})")
+        if member.run in s.ensemble.ablation_runs:
+            fail("ensemble.members", f"{member}: {member.run} is in ensemble.ablation_runs (reported, never a member)")
         if member.epoch.isdigit() and not 1 <= int(member.epoch) <= epochs[member.run]:
             fail("ensemble.members", f"{member}: {member.run} has epochs 1..{epochs[member.run]}")
         per_run = sum(Member.parse(m).run == member.run for m in s.ensemble.members)

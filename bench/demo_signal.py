@@ -1,0 +1,365 @@
+"""Does each component of the method work on data built for it? Controls and components over seeds.
+
+    PATH=$PWD/.venv/bin:$PATH python bench/demo_signal.py             # after `make repro`; 3 seeds
+    PATH=$PWD/.venv/bin:$PATH python bench/demo_signal.py --seeds 0   # one seed
+
+Pipeline checks on the generated demo, not the paper's numbers. For each seed k (data: synth.seed = k,
+training: train.seed = k) a scratch workspace data/bench/demo_signal/seed_k runs the pipeline's own
+synth, prepare and superres stages (the generator fitted by `make repro` on seed 0's data is reused:
+the degradation it inverts is the same on every seed), then trains ir-CSN runs that differ from the
+low-res run (params.yaml's runs.ircsn_lr) in one thing each:
+
+    controls, whose answer is known before measuring (synth.DETAIL_CLASSES, synth.TAIL_CLASSES):
+      hr        the clean renders (the ceiling): must beat lr on the detail classes
+      bicubic   super-resolution replaced by bicubic upscaling, same storage: must not differ from lr
+      kd_self   distillation from the student's own low-res run (last epoch): must not differ from lr
+      notail    balance copies of the most frequent classes instead of the tail: no tail gain
+    components:
+      sr        super-resolved input (train.input_size as every run)
+      kd        distillation from sr at its last epoch (students.ircsn_kd's alpha)
+      nobal     no balance copies (lr has them): balance's effect on the tail classes
+      dense     dense sampling, no balance: uniform vs dense
+
+Every run is scored at every epoch on val and test; runs compare at their last epoch (not chosen on
+val). The workspace's evaluate (tinyactions.leaderboard, the evaluate stage's code) then measures the
+decision rule on an ensemble of the lr, sr and kd runs (best and last epochs: 6 members): ensemble +
+thresholds vs the single best, thresholds vs 0.5, post-processing vs none, cross-validated.
+
+Each effect is a paired difference with its 95% bootstrap interval over val's source videos (the same
+resamples for both sides) per seed, and the mean over seeds. Prints one markdown table; writes it and
+every number to data/bench/demo_signal/summary.{md,json}. A seed's finished runs are kept: a rerun
+continues where a killed one stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tinyactions import paths, settings  # noqa: E402
+from tinyactions.annotations import CLASSES  # noqa: E402
+from tinyactions.atomic import write_json, write_table, write_text  # noqa: E402
+from tinyactions.index import add_balance_copies, originals, truth  # noqa: E402
+from tinyactions.intervals import Bootstrap  # noqa: E402
+from tinyactions.metrics import per_class  # noqa: E402
+from tinyactions.synth import DETAIL_CLASSES, TAIL_CLASSES  # noqa: E402
+
+OUT = ROOT / "data/bench/demo_signal"
+DETAIL = [CLASSES.index(c) for c in DETAIL_CLASSES]
+TAIL = [CLASSES.index(c) for c in TAIL_CLASSES]
+EVERY = list(range(len(CLASSES)))
+# (comparison, run a, run b, metric, classes, kind): kind says what the interval must do
+RUN_CONTRASTS = (
+    ("HR vs LR (positive control)", "hr", "lr", "mAP", "detail", "above 0"),
+    ("HR vs LR, every class (positive control)", "hr", "lr", "mAP", "all", "above 0"),
+    ("SR vs LR", "sr", "lr", "mAP", "detail", "component"),
+    ("SR vs LR, every class", "sr", "lr", "mAP", "all", "component"),
+    ("bicubic vs LR (negative control)", "bicubic", "lr", "mAP", "detail", "includes 0"),
+    ("SR vs bicubic (the generator itself)", "sr", "bicubic", "mAP", "detail", "component"),
+    ("KD vs LR", "kd", "lr", "mAP", "all", "component"),
+    ("KD vs LR, F1 at 0.5", "kd", "lr", "F1", "all", "component"),
+    ("self-KD vs LR (negative control)", "kd_self", "lr", "mAP", "all", "includes 0"),
+    ("balance vs none", "lr", "nobal", "mAP", "tail", "component"),
+    ("balance vs none, F1 at 0.5", "lr", "nobal", "F1", "tail", "component"),
+    ("balance of frequent classes vs none (negative control)", "notail", "nobal", "mAP", "tail", "includes 0"),
+    ("uniform vs dense sampling", "nobal", "dense", "mAP", "all", "component"),
+)
+# the workspace evaluate's cross-validated comparisons (tinyactions.leaderboard.RULE_CONTRASTS)
+RULE_CONTRASTS = (
+    ("ensemble + thresholds vs single best", "ensemble vs single best"),
+    ("fitted thresholds vs 0.5", "thresholds vs 0.5"),
+    ("post-processing vs none", "post-processing (all groups) vs none"),
+)
+CLASS_SETS = {"detail": DETAIL, "tail": TAIL, "all": EVERY}
+
+
+def stage(workspace: Path, name: str) -> None:
+    """One of the pipeline's own stages, run in the workspace (its params.yaml, its data)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", f"stages.{name}"], cwd=workspace, env=env, check=True)
+    print(f"  {name}: {time.monotonic() - started:.0f} s", flush=True)
+
+
+def workspace_params(base: dict, seed: int, input_size: int | None = None) -> dict:
+    """params.yaml of seed ``seed``'s workspace: the demo's, with the seed's data and training seed (and
+    another ``train.input_size`` when given), and the lr, sr and kd runs as the ensemble (the rule's
+    comparisons need a pipeline of legal runs)."""
+    p = json.loads(json.dumps(base))
+    p["synth"]["seed"] = p["train"]["seed"] = seed
+    if input_size:
+        p["train"]["input_size"] = input_size
+    p["runs"] = {"ircsn_lr": base["runs"]["ircsn_lr"], "ircsn_sr": base["runs"]["ircsn_sr"]}
+    p["students"] = {"ircsn_kd": base["students"]["ircsn_kd"]}
+    p["ensemble"]["members"] = [f"{r}@{e}" for r in ("ircsn_lr", "ircsn_sr", "ircsn_kd") for e in ("best", "last")]
+    p["ensemble"]["weights"] = None
+    p["ensemble"]["ablation_runs"] = []
+    p["ensemble"]["greedy"]["enabled"] = False
+    return p
+
+
+def prepare_data(workspace: Path, params: dict) -> None:
+    """Synth, prepare and superres in the workspace (skipped when done), the generator of the demo."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    write_text(workspace / "params.yaml", yaml.safe_dump(params, sort_keys=False))
+    done = workspace / "data/manifests/sr.json"
+    if done.is_file():
+        return
+    generator = workspace / paths.GENERATOR
+    generator.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / paths.GENERATOR, generator)
+    cache = workspace / paths.SUPERRES_CACHE  # content-addressed: shared with the demo's
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        (ROOT / paths.SUPERRES_CACHE).mkdir(parents=True, exist_ok=True)
+        cache.symlink_to(ROOT / paths.SUPERRES_CACHE)
+    for name in ("validate", "synth", "prepare", "superres"):
+        stage(workspace, name)
+
+
+def bicubic_root(s: settings.Settings) -> str:
+    """Every readable video upscaled as superres does, with bicubic instead of the generator, and stored
+    with the same codec: the negative control of super-resolution."""
+    from tinyactions.superres import GeneratorSpec, Upscaler, build_generator
+    from tinyactions.video import read_video, write_video
+
+    root = Path("data/bicubic")
+    marker = root / "done.txt"
+    if marker.is_file():
+        return str(root)
+    up = Upscaler(
+        build_generator(GeneratorSpec(**s.superres.generator.model_dump())),
+        s.superres.size,
+        s.superres.window,
+        s.superres.overlap,
+        1,
+        s.superres.input,
+        "cpu",
+        precision="fp32",
+    )
+    for split in ("train", "val", "test"):
+        for rel in originals(pd.read_parquet(paths.index(split))).query("readable")["path"]:
+            frames = up.bicubic(read_video(Path(s.data.root) / rel))
+            write_video(root / rel, frames, codec=s.superres.storage)
+    write_text(marker, "done\n")
+    return str(root)
+
+
+def score(spec, root: str, splits=("val", "test")) -> pd.DataFrame:
+    """Every epoch of a finished run scored on ``splits`` (what dump writes), kept in data/scores."""
+    from tinyactions.scores import score_split
+
+    out = paths.SCORES / f"{spec.name}.parquet"
+    if out.is_file():
+        return pd.read_parquet(out)
+    checkpoints = {e: paths.MODELS / spec.name / f"epoch_{e}.pth" for e in range(1, spec.epochs + 1)}
+    tables = [
+        score_split(spec, checkpoints, pd.read_parquet(paths.index(split)), root, split, 1, 32, "fp32")
+        for split in splits
+    ]
+    table = pd.concat(tables, ignore_index=True)
+    table.attrs = tables[0].attrs
+    write_table(out, table)
+    return table
+
+
+def train_and_score(spec, root: str, train_index: Path, teacher: Path | None = None) -> pd.DataFrame:
+    from tinyactions.training import train
+
+    if not (paths.SCORES / f"{spec.name}.parquet").is_file():
+        started = time.monotonic()
+        train(
+            spec,
+            paths.MODELS,
+            paths.TRAIN_METRICS,
+            paths.TRAIN_LOGS,
+            str(train_index),
+            str(paths.index("val")),
+            root,
+            teacher_file=str(teacher) if teacher else None,
+            workers=1,
+        )
+        print(f"  train {spec.name}: {time.monotonic() - started:.0f} s", flush=True)
+    return score(spec, root)
+
+
+def teacher_scores(spec, root: str, student: str) -> Path:
+    """The teacher's last epoch on the training samples of ``root`` (the teacher stage's table)."""
+    from tinyactions.scores import score_split
+
+    out = paths.teacher_scores(student)
+    if not out.is_file():
+        checkpoint = {spec.epochs: paths.MODELS / spec.name / f"epoch_{spec.epochs}.pth"}
+        write_table(
+            out, score_split(spec, checkpoint, pd.read_parquet(paths.index("train")), root, "train", 1, 32, "fp32")
+        )
+    return out
+
+
+def run_seed(seed: int, base: dict, input_size: int | None = None) -> dict:
+    """Train, score and compare every run of one seed; returns {comparison: {difference, ci}}."""
+    workspace = OUT / (f"seed_{seed}" + (f"_size{input_size}" if input_size else ""))
+    prepare_data(workspace, workspace_params(base, seed, input_size))
+    os.chdir(workspace)
+    s = settings.load()
+    lr = s.run_spec("ircsn_lr")
+    roots = {"lr": s.data.root, "sr": str(paths.SUPERRES), "hr": str(paths.SYNTH_HR), "bicubic": bicubic_root(s)}
+    train_index = paths.index("train")
+    plain = paths.PREPARED / "train_frequent_balance.parquet"  # balance copies of the frequent classes
+    if not plain.is_file():
+        frequent = [c for c in CLASSES if c not in TAIL_CLASSES]
+        copies = add_balance_copies(
+            originals(pd.read_parquet(train_index)), frequent, s.balance.copies, s.balance.mirrored_labels
+        )
+        write_table(plain, copies)
+    student = s.run_spec("ircsn_kd")
+    specs = {
+        "lr": (lr, "lr", train_index, None),
+        "sr": (s.run_spec("ircsn_sr"), "sr", train_index, None),
+        "hr": (dataclasses.replace(lr, name="ircsn_hr"), "hr", train_index, None),
+        "bicubic": (dataclasses.replace(lr, name="ircsn_bicubic"), "bicubic", train_index, None),
+        "nobal": (dataclasses.replace(lr, name="ircsn_lr_nobal", balance=False), "lr", train_index, None),
+        "notail": (dataclasses.replace(lr, name="ircsn_lr_notail"), "lr", plain, None),
+        "dense": (
+            dataclasses.replace(lr, name="ircsn_lr_dense", balance=False, sampling="dense"),
+            "lr",
+            train_index,
+            None,
+        ),
+    }
+    tables = {}
+    for key in ("lr", "sr", "hr", "bicubic", "nobal", "notail", "dense"):
+        spec, kind, index, _ = specs[key]
+        tables[key] = train_and_score(spec, roots[kind], index)
+    # students: from the SR run (the method) and from the low-res run itself (the control)
+    tables["kd"] = train_and_score(
+        student, roots["lr"], train_index, teacher_scores(specs["sr"][0], roots["sr"], "ircsn_kd")
+    )
+    own = dataclasses.replace(student, name="ircsn_kd_self")
+    tables["kd_self"] = train_and_score(own, roots["lr"], train_index, teacher_scores(lr, roots["lr"], "ircsn_kd_self"))
+
+    val = pd.read_parquet(paths.index("val"))
+    ids, labels = truth(val)
+    videos = val.loc[~val["flip"], "video_id"].to_numpy()
+    boot = Bootstrap.over(videos, s.intervals.draws, s.intervals.seed, s.intervals.level)
+
+    def last(key: str) -> np.ndarray:
+        t = tables[key]
+        t = t[(t["split"] == "val") & (t["epoch"] == t["epoch"].max())].set_index("id").loc[ids]
+        return np.nan_to_num(t[[f"s_{c}" for c in CLASSES]].to_numpy(float), nan=0.0)
+
+    out = {}
+    for name, a, b, metric, classes, _ in RUN_CONTRASTS:
+        cols = CLASS_SETS[classes]
+        sa, sb = last(a), last(b)
+        if metric == "mAP":
+            a_value, b_value = _map(labels, sa, cols), _map(labels, sb, cols)
+            ci = boot.paired_map(labels, sa, sb, cols)
+        else:
+            pa, pb = (sa >= 0.5).astype(int), (sb >= 0.5).astype(int)
+            a_value, b_value = _f1(labels, pa, cols), _f1(labels, pb, cols)
+            ci = boot.paired(labels[:, cols], pa[:, cols], pb[:, cols])
+        out[name] = {"difference": a_value - b_value, "ci": ci, "a": a_value, "b": b_value}
+
+    from tinyactions.leaderboard import evaluate
+
+    board = evaluate(s)
+    for name, key in RULE_CONTRASTS:
+        found = board["comparisons"][key]
+        out[name] = {"difference": found["difference"], "ci": found["ci"]}
+    out["_chance_mAP"] = {
+        "all": _prevalence(labels, EVERY),
+        "detail": _prevalence(labels, DETAIL),
+        "tail": _prevalence(labels, TAIL),
+    }
+    out["_val_sources"] = int(len(set(videos)))
+    os.chdir(ROOT)
+    return out
+
+
+def _map(labels: np.ndarray, scores: np.ndarray, cols: list[int]) -> float:
+    from tinyactions.metrics import average_precision
+
+    return float(np.nanmean(average_precision(labels[:, cols], scores[:, cols])))
+
+
+def _f1(labels: np.ndarray, predicted: np.ndarray, cols: list[int]) -> float:
+    return per_class(labels[:, cols], predicted[:, cols]).macro_f1
+
+
+def _prevalence(labels: np.ndarray, cols: list[int]) -> float:
+    positives = labels[:, cols].sum(axis=0)
+    return float(np.mean(positives[positives > 0] / len(labels)))
+
+
+def verdict(kind: str, per_seed: list[dict]) -> str:
+    """Did a control behave? above 0: every seed's interval above 0; includes 0: every seed's does."""
+    if kind == "above 0":
+        return "behaves" if all(r["ci"][0] > 0 for r in per_seed) else "**does not behave**"
+    if kind == "includes 0":
+        return "behaves" if all(r["ci"][0] <= 0 <= r["ci"][1] for r in per_seed) else "**does not behave**"
+    return (
+        "helps"
+        if all(r["ci"][0] > 0 for r in per_seed)
+        else ("hurts" if all(r["ci"][1] < 0 for r in per_seed) else "not separated")
+    )
+
+
+def table(results: dict[int, dict]) -> str:
+    seeds = sorted(results)
+    head = "| comparison | metric | " + " | ".join(f"seed {k}" for k in seeds) + " | mean | reading |"
+    lines = [head, "|" + "---|" * (len(seeds) + 4)]
+    kinds = {name: (metric, classes, kind) for name, _, _, metric, classes, kind in RUN_CONTRASTS}
+    kinds.update({name: ("F1 cross-validated", "all", "component") for name, _ in RULE_CONTRASTS})
+    for name, (metric, classes, kind) in kinds.items():
+        rows = [results[k][name] for k in seeds]
+        cells = [f"{r['difference']:+.3f} [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]" for r in rows]
+        mean = np.mean([r["difference"] for r in rows])
+        lines.append(
+            f"| {name} | {metric} ({classes}) | " + " | ".join(cells) + f" | {mean:+.3f} | {verdict(kind, rows)} |"
+        )
+    chance = " / ".join(
+        f"seed {k}: all {results[k]['_chance_mAP']['all']:.3f}, detail {results[k]['_chance_mAP']['detail']:.3f}, "
+        f"tail {results[k]['_chance_mAP']['tail']:.3f} ({results[k]['_val_sources']} val sources)"
+        for k in seeds
+    )
+    return "\n".join(lines) + f"\n\nChance-level mAP (class prevalence in val): {chance}.\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (data and training)")
+    ap.add_argument("--input-size", type=int, help="train.input_size of every run (default: params.yaml's)")
+    args = ap.parse_args()
+    if not (ROOT / paths.GENERATOR).is_file():
+        sys.exit(f"{paths.GENERATOR} is missing: run `make repro` first (the bench reuses its generator)")
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    started = time.monotonic()
+    results = {}
+    for seed in (int(k) for k in args.seeds.split(",")):
+        print(f"seed {seed}", flush=True)
+        results[seed] = run_seed(seed, base, args.input_size)
+    text = table(results)
+    minutes = (time.monotonic() - started) / 60
+    print(text + f"\nWall time: {minutes:.1f} min ({len(results)} seeds).")
+    name = "summary" + (f"_size{args.input_size}" if args.input_size else "")
+    write_json(OUT / f"{name}.json", {str(k): v for k, v in results.items()})
+    write_text(OUT / f"{name}.md", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""bench/demo_signal.py's parts that decide what its table says: the workspace it runs the pipeline in,
+and how a control's or component's intervals over seeds read."""
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+from tinyactions import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("demo_signal", ROOT / "bench/demo_signal.py")
+demo_signal = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(demo_signal)
+
+
+def test_a_seeds_workspace_is_the_demo_with_that_seed_and_a_legal_ensemble_of_lr_sr_and_kd():
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p = demo_signal.workspace_params(base, 2, input_size=64)
+    s = settings.parse(p)  # the pipeline's own stages must accept it
+    assert (s.synth.seed, s.train.seed, s.train.input_size) == (2, 2, 64)
+    assert s.run_names() == ["ircsn_lr", "ircsn_sr", "ircsn_kd"] and s.ensemble.ablation_runs == []
+    assert [str(m) for m in s.members()] == [
+        "ircsn_lr@best",
+        "ircsn_lr@last",
+        "ircsn_sr@best",
+        "ircsn_sr@last",
+        "ircsn_kd@best",
+        "ircsn_kd@last",
+    ]
+    assert s.run_spec("ircsn_lr") == settings.parse(
+        {**base, "train": {**base["train"], "seed": 2, "input_size": 64}}
+    ).run_spec("ircsn_lr")
+    assert demo_signal.workspace_params(base, 0)["train"]["input_size"] == base["train"]["input_size"]
+
+
+def test_a_control_behaves_only_when_every_seeds_interval_does():
+    above = [{"ci": [0.01, 0.2]}, {"ci": [0.02, 0.1]}]
+    straddles = [{"ci": [0.01, 0.2]}, {"ci": [-0.02, 0.1]}]
+    below = [{"ci": [-0.3, -0.01]}, {"ci": [-0.2, -0.1]}]
+    assert demo_signal.verdict("above 0", above) == "behaves"
+    assert demo_signal.verdict("above 0", straddles) == "**does not behave**"
+    assert demo_signal.verdict("includes 0", straddles) == "**does not behave**"
+    assert demo_signal.verdict("includes 0", [{"ci": [-0.1, 0.1]}, {"ci": [0.0, 0.3]}]) == "behaves"
+    assert demo_signal.verdict("component", above) == "helps"
+    assert demo_signal.verdict("component", below) == "hurts"
+    assert demo_signal.verdict("component", straddles) == "not separated"
