@@ -13,7 +13,7 @@ low-res run (params.yaml's runs.ircsn_lr) in one thing each:
       hr        the clean renders (the ceiling): must beat lr on the detail classes
       bicubic   super-resolution replaced by bicubic upscaling, same storage: must not differ from lr
       kd_self   distillation from the student's own low-res run (last epoch): must not differ from lr
-      notail    balance copies of the most frequent classes instead of the tail: no tail gain
+      notail    as many flipped copies as balance adds, of videos without a tail class: no tail gain
     components:
       sr        super-resolved input (train.input_size as every run)
       kd        distillation from sr at its last epoch (students.ircsn_kd's alpha)
@@ -113,9 +113,14 @@ def workspace_params(base: dict, seed: int, input_size: int | None = None) -> di
 
 
 def prepare_data(workspace: Path, params: dict) -> None:
-    """Synth, prepare and superres in the workspace (skipped when done), the generator of the demo."""
+    """Synth, prepare and superres in the workspace (skipped when done), the generator of the demo. A
+    workspace made with other params is emptied first: nothing of it is reused."""
+    text = yaml.safe_dump(params, sort_keys=False)
+    if (workspace / "params.yaml").is_file() and (workspace / "params.yaml").read_text() != text:
+        print(f"  {workspace.name}: params changed, starting over", flush=True)
+        shutil.rmtree(workspace)  # the shared SR cache is a symlink: removed, not followed
     workspace.mkdir(parents=True, exist_ok=True)
-    write_text(workspace / "params.yaml", yaml.safe_dump(params, sort_keys=False))
+    write_text(workspace / "params.yaml", text)
     done = workspace / "data/manifests/sr.json"
     if done.is_file():
         return
@@ -159,8 +164,8 @@ def bicubic_root(s: settings.Settings) -> str:
     return str(root)
 
 
-def score(spec, root: str, splits=("val", "test")) -> pd.DataFrame:
-    """Every epoch of a finished run scored on ``splits`` (what dump writes), kept in data/scores."""
+def score(spec, root: str, s: settings.Settings, splits=("val", "test")) -> pd.DataFrame:
+    """Every epoch of a finished run scored on ``splits`` as dump does, kept in data/scores."""
     from tinyactions.scores import score_split
 
     out = paths.SCORES / f"{spec.name}.parquet"
@@ -168,7 +173,16 @@ def score(spec, root: str, splits=("val", "test")) -> pd.DataFrame:
         return pd.read_parquet(out)
     checkpoints = {e: paths.MODELS / spec.name / f"epoch_{e}.pth" for e in range(1, spec.epochs + 1)}
     tables = [
-        score_split(spec, checkpoints, pd.read_parquet(paths.index(split)), root, split, 1, 32, "fp32")
+        score_split(
+            spec,
+            checkpoints,
+            pd.read_parquet(paths.index(split)),
+            root,
+            split,
+            s.dump.views,
+            s.execution.score_chunk,
+            s.dump.precision,
+        )
         for split in splits
     ]
     table = pd.concat(tables, ignore_index=True)
@@ -177,7 +191,20 @@ def score(spec, root: str, splits=("val", "test")) -> pd.DataFrame:
     return table
 
 
-def train_and_score(spec, root: str, train_index: Path, teacher: Path | None = None) -> pd.DataFrame:
+def no_tail_balance(index: pd.DataFrame, s: settings.Settings, seed: int) -> pd.DataFrame:
+    """The train index with as many flipped copies as the real balance adds, of videos that carry no tail
+    class: the same extra samples and flips, for the wrong classes (the balance control)."""
+    base = originals(index)
+    flipped = add_balance_copies(base, list(CLASSES), s.balance.copies, s.balance.mirrored_labels)
+    flipped = flipped[flipped["flip"]]
+    flipped = flipped[~flipped[[f"y_{c}" for c in TAIL_CLASSES]].to_numpy().any(axis=1)]
+    chosen = flipped.sample(n=min(int(index["flip"].sum()), len(flipped)), random_state=seed).sort_index()
+    return pd.concat([base, chosen], ignore_index=True)
+
+
+def train_and_score(
+    spec, root: str, train_index: Path, s: settings.Settings, teacher: Path | None = None
+) -> pd.DataFrame:
     from tinyactions.training import train
 
     if not (paths.SCORES / f"{spec.name}.parquet").is_file():
@@ -191,22 +218,34 @@ def train_and_score(spec, root: str, train_index: Path, teacher: Path | None = N
             str(paths.index("val")),
             root,
             teacher_file=str(teacher) if teacher else None,
-            workers=1,
+            workers=s.execution.loader_workers,
         )
         print(f"  train {spec.name}: {time.monotonic() - started:.0f} s", flush=True)
-    return score(spec, root)
+    return score(spec, root, s)
 
 
-def teacher_scores(spec, root: str, student: str) -> Path:
-    """The teacher's last epoch on the training samples of ``root`` (the teacher stage's table)."""
+def teacher_scores(spec, root: str, student: str, s: settings.Settings) -> Path:
+    """The teacher stage's table for ``student``: ``spec``'s checkpoint at students.ircsn_kd.teacher_epoch
+    (resolved on its val scores as the stage does) on the training samples of ``root``."""
+    from tinyactions.ensemble import resolve
     from tinyactions.scores import score_split
 
     out = paths.teacher_scores(student)
     if not out.is_file():
-        checkpoint = {spec.epochs: paths.MODELS / spec.name / f"epoch_{spec.epochs}.pth"}
-        write_table(
-            out, score_split(spec, checkpoint, pd.read_parquet(paths.index("train")), root, "train", 1, 32, "fp32")
+        ids, labels = truth(pd.read_parquet(paths.index("val")))
+        rule = settings.Member(spec.name, str(s.students["ircsn_kd"].teacher_epoch))
+        epoch = resolve(rule, score(spec, root, s), ids, labels, s.best_by, "students.ircsn_kd.teacher_epoch")
+        table = score_split(
+            spec,
+            {epoch: paths.MODELS / spec.name / f"epoch_{epoch}.pth"},
+            pd.read_parquet(paths.index("train")),
+            root,
+            "train",
+            s.dump.views,
+            s.execution.score_chunk,
+            s.dump.precision,
         )
+        write_table(out, table)
     return out
 
 
@@ -219,38 +258,33 @@ def run_seed(seed: int, base: dict, input_size: int | None = None) -> dict:
     lr = s.run_spec("ircsn_lr")
     roots = {"lr": s.data.root, "sr": str(paths.SUPERRES), "hr": str(paths.SYNTH_HR), "bicubic": bicubic_root(s)}
     train_index = paths.index("train")
-    plain = paths.PREPARED / "train_frequent_balance.parquet"  # balance copies of the frequent classes
+    plain = paths.PREPARED / "train_no_tail_balance.parquet"
     if not plain.is_file():
-        frequent = [c for c in CLASSES if c not in TAIL_CLASSES]
-        copies = add_balance_copies(
-            originals(pd.read_parquet(train_index)), frequent, s.balance.copies, s.balance.mirrored_labels
-        )
-        write_table(plain, copies)
+        write_table(plain, no_tail_balance(pd.read_parquet(train_index), s, seed))
     student = s.run_spec("ircsn_kd")
     specs = {
-        "lr": (lr, "lr", train_index, None),
-        "sr": (s.run_spec("ircsn_sr"), "sr", train_index, None),
-        "hr": (dataclasses.replace(lr, name="ircsn_hr"), "hr", train_index, None),
-        "bicubic": (dataclasses.replace(lr, name="ircsn_bicubic"), "bicubic", train_index, None),
-        "nobal": (dataclasses.replace(lr, name="ircsn_lr_nobal", balance=False), "lr", train_index, None),
-        "notail": (dataclasses.replace(lr, name="ircsn_lr_notail"), "lr", plain, None),
+        "lr": (lr, "lr", train_index),
+        "sr": (s.run_spec("ircsn_sr"), "sr", train_index),
+        "hr": (dataclasses.replace(lr, name="ircsn_hr"), "hr", train_index),
+        "bicubic": (dataclasses.replace(lr, name="ircsn_bicubic"), "bicubic", train_index),
+        "nobal": (dataclasses.replace(lr, name="ircsn_lr_nobal", balance=False), "lr", train_index),
+        "notail": (dataclasses.replace(lr, name="ircsn_lr_notail"), "lr", plain),
         "dense": (
             dataclasses.replace(lr, name="ircsn_lr_dense", balance=False, sampling="dense"),
             "lr",
             train_index,
-            None,
         ),
     }
     tables = {}
     for key in ("lr", "sr", "hr", "bicubic", "nobal", "notail", "dense"):
-        spec, kind, index, _ = specs[key]
-        tables[key] = train_and_score(spec, roots[kind], index)
+        spec, kind, index = specs[key]
+        tables[key] = train_and_score(spec, roots[kind], index, s)
     # students: from the SR run (the method) and from the low-res run itself (the control)
-    tables["kd"] = train_and_score(
-        student, roots["lr"], train_index, teacher_scores(specs["sr"][0], roots["sr"], "ircsn_kd")
-    )
+    teacher = teacher_scores(specs["sr"][0], roots["sr"], "ircsn_kd", s)
+    tables["kd"] = train_and_score(student, roots["lr"], train_index, s, teacher)
     own = dataclasses.replace(student, name="ircsn_kd_self")
-    tables["kd_self"] = train_and_score(own, roots["lr"], train_index, teacher_scores(lr, roots["lr"], "ircsn_kd_self"))
+    teacher = teacher_scores(lr, roots["lr"], "ircsn_kd_self", s)
+    tables["kd_self"] = train_and_score(own, roots["lr"], train_index, s, teacher)
 
     val = pd.read_parquet(paths.index("val"))
     ids, labels = truth(val)
@@ -275,18 +309,22 @@ def run_seed(seed: int, base: dict, input_size: int | None = None) -> dict:
             ci = boot.paired(labels[:, cols], pa[:, cols], pb[:, cols])
         out[name] = {"difference": a_value - b_value, "ci": ci, "a": a_value, "b": b_value}
 
-    from tinyactions.leaderboard import evaluate
+    from tinyactions.leaderboard import chance_map, evaluate
 
     board = evaluate(s)
     for name, key in RULE_CONTRASTS:
         found = board["comparisons"][key]
         out[name] = {"difference": found["difference"], "ci": found["ci"]}
     out["_chance_mAP"] = {
-        "all": _prevalence(labels, EVERY),
-        "detail": _prevalence(labels, DETAIL),
-        "tail": _prevalence(labels, TAIL),
+        "all": chance_map(labels[:, EVERY]),
+        "detail": chance_map(labels[:, DETAIL]),
+        "tail": chance_map(labels[:, TAIL]),
     }
     out["_val_sources"] = int(len(set(videos)))
+    out["_runs"] = {  # each run's own numbers at its last epoch, beside chance
+        key: {name: _map(labels, last(key), cols) for name, cols in CLASS_SETS.items()} for key in tables
+    }
+    out["_thresholds_cv"] = {k: v["cv"] for k, v in board["ensemble"]["strategies"].items()}
     os.chdir(ROOT)
     return out
 
@@ -299,11 +337,6 @@ def _map(labels: np.ndarray, scores: np.ndarray, cols: list[int]) -> float:
 
 def _f1(labels: np.ndarray, predicted: np.ndarray, cols: list[int]) -> float:
     return per_class(labels[:, cols], predicted[:, cols]).macro_f1
-
-
-def _prevalence(labels: np.ndarray, cols: list[int]) -> float:
-    positives = labels[:, cols].sum(axis=0)
-    return float(np.mean(positives[positives > 0] / len(labels)))
 
 
 def verdict(kind: str, per_seed: list[dict]) -> str:
@@ -337,7 +370,31 @@ def table(results: dict[int, dict]) -> str:
         f"tail {results[k]['_chance_mAP']['tail']:.3f} ({results[k]['_val_sources']} val sources)"
         for k in seeds
     )
-    return "\n".join(lines) + f"\n\nChance-level mAP (class prevalence in val): {chance}.\n"
+    runs = ["| run | " + " | ".join(f"seed {k}: all / detail / tail" for k in seeds) + " |"]
+    runs.append("|" + "---|" * (len(seeds) + 1))
+    for key in results[seeds[0]]["_runs"]:
+        cells = [" / ".join(f"{results[k]['_runs'][key][c]:.3f}" for c in ("all", "detail", "tail")) for k in seeds]
+        runs.append(f"| {key} | " + " | ".join(cells) + " |")
+    closed = []  # how much of the LR -> HR gap on the detail classes SR closes (when there is a gap)
+    for k in seeds:
+        gap = results[k]["HR vs LR (positive control)"]["difference"]
+        won = results[k]["SR vs LR"]["difference"]
+        closed.append(f"seed {k}: {won / gap:.0%} of {gap:+.3f}" if gap > 0 else f"seed {k}: no gap ({gap:+.3f})")
+    rules = " / ".join(
+        f"seed {k}: " + ", ".join(f"{name} {value:.3f}" for name, value in results[k]["_thresholds_cv"].items())
+        for k in seeds
+    )
+    return (
+        "\n".join(lines)
+        + f"\n\nChance-level mAP (class prevalence in val): {chance}.\n\nEach run's mAP at its last epoch on val "
+        + "(every class / detail classes / tail classes):\n\n"
+        + "\n".join(runs)
+        + "\n\nShare of the LR → HR gap in detail-class mAP that SR closes: "
+        + " / ".join(closed)
+        + ".\n\nThreshold rules on the lr + sr + kd ensemble (cross-validated F1, no post-processing): "
+        + rules
+        + ".\n"
+    )
 
 
 def main() -> None:

@@ -45,3 +45,29 @@ def test_a_control_behaves_only_when_every_seeds_interval_does():
     assert demo_signal.verdict("component", above) == "helps"
     assert demo_signal.verdict("component", below) == "hurts"
     assert demo_signal.verdict("component", straddles) == "not separated"
+
+
+def test_the_balance_control_adds_as_many_flipped_copies_of_videos_without_a_tail_class():
+    import numpy as np
+    import pandas as pd
+
+    from tinyactions.annotations import CLASSES
+    from tinyactions.index import add_balance_copies
+    from tinyactions.synth import TAIL_CLASSES
+
+    rng = np.random.default_rng(0)
+    n = 200
+    rates = np.array([0.01 if c in TAIL_CLASSES else 0.2 for c in CLASSES])  # the tail is rare, as in the demo
+    labels = (rng.random((n, len(CLASSES))) < rates).astype(int)
+    index = pd.DataFrame({"id": [f"{i:06d}" for i in range(n)], "flip": False, "readable": True})
+    index["sample_id"] = index["id"]
+    for k, c in enumerate(CLASSES):
+        index[f"y_{c}"] = labels[:, k]
+    s = settings.load(ROOT / "params.yaml")
+    real = add_balance_copies(index, list(TAIL_CLASSES), s.balance.copies, s.balance.mirrored_labels)
+    control = demo_signal.no_tail_balance(real, s, seed=1)
+    copies = control[control["flip"]]
+    assert len(control) == len(real) and len(copies) == real["flip"].sum() > 0
+    assert not copies[[f"y_{c}" for c in TAIL_CLASSES]].to_numpy().any()
+    assert set(copies["sample_id"]) == {f"{i}:flip" for i in copies["id"]} and copies["id"].is_unique
+    assert control[~control["flip"]].equals(index)

@@ -246,6 +246,19 @@ def tiny_workspace(tmp_path: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     return p, good, kd
 
 
+def test_an_ablation_run_is_reported_but_never_selected(tmp_path, monkeypatch):
+    """ensemble.ablation_runs: the perfect run is in the runs' rows, and neither the single best nor the
+    greedy selection picks it, in-sample or inside any fold."""
+    monkeypatch.chdir(tmp_path)
+    p, _, _ = tiny_workspace(tmp_path)
+    p["ensemble"].update(members=["kd@1"], greedy={"enabled": True, "max_members": 3}, ablation_runs=["good"])
+    board = L.evaluate(settings.parse(p))
+    assert set(board["runs"]) == {"good", "kd"} and board["runs"]["good"]["f1_last"] == pytest.approx(25 / 26)
+    assert board["single_best"]["run"] == "kd" and set(board["single_best"]["selected_per_fold"]) == {"kd@1"}
+    assert {m for fold in board["greedy_selection"]["members_per_fold"] for m in fold} == {"kd@1"}
+    assert board["ensemble"]["members"] == ["kd@1"]
+
+
 def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     p, good, _ = tiny_workspace(tmp_path)

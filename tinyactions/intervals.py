@@ -57,8 +57,10 @@ class Bootstrap:
 
     def map_draws(self, labels: np.ndarray, scores: np.ndarray, columns=None) -> np.ndarray:
         """(draws,) mean average precision over ``columns`` (every class by default) on each resample: a
-        video counts as often as its source video is drawn (tied copies count as one block, as a tied
-        score does); a class without positives in a draw is left out of that draw's mean."""
+        video counts as often as its source video is drawn (its copies tie, and a tie counts as one
+        block: the precision at its end; with every weight 1 and no tied scores this is
+        :func:`tinyactions.metrics.average_precision`); a class without positives in a draw is left
+        out of that draw's mean."""
         y, s = np.asarray(labels).astype(bool), np.nan_to_num(np.asarray(scores, float), nan=-np.inf)
         w = self.weights[:, self.source_of].astype(float)  # (draws, videos)
         aps = []

@@ -2,12 +2,13 @@
 
 Each clip is a small surveillance-like scene rendered at high resolution (``hr_size`` px): a textured
 background fixed per camera ("source"), people and vehicles whose motion and appearance encode the
-labels. Some classes differ only in fine detail (a phone at the head, a tool in the hand, spokes of a
-bicycle wheel, speech marks between two people) that low resolution blurs away, so super-resolution
-and distillation have something to recover. The clip is then degraded the way surveillance crops are
-(blur, downscale to 10-128 px with most clips small, sensor noise, JPEG and mp4 compression) and
-written in the TinyVIRAT-v2 layout; the clean render is kept in a separate root for fitting and
-scoring super-resolution.
+labels. Some classes have only fine detail as their cue (a phone at the head, a lit screen, a tool tip,
+a checkered vest: ``DETAIL_CLASSES``) that low resolution blurs away, so super-resolution and
+distillation have something to recover; others carry such detail beside a coarse cue (the spokes of a
+bicycle that also moves fast, speech marks between two people standing together). The clip is then
+degraded the way surveillance crops are (blur, downscale to 10-128 px with most clips small, sensor
+noise, JPEG and mp4 compression) and written in the TinyVIRAT-v2 layout; the clean render is kept in a
+separate root for fitting and scoring super-resolution. Each split has its own source videos.
 
 Labels are drawn from a generative story with the real data's shape: a long tail led by walking,
 standing, carrying and Talking; multi-label co-occurrence (carrying with walking or standing, Talking
@@ -436,7 +437,7 @@ def generate(cfg: SynthConfig, lr_root: Path, hr_root: Path, progress=None) -> d
         for i in range(count):
             clip_rng = np.random.default_rng([cfg.seed, split_index, i])
             pick = int(clip_rng.integers(len(sources)))
-            source, is_meva = sources[i] if i < len(sources) else sources[pick]  # every source has a clip
+            source, is_meva = sources[i] if i < len(sources) else sources[pick]  # each source a clip (if enough)
             labels = sample_labels(clip_rng)
             max_frames = 64 if is_meva else cfg.frames_max
             frames = _log_normal_int(clip_rng, cfg.frames_median, cfg.frames_min, max_frames, 0.6)
