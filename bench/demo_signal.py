@@ -75,7 +75,7 @@ RUN_CONTRASTS = (
     ("self-KD vs LR (negative control)", "kd_self", "lr", "mAP", "all", "includes 0"),
     ("balance vs none", "lr", "nobal", "mAP", "tail", "component"),
     ("balance vs none, F1 at 0.5", "lr", "nobal", "F1", "tail", "component"),
-    ("balance of frequent classes vs none (negative control)", "notail", "nobal", "mAP", "tail", "includes 0"),
+    ("copies without a tail class vs none (negative control)", "notail", "nobal", "mAP", "tail", "includes 0"),
     ("uniform vs dense sampling", "nobal", "dense", "mAP", "all", "component"),
 )
 # the workspace evaluate's cross-validated comparisons (tinyactions.leaderboard.RULE_CONTRASTS)
