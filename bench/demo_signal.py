@@ -55,7 +55,7 @@ from tinyactions.annotations import CLASSES  # noqa: E402
 from tinyactions.atomic import write_json, write_table, write_text  # noqa: E402
 from tinyactions.index import add_balance_copies, originals, truth  # noqa: E402
 from tinyactions.intervals import Bootstrap  # noqa: E402
-from tinyactions.metrics import per_class  # noqa: E402
+from tinyactions.metrics import average_precision, per_class  # noqa: E402
 from tinyactions.synth import DETAIL_CLASSES, TAIL_CLASSES  # noqa: E402
 
 OUT = ROOT / "data/bench/demo_signal"
@@ -291,15 +291,15 @@ def run_seed(seed: int, base: dict, input_size: int | None = None) -> dict:
     videos = val.loc[~val["flip"], "video_id"].to_numpy()
     boot = Bootstrap.over(videos, s.intervals.draws, s.intervals.seed, s.intervals.level)
 
-    def last(key: str) -> np.ndarray:
-        t = tables[key]
+    def last(t: pd.DataFrame) -> np.ndarray:
         t = t[(t["split"] == "val") & (t["epoch"] == t["epoch"].max())].set_index("id").loc[ids]
         return np.nan_to_num(t[[f"s_{c}" for c in CLASSES]].to_numpy(float), nan=0.0)
 
+    scores = {key: last(t) for key, t in tables.items()}  # each run's val scores at its last epoch
     out = {}
     for name, a, b, metric, classes, _ in RUN_CONTRASTS:
         cols = CLASS_SETS[classes]
-        sa, sb = last(a), last(b)
+        sa, sb = scores[a], scores[b]
         if metric == "mAP":
             a_value, b_value = _map(labels, sa, cols), _map(labels, sb, cols)
             ci = boot.paired_map(labels, sa, sb, cols)
@@ -322,7 +322,7 @@ def run_seed(seed: int, base: dict, input_size: int | None = None) -> dict:
     }
     out["_val_sources"] = int(len(set(videos)))
     out["_runs"] = {  # each run's own numbers at its last epoch, beside chance
-        key: {name: _map(labels, last(key), cols) for name, cols in CLASS_SETS.items()} for key in tables
+        key: {name: _map(labels, v, cols) for name, cols in CLASS_SETS.items()} for key, v in scores.items()
     }
     out["_thresholds_cv"] = {k: v["cv"] for k, v in board["ensemble"]["strategies"].items()}
     os.chdir(ROOT)
@@ -330,8 +330,6 @@ def run_seed(seed: int, base: dict, input_size: int | None = None) -> dict:
 
 
 def _map(labels: np.ndarray, scores: np.ndarray, cols: list[int]) -> float:
-    from tinyactions.metrics import average_precision
-
     return float(np.nanmean(average_precision(labels[:, cols], scores[:, cols])))
 
 
