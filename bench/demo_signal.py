@@ -83,6 +83,10 @@ RULE_CONTRASTS = (
     ("ensemble + thresholds vs single best", "ensemble vs single best"),
     ("fitted thresholds vs 0.5", "thresholds vs 0.5"),
     ("post-processing vs none", "post-processing (all groups) vs none"),
+    (
+        "post-processing keeping the largest margin over threshold vs the top score",
+        "post-processing keeping the largest margin vs the top score",
+    ),
 )
 CLASS_SETS = {"detail": DETAIL, "tail": TAIL, "all": EVERY}
 
@@ -95,7 +99,12 @@ def stage(workspace: Path, name: str) -> None:
     print(f"  {name}: {time.monotonic() - started:.0f} s", flush=True)
 
 
-def workspace_params(base: dict, seed: int, input_size: int | None = None) -> dict:
+def variant(input_size: int | None, epochs: int | None) -> str:
+    """The suffix naming a workspace and a summary made with another input size or epoch count."""
+    return (f"_size{input_size}" if input_size else "") + (f"_epochs{epochs}" if epochs else "")
+
+
+def workspace_params(base: dict, seed: int, input_size: int | None = None, epochs: int | None = None) -> dict:
     """params.yaml of seed ``seed``'s workspace: the demo's, with the seed's data and training seed (and
     another ``train.input_size`` when given), and the lr, sr and kd runs as the ensemble (the rule's
     comparisons need a pipeline of legal runs)."""
@@ -105,6 +114,9 @@ def workspace_params(base: dict, seed: int, input_size: int | None = None) -> di
         p["train"]["input_size"] = input_size
     p["runs"] = {"ircsn_lr": base["runs"]["ircsn_lr"], "ircsn_sr": base["runs"]["ircsn_sr"]}
     p["students"] = {"ircsn_kd": base["students"]["ircsn_kd"]}
+    if epochs:  # every run and the student train this long
+        for entry in (p["runs"]["ircsn_lr"], p["runs"]["ircsn_sr"], p["students"]["ircsn_kd"]):
+            entry["epochs"] = epochs
     p["ensemble"]["members"] = [f"{r}@{e}" for r in ("ircsn_lr", "ircsn_sr", "ircsn_kd") for e in ("best", "last")]
     p["ensemble"]["weights"] = None
     p["ensemble"]["ablation_runs"] = []
@@ -249,10 +261,10 @@ def teacher_scores(spec, root: str, student: str, s: settings.Settings) -> Path:
     return out
 
 
-def run_seed(seed: int, base: dict, input_size: int | None = None) -> dict:
+def run_seed(seed: int, base: dict, input_size: int | None = None, epochs: int | None = None) -> dict:
     """Train, score and compare every run of one seed; returns {comparison: {difference, ci}}."""
-    workspace = OUT / (f"seed_{seed}" + (f"_size{input_size}" if input_size else ""))
-    prepare_data(workspace, workspace_params(base, seed, input_size))
+    workspace = OUT / f"seed_{seed}{variant(input_size, epochs)}"
+    prepare_data(workspace, workspace_params(base, seed, input_size, epochs))
     os.chdir(workspace)
     s = settings.load()
     lr = s.run_spec("ircsn_lr")
@@ -399,6 +411,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (data and training)")
     ap.add_argument("--input-size", type=int, help="train.input_size of every run (default: params.yaml's)")
+    ap.add_argument("--epochs", type=int, help="epochs of every run (default: params.yaml's)")
     args = ap.parse_args()
     if not (ROOT / paths.GENERATOR).is_file():
         sys.exit(f"{paths.GENERATOR} is missing: run `make repro` first (the bench reuses its generator)")
@@ -407,11 +420,11 @@ def main() -> None:
     results = {}
     for seed in (int(k) for k in args.seeds.split(",")):
         print(f"seed {seed}", flush=True)
-        results[seed] = run_seed(seed, base, args.input_size)
+        results[seed] = run_seed(seed, base, args.input_size, args.epochs)
     text = table(results)
     minutes = (time.monotonic() - started) / 60
     print(text + f"\nWall time: {minutes:.1f} min ({len(results)} seeds).")
-    name = "summary" + (f"_size{args.input_size}" if args.input_size else "")
+    name = "summary" + variant(args.input_size, args.epochs)
     write_json(OUT / f"{name}.json", {str(k): v for k, v in results.items()})
     write_text(OUT / f"{name}.md", text)
 

@@ -27,6 +27,7 @@ def make(tmp_path, weights=None, groups=()):
         views=1,
         precision="fp32",
         superres={"unused": True},
+        keep="score",
     )
 
 
@@ -63,7 +64,9 @@ def test_verify_names_a_moved_or_changed_checkpoint(tmp_path):
 
 def test_a_member_without_a_recorded_digest_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r"no checkpoint digest recorded for r@3: rerun their dump stages"):
-        bundle.build([("r", 3)], {"r": run_spec(name="r")}, {}, None, np.full(26, 0.5), [], 1, "fp32", None)
+        bundle.build(
+            [("r", 3)], {"r": run_spec(name="r")}, {}, None, np.full(26, 0.5), [], 1, "fp32", None, keep="score"
+        )
 
 
 def test_load_names_a_file_that_is_not_a_bundle_of_this_version(tmp_path):

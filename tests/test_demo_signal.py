@@ -32,6 +32,9 @@ def test_a_seeds_workspace_is_the_demo_with_that_seed_and_a_legal_ensemble_of_lr
         {**base, "train": {**base["train"], "seed": 2, "input_size": 64}}
     ).run_spec("ircsn_lr")
     assert demo_signal.workspace_params(base, 0)["train"]["input_size"] == base["train"]["input_size"]
+    longer = settings.parse(demo_signal.workspace_params(base, 0, epochs=9))
+    assert {longer.run_spec(n).epochs for n in longer.run_names()} == {9}
+    assert demo_signal.variant(None, None) == "" and demo_signal.variant(64, 9) == "_size64_epochs9"
 
 
 def test_a_control_behaves_only_when_every_seeds_interval_does():

@@ -95,6 +95,7 @@ def rule(**changes) -> X.Rule:
         freq=LABELS.mean(0),
         groups=[],
         apply=False,
+        keep="score",
         best_by="mAP",
         folds=4,
         seed=0,
@@ -289,6 +290,9 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
         ("good", 2, "sr", "models/good/epoch_2.pth", "b" * 64)
     ]
     assert ensemble["groups"] == [list(CLASSES[:2])] and ensemble["classes"] == list(CLASSES)
+    # the seed keeps a group's top score; the ablation keeping the largest margin is reported and compared
+    assert ensemble["keep"] == ens["postprocess_keep"] == "score" and ens["postprocess_other_keep"]["keep"] == "margin"
+    assert "post-processing keeping the largest margin vs the top score" in board["comparisons"]
     assert ensemble["superres"]["sha256"] == hashlib.sha256(b"generator").hexdigest()
     assert ensemble["scoring"] == {
         "views": p["dump"]["views"],

@@ -67,9 +67,20 @@ def workspace(tmp_path, monkeypatch):
         "fp32",
         B.superres_entry("models/superres/generator.pth", SR),
         {"cv": 0.25, "in_sample": 0.3},
+        keep="score",
     )
     low = B.build(
-        [("low", 1)], specs, digests, None, thresholds - 0.1, [], 1, "fp32", None, {"cv": 0.2, "in_sample": 0.22}
+        [("low", 1)],
+        specs,
+        digests,
+        None,
+        thresholds - 0.1,
+        [],
+        1,
+        "fp32",
+        None,
+        {"cv": 0.2, "in_sample": 0.22},
+        keep="score",
     )
     bundle = B.with_lr_only(full, low)
     (tmp_path / "submission").mkdir()

@@ -163,6 +163,7 @@ SEED_PUBLISHES = {
     "thresholds.strategy",
     "ensemble.members",
     "postprocess.apply",  # the seed post-processes every prediction
+    "postprocess.keep",  # and keeps a group's top-scoring class
 }
 # how a stage runs, where files are, and the demo's own keys: no result of the paper configuration
 OUT_OF_SCOPE = (

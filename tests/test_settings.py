@@ -161,6 +161,14 @@ def test_the_shipped_params_and_every_run_resolve():
             "balance.mirrored_labels.x: 'x': 'y' names a class outside the class map",
         ),
         (lambda p: p["synth"]["lr_size"].update(max=200), "synth.lr_size.max: 200 exceeds synth.hr_size 112"),
+        (
+            lambda p: p["synth"]["videos"].update(val=20),
+            "synth.sources.val: 30 source videos for 20 val clips: each source needs a clip",
+        ),
+        (
+            lambda p: p["postprocess"].update(keep="top"),
+            "postprocess.keep: input should be 'score' or 'margin'",
+        ),
     ],
 )
 def test_each_mistake_is_one_line_naming_its_key(change, message):

@@ -4,7 +4,9 @@ val, in the terms a video needs to become a decision.
 - ``classes``: the 26 class names in score order;
 - ``members``: each checkpoint (file and sha256, recorded by its dump), its run's input (lr | sr) and
   recipe (the run's settings: backbone, preset, input size, sampling, segments, ...; no initial weights);
-- ``weights`` (null: the plain mean), ``thresholds`` per class, ``groups`` (post-processing applied);
+- ``weights`` (null: the plain mean), ``thresholds`` per class, ``groups`` (post-processing applied) and
+  ``keep`` (which class of a group it keeps: ``score``, the top score, or ``margin``, the score furthest
+  above its class's threshold);
 - ``scoring``: the dumps' test-time views and precision as set, and how they ran (``batch``: clips per
   forward pass; ``made_with``: the resolved precision and device), which predict repeats;
 - ``superres`` (only when a member reads super-resolved video): the generator's file and sha256 and the
@@ -12,7 +14,7 @@ val, in the terms a video needs to become a decision.
   stored);
 - ``val_f1``: the rule's macro F1 on val, cross-validated and in-sample;
 - ``lr_only`` (when members read both kinds of video): the rule refitted on its low-res members alone
-  (members, weights, thresholds, groups, ``val_f1``): what ``predict --lr-only`` applies, and what it costs.
+  (members, weights, thresholds, groups, keep, ``val_f1``): what ``predict --lr-only`` applies, and what it costs.
 
 ``answer.txt`` and ``val_predictions.csv`` are written from the bundle through ``decide`` and
 ``prediction_table``, the functions ``tinyactions.predict`` applies to its own member scores.
@@ -85,11 +87,14 @@ def build(
     val_f1: dict[str, float] | None = None,
     ran: dict | None = None,
     canaries: dict[tuple[str, int], list] | None = None,
+    *,
+    keep: str,
 ) -> dict:
     """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
-    are class indexes; ``superres`` (the SR settings, generator file and sha256) is kept only when a
-    member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample": ...}; ``ran``: how the
-    dumps scored (``made_with`` of their tables); ``canaries``: each checkpoint's canary scores."""
+    are class indexes (``keep``: postprocess.keep); ``superres`` (the SR settings, generator file and
+    sha256) is kept only when a member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample":
+    ...}; ``ran``: how the dumps scored (``made_with`` of their tables); ``canaries``: each checkpoint's
+    canary scores."""
     entries = member_entries(members, specs, digests, canaries or {})
     uses_sr = any(m["input"] == "sr" for m in entries)
     return {
@@ -98,6 +103,7 @@ def build(
         "weights": weights,
         "thresholds": [float(t) for t in thresholds],
         "groups": [[CLASSES[c] for c in g] for g in groups],
+        "keep": keep,
         "scoring": {
             "views": views,
             "precision": precision,
@@ -136,7 +142,7 @@ def with_lr_only(full: dict, lr: dict) -> dict:
     """``full`` with ``lr`` (a bundle of its low-res members, refitted) as its ``lr_only`` variant."""
     if any(m["input"] != "lr" for m in lr["members"]):
         raise ValueError("an lr_only variant holds low-res members only")
-    return {**full, "lr_only": {k: lr[k] for k in ("members", "weights", "thresholds", "groups", "val_f1")}}
+    return {**full, "lr_only": {k: lr[k] for k in ("members", "weights", "thresholds", "groups", "keep", "val_f1")}}
 
 
 def lr_only(bundle: dict) -> dict:
@@ -170,7 +176,8 @@ def decide(bundle: dict, member_scores: list[np.ndarray]) -> tuple[np.ndarray, n
     scores = E.average(member_scores, bundle["weights"])
     index = {c: i for i, c in enumerate(CLASSES)}
     groups = [[index[c] for c in g] for g in bundle["groups"]]
-    decision = X.Decision(members=[], thresholds=np.asarray(bundle["thresholds"], float), groups=groups)
+    thresholds = np.asarray(bundle["thresholds"], float)
+    decision = X.Decision(members=[], thresholds=thresholds, groups=groups, keep=bundle["keep"])
     return scores, X.predict(decision, scores)
 
 
@@ -280,6 +287,7 @@ class _Rule(TypedDict):
     weights: list[float] | None
     thresholds: list[float]
     groups: list[list[str]]
+    keep: Literal["score", "margin"]
     val_f1: _ValF1 | None
 
 

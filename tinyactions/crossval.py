@@ -34,6 +34,7 @@ class Rule:
     freq: np.ndarray  # train frequency per class (the frequency rule's input)
     groups: list[list[int]]  # candidate exclusive groups (class indexes)
     apply: bool | str  # postprocess.apply: True | False | "auto"
+    keep: str  # postprocess.keep: "score" (the seed) | "margin" (over the class's threshold)
     best_by: str
     folds: int
     seed: int
@@ -46,6 +47,7 @@ class Decision:
     members: list[int]  # checkpoint indexes
     thresholds: np.ndarray
     groups: list[list[int]]  # applied
+    keep: str  # postprocess.keep
     frequency: tuple[float, float] | None = None  # the fitted frequency rule's (a, b), when it is the rule
 
 
@@ -73,8 +75,9 @@ def cv_predictions(
     ranked: T.Ranked | None = None,
 ) -> np.ndarray:
     """Held-out predictions of thresholds (and post-processing, which fits nothing) over ``folds``."""
-    out = T.cross_validated_predictions(scores, labels, rule.config, rule.freq, folds, ranked)
-    return postprocess.apply(out, scores, groups) if groups else out
+    rows = T.cross_validated_thresholds(scores, labels, rule.config, rule.freq, folds, ranked)
+    out = (scores >= rows).astype(np.int8)
+    return postprocess.apply(out, scores, groups, rows if rule.keep == "margin" else None) if groups else out
 
 
 def group_gains(
@@ -123,13 +126,15 @@ def decide(rule: Rule, val: Val, rows: np.ndarray) -> Decision:
         if rule.apply == "auto" and rule.groups
         else [0.0] * len(rule.groups)
     )
-    return Decision(members, thresholds, applied(rule, gains), frequency)
+    return Decision(members, thresholds, applied(rule, gains), rule.keep, frequency)
 
 
 def predict(decision: Decision, scores: np.ndarray) -> np.ndarray:
     """0/1 predictions of averaged member scores (unreadable videos: NaN, nothing predicted)."""
     out = T.predict(np.nan_to_num(scores, nan=-1.0), decision.thresholds)
-    return postprocess.apply(out, scores, decision.groups) if decision.groups else out
+    if not decision.groups:
+        return out
+    return postprocess.apply(out, scores, decision.groups, decision.thresholds if decision.keep == "margin" else None)
 
 
 def member_scores(decision: Decision, rule: Rule, arrays: np.ndarray, rows=slice(None)) -> np.ndarray:
@@ -189,7 +194,7 @@ def nested_greedy(rule: Rule, val: Val, max_members: int) -> Honest:
         held = outer == f
         chosen = greedy(rule, val, ~held, max_members)
         scores = E.average([val.checkpoints.val[i] for i in chosen])
-        decision = Decision(chosen, T.fit(scores[~held], val.labels[~held], rule.config, rule.freq), [])
+        decision = Decision(chosen, T.fit(scores[~held], val.labels[~held], rule.config, rule.freq), [], rule.keep)
         out[held] = predict(decision, scores[held])
         decisions.append(decision)
     return Honest(M.per_class(val.labels, out).macro_f1, out, decisions)

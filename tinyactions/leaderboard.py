@@ -95,6 +95,11 @@ RULE_CONTRASTS = (
     ("ensemble vs single best", "thresholds {strategy}", "single best"),
     ("thresholds vs 0.5", "thresholds {strategy}", "at 0.5"),
     ("post-processing (all groups) vs none", "all groups", "thresholds {strategy}"),
+    (
+        "post-processing keeping the largest margin vs the top score",
+        "all groups, keep margin",
+        "all groups, keep score",
+    ),
     ("all members vs low-res members alone", "rule", "low-res members"),
 )
 
@@ -205,6 +210,7 @@ def evaluate(s: Settings) -> dict:
         freq=train_counts / max(stats["videos"]["train"], 1),
         groups=postprocess.validate_groups(names),
         apply=s.postprocess.apply,
+        keep=s.postprocess.keep,
         best_by=s.best_by,
         folds=t.folds,
         seed=t.seed,
@@ -255,6 +261,12 @@ def evaluate(s: Settings) -> dict:
     at_half = row(fitted(half)[1], cv.setdefault("at 0.5", X.nested(half, val).predicted))
     all_groups = replace(rule, apply=True)
     with_groups = row(fitted(all_groups)[1], cv.setdefault("all groups", X.nested(all_groups, val).predicted))
+    cv[f"all groups, keep {rule.keep}"] = cv["all groups"]
+    other = replace(all_groups, keep="score" if rule.keep == "margin" else "margin")  # the other postprocess.keep
+    other_keep = {
+        "keep": other.keep,
+        **row(fitted(other)[1], cv.setdefault(f"all groups, keep {other.keep}", X.nested(other, val).predicted)),
+    }
     base = strategies[rule.config.strategy]["cv"]
     derived_row = None
     if derived and derived != names:  # the ablation: groups derived from train co-occurrence instead
@@ -324,6 +336,8 @@ def evaluate(s: Settings) -> dict:
         **{f"f1_at_0.5_{k}": v for k, v in at_half.items()},
         **{f"f1_thresholds_{k}": v for k, v in chosen.items() if not k.startswith("a_b")},
         **{f"f1_postprocess_{k}": v for k, v in with_groups.items()},
+        "postprocess_keep": rule.keep,
+        "postprocess_other_keep": other_keep,
         "strategies": strategies,
         "precision_in_sample": float(final_scores.precision.mean()),
         "recall_in_sample": float(final_scores.recall.mean()),
@@ -447,6 +461,7 @@ def ensemble_bundle(
         val_f1,
         made,
         canaries,
+        keep=decision.keep,
     )
 
 

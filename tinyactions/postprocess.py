@@ -53,13 +53,21 @@ def seen_together(cooccurrence: pd.DataFrame, groups: list[list[str]]) -> dict[s
     return found
 
 
-def apply(predicted: np.ndarray, scores: np.ndarray, groups: list[list[int]]) -> np.ndarray:
-    """Keep, per video and group, only the highest-scoring predicted class of the group."""
+def apply(
+    predicted: np.ndarray, scores: np.ndarray, groups: list[list[int]], thresholds: np.ndarray | None = None
+) -> np.ndarray:
+    """Keep, per video and group, only one predicted class of the group: the highest-scoring one (the
+    seed), or with ``thresholds`` (per class, or per video and class: ``postprocess.keep: margin``) the
+    one whose score passes its own threshold by the most, so that a frequent class's high scores do not
+    win by default over a rare class's high threshold-relative score."""
     out = predicted.copy()
+    rank = np.nan_to_num(scores, nan=-1.0)
+    if thresholds is not None:
+        rank = rank - np.broadcast_to(thresholds, np.shape(scores))
     for group in groups:
         g = np.asarray(group)
         sub_pred = out[:, g].astype(bool)
-        masked = np.where(sub_pred, np.nan_to_num(scores[:, g], nan=-1.0), -np.inf)
+        masked = np.where(sub_pred, rank[:, g], -np.inf)
         top = np.argmax(masked, axis=1)
         keep = np.zeros_like(sub_pred)
         rows = np.flatnonzero(sub_pred.any(axis=1))

@@ -10,6 +10,7 @@ STRATEGY_NAMES = {
     "frequency": "frequency, fitted (the seed's rule)",
     "frequency_set": "frequency, hand-set end points (ours)",
 }
+KEEP_NAMES = {"score": "the top score, the seed", "margin": "the largest margin over threshold, ours"}
 # the seed's Table 1 rows: (label, sampling, balance) of an ir-CSN run on low-res input with BCE
 TABLE1_ROWS = (
     ("without uniform sampling", "dense", False),
@@ -169,8 +170,10 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         f"{_get(e, 'f1_at_0.5_in_sample')} | {_get(e, 'f1_at_0.5_cv')} |",
         f"| + thresholds ({e['threshold_strategy']}) | – | {_get(e, 'f1_thresholds_in_sample')} | "
         f"{_get(e, 'f1_thresholds_cv')} |",
-        f"| + post-processing (all {len(e['groups'])} groups) | – | {_get(e, 'f1_postprocess_in_sample')} | "
-        f"{_get(e, 'f1_postprocess_cv')} |",
+        f"| + post-processing (all {len(e['groups'])} groups, keeping {KEEP_NAMES[e['postprocess_keep']]}) | – | "
+        f"{_get(e, 'f1_postprocess_in_sample')} | {_get(e, 'f1_postprocess_cv')} |",
+        f"| + post-processing keeping {KEEP_NAMES[e['postprocess_other_keep']['keep']]} instead (ablation) | – | "
+        f"{_get(e['postprocess_other_keep'], 'in_sample')} | {_get(e['postprocess_other_keep'], 'cv')} |",
         f"| **submission rule** (thresholds + groups as postprocess.apply says) | – | {_get(board, 'f1_in_sample')} | "
         f"**{_get(board, 'f1')}** |",
     ]

@@ -309,6 +309,7 @@ class Postprocess(Section):
     groups: Literal["derive", "none"] | list[list[str]]
     min_expected: Rate
     apply: bool | Literal["auto"]
+    keep: Literal["score", "margin"]
 
 
 class Settings(Section):
@@ -478,6 +479,13 @@ def _check(s: Settings) -> None:
         fail("ensemble.weights", f"{len(s.ensemble.weights)} weights for {len(s.ensemble.members)} members")
     if s.ensemble.weights is not None and not sum(s.ensemble.weights) > 0:
         fail("ensemble.weights", "all zero: at least one member needs a positive weight")
+    for split in ("train", "val", "test"):
+        sources, clips = getattr(s.synth.sources, split), getattr(s.synth.videos, split)
+        if sources.virat + sources.meva > clips:
+            fail(
+                f"synth.sources.{split}",
+                f"{sources.virat + sources.meva} source videos for {clips} {split} clips: each source needs a clip",
+            )
     if isinstance(s.postprocess.groups, list):
         try:
             validate_groups(s.postprocess.groups)

@@ -194,6 +194,26 @@ def predict(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return (scores >= thresholds[None, :]).astype(np.int8)
 
 
+def cross_validated_thresholds(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    config: ThresholdConfig,
+    train_frequency: np.ndarray | None,
+    folds: np.ndarray,
+    ranked: Ranked | None = None,
+) -> np.ndarray:
+    """(videos, classes): each video's thresholds, fitted on the folds other than its own (``folds``: a
+    fold index per video). ``ranked``: the ranking of ``scores``, if already made."""
+    if config.strategy in RANKED_STRATEGIES and ranked is None:
+        ranked = Ranked.of(scores, labels)
+    rows = np.zeros(np.shape(labels), dtype=np.float64)
+    for f in np.unique(folds):
+        held = folds == f
+        rest = ranked.subset(~held, with_rows=False) if ranked is not None else None
+        rows[held] = fit_ranked(rest, scores.shape[1], config, train_frequency)[None, :]
+    return rows
+
+
 def cross_validated_predictions(
     scores: np.ndarray,
     labels: np.ndarray,
@@ -202,14 +222,6 @@ def cross_validated_predictions(
     folds: np.ndarray,
     ranked: Ranked | None = None,
 ) -> np.ndarray:
-    """Held-out 0/1 predictions: each fold (``folds``: a fold index per video) thresholded with
-    thresholds fitted on the other folds. ``ranked``: the ranking of ``scores``, if already made."""
-    if config.strategy in RANKED_STRATEGIES and ranked is None:
-        ranked = Ranked.of(scores, labels)
-    predicted = np.zeros(np.shape(labels), dtype=np.int8)
-    for f in np.unique(folds):
-        held = folds == f
-        rest = ranked.subset(~held, with_rows=False) if ranked is not None else None
-        fitted = fit_ranked(rest, scores.shape[1], config, train_frequency)
-        predicted[held] = predict(scores[held], fitted)
-    return predicted
+    """Held-out 0/1 predictions: each fold thresholded with thresholds fitted on the other folds."""
+    rows = cross_validated_thresholds(scores, labels, config, train_frequency, folds, ranked)
+    return (scores >= rows).astype(np.int8)
