@@ -40,10 +40,13 @@ EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (
     ("Opening", "Closing"),
     ("Push", "Pull"),
 )
-# The controls the demo measures its components against, fixed before measuring (bench/demo_signal.py):
-# classes whose only cue is detail of a few pixels in the clean render, which the x4 degradation blurs
-# away (a phone at the head, a lit screen at the chest, a tool tip at the hand, a checkered vest): what
-# super-resolution and the clean renders (the positive control) can recover and low resolution cannot;
+# The controls the demo measures its components against (bench/demo_signal.py):
+# classes whose only cue is detail of a few pixels in the clean render, which the degradation to the
+# demo's low-res sizes (median 20 px) blurs to a faint trace (a phone at the head, a lit screen at the
+# chest, a tool tip at the hand, white squares of a checkered vest): what super-resolution and the clean
+# renders (the positive control) can recover and low resolution hardly shows.
+# They are frequent (8-13% of clips): as tail classes (about 10 train clips each) no run, the clean
+# renders' included, learnt them, which left the positive control nothing to measure;
 DETAIL_CLASSES: tuple[str, ...] = (
     "specialized_talking_phone",
     "specialized_texting_phone",
@@ -52,7 +55,7 @@ DETAIL_CLASSES: tuple[str, ...] = (
 )
 # and the tail: classes the story gives to at most 3.5% of clips (every other class: at least 6.5%), the
 # ones balance.tail_max_share (0.05) is meant to pick on a train split (on the demo's 360 clips it may
-# miss one near the edge, which prepare reports): what data balance is for.
+# miss one near the edge, which prepare reports): what data balance is for. No class is in both.
 TAIL_CLASSES: tuple[str, ...] = (
     "Interacts",
     "Entering",
@@ -69,9 +72,6 @@ TAIL_CLASSES: tuple[str, ...] = (
     "Pull",
     "Loading",
     "Misc",
-    "specialized_texting_phone",
-    "specialized_using_tool",
-    "specialized_miscellaneous",
 )
 FPS = 30.0  # TinyVIRAT's clips are 30 frames/s
 
@@ -132,9 +132,9 @@ def sample_labels(rng: np.random.Generator) -> list[str]:
             maybe("activity_carrying", 0.32 if walking else 0.22)
         maybe("Talking", 0.32 if standing else 0.07)
         maybe("activity_gesturing", 0.08)
-        maybe("specialized_talking_phone", 0.10)
+        maybe("specialized_talking_phone", 0.16)
         maybe("Interacts", 0.04)
-        maybe("specialized_miscellaneous", 0.03)
+        maybe("specialized_miscellaneous", 0.12)
         maybe("Misc", 0.012)
     if walking:
         if not maybe("Entering", 0.06):
@@ -142,8 +142,8 @@ def sample_labels(rng: np.random.Generator) -> list[str]:
         if not maybe("Push", 0.025):
             maybe("Pull", 0.02)
     if standing:
-        maybe("specialized_texting_phone", 0.10)
-        maybe("specialized_using_tool", 0.08)
+        maybe("specialized_texting_phone", 0.30)
+        maybe("specialized_using_tool", 0.25)
         maybe("Loading", 0.03)
         if not maybe("Opening", 0.05):
             maybe("Closing", 0.05)
@@ -312,9 +312,9 @@ def render_clip(
                 _fill(
                     f,
                     x - 0.14 * h + k * 0.1 * h,
-                    foot - 0.75 * h + (k % 2) * 0.12 * h,
-                    x - 0.09 * h + k * 0.1 * h,
-                    foot - 0.63 * h + (k % 2) * 0.12 * h,
+                    foot - 0.78 * h + (k % 2) * 0.16 * h,
+                    x - 0.07 * h + k * 0.1 * h,
+                    foot - 0.62 * h + (k % 2) * 0.16 * h,
                     (1, 1, 1),
                     alpha,
                 )
@@ -328,13 +328,15 @@ def render_clip(
             _fill(f, cx - 0.18 * h, foot - 0.3 * h, cx + 0.18 * h, foot - 0.05 * h, (0.3, 0.5, 0.3), alpha)
             _fill(f, min(x, cx), foot - 0.45 * h, max(x, cx), foot - 0.42 * h, (0.2, 0.2, 0.2), alpha)
         if "specialized_talking_phone" in L:  # small bright phone at the head
-            _fill(f, x + 0.1 * h, foot - 0.95 * h, x + 0.15 * h, foot - 0.85 * h, (0.2, 0.9, 1.0), alpha)
+            _fill(f, x + 0.1 * h, foot - 0.97 * h, x + 0.18 * h, foot - 0.82 * h, (0.2, 0.9, 1.0), alpha)
         if "specialized_texting_phone" in L:  # lit screen held at the chest, flickering
             lum = 0.6 + 0.4 * (i % 3 == 0)
-            _fill(f, front - 0.04 * h, foot - 0.66 * h, front + 0.04 * h, foot - 0.6 * h, (lum, lum, 0.3 * lum), alpha)
+            _fill(f, front - 0.06 * h, foot - 0.68 * h, front + 0.06 * h, foot - 0.59 * h, (lum, lum, 0.3 * lum), alpha)
         if "specialized_using_tool" in L:  # a tool tip jittering fast at the hand
             jx = 0.05 * h * math.sin(sc.t[i] * 2.1)
-            _fill(f, front + jx - 0.03 * h, foot - 0.5 * h, front + jx + 0.03 * h, foot - 0.38 * h, (1, 0.9, 0), alpha)
+            _fill(
+                f, front + jx - 0.045 * h, foot - 0.52 * h, front + jx + 0.045 * h, foot - 0.36 * h, (1, 0.9, 0), alpha
+            )
         partner = "Talking" in L or "Interacts" in L
         if partner:
             gap = 0.55 * h if "Interacts" not in L else 0.55 * h * (1 - 0.6 * tt[i])
