@@ -11,7 +11,7 @@ from tinyactions.annotations import CLASSES
 from tinyactions.atomic import file_digest
 
 
-def make(tmp_path, weights=None, groups=()):
+def make(tmp_path, weights=None, groups=(), keep="score"):
     for epoch in (1, 2):
         path = tmp_path / f"models/r/epoch_{epoch}.pth"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,7 +27,7 @@ def make(tmp_path, weights=None, groups=()):
         views=1,
         precision="fp32",
         superres={"unused": True},
-        keep="score",
+        keep=keep,
     )
 
 
@@ -49,6 +49,17 @@ def test_decide_averages_members_thresholds_and_keeps_the_top_class_of_a_group(t
     assert np.isnan(scores[2]).all() and not predicted[2].any()
     with pytest.raises(ValueError, match="1 score matrices for 2 bundle members"):
         bundle.decide(b, [a])
+
+
+def test_decide_keeps_the_class_furthest_above_its_threshold_when_the_bundle_says_margin(tmp_path):
+    b = make(tmp_path, groups=[(0, 1)], keep="margin")
+    b["thresholds"][:2] = [0.7, 0.3]  # a frequent class with a high threshold beside a rare one
+    a = np.zeros((1, 26))
+    a[0, :2] = [0.8, 0.6]
+    assert bundle.decide(b, [a, a])[1][0, :2].tolist() == [0, 1]  # margins 0.1 and 0.3
+    assert bundle.decide({**b, "keep": "score"}, [a, a])[1][0, :2].tolist() == [1, 0]
+    with pytest.raises(ValueError, match="keep: 'top' is not score or margin"):
+        make(tmp_path, keep="top")
 
 
 def test_verify_names_a_moved_or_changed_checkpoint(tmp_path):
@@ -81,6 +92,13 @@ def test_load_names_a_file_that_is_not_a_bundle_of_this_version(tmp_path):
         r"rerun the evaluate stage$",
     ):
         bundle.load(tmp_path / "old.json")
+    unkept = {k: v for k, v in make(tmp_path).items() if k != "keep"}
+    (tmp_path / "unkept.json").write_text(json.dumps(unkept))
+    with pytest.raises(bundle.BundleError, match=r"not a bundle of this version \(no keep\): rerun the evaluate"):
+        bundle.load(tmp_path / "unkept.json")
+    (tmp_path / "top.json").write_text(json.dumps({**make(tmp_path), "keep": "top"}))
+    with pytest.raises(bundle.BundleError, match=r"keep"):
+        bundle.load(tmp_path / "top.json")
     (tmp_path / "new.json").write_text(json.dumps(make(tmp_path)))
     assert bundle.load(tmp_path / "new.json") == json.loads(json.dumps(make(tmp_path)))
 

@@ -112,7 +112,7 @@ def test_cross_validation_is_below_in_sample_on_noise():
     cfg = threshold_config(strategy="f1", min_positives=0)
     in_sample = M.per_class(labels, T.predict(scores, T.fit(scores, labels, cfg))).macro_f1
     folds = np.arange(120) % 5
-    held_out = T.cross_validated_predictions(scores, labels, cfg, None, folds)
+    held_out = (scores >= T.cross_validated_thresholds(scores, labels, cfg, None, folds)).astype(int)
     assert M.per_class(labels, held_out).macro_f1 < in_sample
 
 
@@ -157,15 +157,15 @@ def test_postprocess_keeps_exactly_one_positive_per_group():
 
 
 def test_postprocess_by_margin_keeps_the_class_furthest_above_its_own_threshold():
-    predicted = np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1]])
-    scores = np.array([[0.9, 0.5, 0.1], [0.6, 0.5, 0.1], [0.1, 0.7, 0.45]])
+    predicted = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]])
+    scores = np.array([[0.9, 0.5, 0.1], [0.1, 0.7, 0.45], [0.85, 0.1, 0.5]])
     thresholds = np.array([0.8, 0.2, 0.4])  # a frequent class 0 with a high threshold, a rare class 1
     by_score = postprocess.apply(predicted, scores, [[0, 1, 2]])
     by_margin = postprocess.apply(predicted, scores, [[0, 1, 2]], thresholds)
-    assert by_score.tolist() == [[1, 0, 0], [1, 0, 0], [0, 1, 0]]
-    assert by_margin.tolist() == [[0, 1, 0], [0, 1, 0], [0, 1, 0]]  # margins 0.1 vs 0.3, -0.2 vs 0.3, 0.3 vs 0.05
-    per_video = np.array([[0.8, 0.2, 0.4], [0.3, 0.45, 0.4], [0.8, 0.2, 0.4]])  # thresholds of each video's fold
-    assert postprocess.apply(predicted, scores, [[0, 1, 2]], per_video).tolist() == [[0, 1, 0], [1, 0, 0], [0, 1, 0]]
+    assert by_score.tolist() == [[1, 0, 0], [0, 1, 0], [1, 0, 0]]
+    assert by_margin.tolist() == [[0, 1, 0], [0, 1, 0], [0, 0, 1]]  # 0.1 vs 0.3; 0.5 vs 0.05; 0.05 vs 0.1
+    per_video = np.array([[0.8, 0.2, 0.4], [0.1, 0.6, 0.3], [0.8, 0.2, 0.4]])  # thresholds of each video's fold
+    assert postprocess.apply(predicted, scores, [[0, 1, 2]], per_video).tolist() == [[0, 1, 0], [0, 0, 1], [0, 0, 1]]
 
 
 def test_cross_validated_thresholds_are_the_held_out_folds_fits():
@@ -178,7 +178,7 @@ def test_cross_validated_thresholds_are_the_held_out_folds_fits():
     for f in range(3):
         fitted = T.fit(scores[folds != f], labels[folds != f], cfg, None)
         np.testing.assert_allclose(rows[folds == f], np.broadcast_to(fitted, rows[folds == f].shape))
-    assert (T.cross_validated_predictions(scores, labels, cfg, None, folds) == (scores >= rows)).all()
+    assert len({tuple(rows[folds == f][0]) for f in range(3)}) == 3  # each fold has its own fit
 
 
 def test_groups_derive_from_never_co_occurring_classes_and_validate():

@@ -154,6 +154,28 @@ def test_member_epochs_are_chosen_inside_the_folds():
     assert f1 < in_sample - 0.05
 
 
+def test_margin_post_processing_uses_each_videos_own_fold_thresholds():
+    """keep: margin ranks a group's predicted classes by score minus threshold: in cross-validation the
+    thresholds fitted without the video's fold, after the fit on all of val its thresholds."""
+    from tinyactions import postprocess
+    from tinyactions import thresholds as T
+
+    rng = np.random.default_rng(4)
+    labels = (rng.random((80, 26)) < np.linspace(0.5, 0.05, 26)).astype(np.int8)
+    scores = np.clip(labels * 0.25 + rng.random((80, 26)) * 0.75, 0, 1)
+    folds, group = np.arange(80) % 4, [[0, 5]]  # a frequent class and a rarer one, their thresholds apart
+    margin, score = rule(keep="margin", groups=group, apply=True), rule(keep="score", groups=group, apply=True)
+    rows = T.cross_validated_thresholds(scores, labels, margin.config, margin.freq, folds)
+    by_margin = X.cv_predictions(scores, labels, margin, folds, group)
+    assert (by_margin == postprocess.apply((scores >= rows).astype(np.int8), scores, group, rows)).all()
+    assert (by_margin != X.cv_predictions(scores, labels, score, folds, group)).any(), "the two rules differ here"
+    fitted = T.fit(scores, labels, margin.config, margin.freq)
+    decision = X.Decision([0], fitted, group, "margin")
+    expected = postprocess.apply(T.predict(scores, fitted), scores, group, fitted)
+    assert (X.predict(decision, scores) == expected).all()
+    assert (X.predict(decision, scores) != X.predict(X.Decision([0], fitted, group, "score"), scores)).any()
+
+
 def test_folds_keep_source_videos_together_and_spread_every_class():
     rng = np.random.default_rng(5)
     labels = (rng.random((300, 26)) < np.linspace(0.4, 0.02, 26)).astype(np.int8)

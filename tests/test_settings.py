@@ -162,8 +162,8 @@ def test_the_shipped_params_and_every_run_resolve():
         ),
         (lambda p: p["synth"]["lr_size"].update(max=200), "synth.lr_size.max: 200 exceeds synth.hr_size 112"),
         (
-            lambda p: p["synth"]["videos"].update(val=20),
-            "synth.sources.val: 30 source videos for 20 val clips: each source needs a clip",
+            lambda p: p["synth"]["videos"].update(val=29),
+            "synth.sources.val: 30 source videos for 29 val clips: each source needs a clip",
         ),
         (
             lambda p: p["postprocess"].update(keep="top"),

@@ -88,13 +88,15 @@ def build(
     ran: dict | None = None,
     canaries: dict[tuple[str, int], list] | None = None,
     *,
-    keep: str,
+    keep: Literal["score", "margin"],
 ) -> dict:
     """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
     are class indexes (``keep``: postprocess.keep); ``superres`` (the SR settings, generator file and
     sha256) is kept only when a member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample":
     ...}; ``ran``: how the dumps scored (``made_with`` of their tables); ``canaries``: each checkpoint's
     canary scores."""
+    if keep not in ("score", "margin"):
+        raise ValueError(f"keep: {keep!r} is not score or margin")
     entries = member_entries(members, specs, digests, canaries or {})
     uses_sr = any(m["input"] == "sr" for m in entries)
     return {

@@ -12,6 +12,7 @@ grouped by source video (:mod:`tinyactions.folds`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class Rule:
     freq: np.ndarray  # train frequency per class (the frequency rule's input)
     groups: list[list[int]]  # candidate exclusive groups (class indexes)
     apply: bool | str  # postprocess.apply: True | False | "auto"
-    keep: str  # postprocess.keep: "score" (the seed) | "margin" (over the class's threshold)
+    keep: Literal["score", "margin"]  # postprocess.keep: the top score (the seed) | the largest margin
     best_by: str
     folds: int
     seed: int
@@ -47,7 +48,7 @@ class Decision:
     members: list[int]  # checkpoint indexes
     thresholds: np.ndarray
     groups: list[list[int]]  # applied
-    keep: str  # postprocess.keep
+    keep: Literal["score", "margin"]  # postprocess.keep
     frequency: tuple[float, float] | None = None  # the fitted frequency rule's (a, b), when it is the rule
 
 

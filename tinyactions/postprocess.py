@@ -1,5 +1,6 @@
-"""Post-processing of the seed: inside a group of mutually exclusive classes keep only the top-scoring
-positive prediction.
+"""Post-processing of the seed: inside a group of mutually exclusive classes keep only one positive
+prediction, the top-scoring one (the seed) or the one furthest above its own threshold
+(``postprocess.keep: margin``, ours).
 
 Groups come from params, or are derived from the training labels: two classes are called exclusive when
 they never share a training video although independence would predict at least ``min_expected`` shared

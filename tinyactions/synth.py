@@ -6,7 +6,7 @@ labels. Some classes have only fine detail as their cue (a phone at the head, a 
 a checkered vest: ``DETAIL_CLASSES``) that low resolution blurs away, so super-resolution and
 distillation have something to recover; others carry such detail beside a coarse cue (the spokes of a
 bicycle that also moves fast, speech marks between two people standing together). The clip is then
-degraded the way surveillance crops are (blur, downscale to 10-128 px with most clips small, sensor
+degraded the way surveillance crops are (blur, downscale to ``lr_size``, most clips small, sensor
 noise, JPEG and mp4 compression) and written in the TinyVIRAT-v2 layout; the clean render is kept in a
 separate root for fitting and scoring super-resolution. Each split has its own source videos.
 

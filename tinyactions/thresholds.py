@@ -17,9 +17,10 @@ Rare classes (few validation positives) overfit an F1-optimal threshold: it is s
 shared threshold with weight ``positives / (positives + min_positives)``. The shared threshold is
 ``pooled`` (the one threshold for all classes that maximises the macro F1 on the same scores: averaged
 ensemble scores are compressed towards the base rates, so 0.5 would silence rare classes) or the fixed
-``prior``. :func:`cross_validated_predictions` fits on k-1 folds of val and predicts the held-out fold
-(the honest estimates of :mod:`tinyactions.crossval` are built on it). Fitting is vectorised over classes and works on
-a ranking made once (:class:`Ranked`), so the folds of a cross-validation cost no further sort.
+``prior``. :func:`cross_validated_thresholds` gives each val video the thresholds fitted on the folds
+other than its own (the honest estimates of :mod:`tinyactions.crossval` are built on it). Fitting is
+vectorised over classes and works on a ranking made once (:class:`Ranked`), so the folds of a
+cross-validation cost no further sort.
 """
 
 from __future__ import annotations
@@ -212,16 +213,3 @@ def cross_validated_thresholds(
         rest = ranked.subset(~held, with_rows=False) if ranked is not None else None
         rows[held] = fit_ranked(rest, scores.shape[1], config, train_frequency)[None, :]
     return rows
-
-
-def cross_validated_predictions(
-    scores: np.ndarray,
-    labels: np.ndarray,
-    config: ThresholdConfig,
-    train_frequency: np.ndarray | None,
-    folds: np.ndarray,
-    ranked: Ranked | None = None,
-) -> np.ndarray:
-    """Held-out 0/1 predictions: each fold thresholded with thresholds fitted on the other folds."""
-    rows = cross_validated_thresholds(scores, labels, config, train_frequency, folds, ranked)
-    return (scores >= rows).astype(np.int8)
