@@ -159,7 +159,7 @@ def test_dvc_repro_end_to_end(tmp_path):
     KD = {"distill@ircsn_kd", "dump_student@ircsn_kd"}
     assert ran(repo, env, {"students": {"ircsn_kd": {**STUDENT, "alpha": 0.3}}}) == KD | {"evaluate"}
     # a threshold parameter reruns only the tail
-    assert ran(repo, env, {"thresholds": {"strategy": "frequency"}}) == {"evaluate"}
+    assert ran(repo, env, {"thresholds": {"strategy": "f1"}}) == {"evaluate"}
     # super-resolution settings rerun what reads super-resolved video, never a low-res run
     assert ran(repo, env, {"superres": {"overlap": 1}}) == {
         "superres_fit",
@@ -220,7 +220,7 @@ def test_dvc_repro_end_to_end(tmp_path):
     # a variant already run and shared elsewhere is restored from the run-cache, not rerun
     assert ran(repo, env, {"thresholds": {"strategy": "fixed"}}) == {"evaluate"}
     share(repo, env)
-    assert ran(repo, env, {"thresholds": {"strategy": "frequency"}}) == set()
+    assert ran(repo, env, {"thresholds": {"strategy": "f1"}}) == set()
     commit(repo, env, "shared remote")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], env=env, check=True, capture_output=True)
@@ -233,11 +233,11 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert "Running stage" not in board and "Stage 'evaluate' is cached" in board, board
     assert re.search(r"\| metrics/leaderboard.json\s+\| f1 ", board), board
     # a decision-rule change nobody ran: evaluate is computed on the CI runner (it is allowed to)
-    params["thresholds"]["strategy"] = "f1"
+    params["thresholds"]["strategy"] = "frequency"
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     board = leaderboard(clone, env)
     assert set(re.findall(r"Running stage '([^']+)'", board)) == {"validate", "evaluate"}, board
-    assert re.search(r"\| metrics/leaderboard.json\s+\| ensemble.threshold_strategy\s+\| frequency\s+\| f1 ", board)
+    assert re.search(r"\| metrics/leaderboard.json\s+\| ensemble.threshold_strategy\s+\| f1\s+\| frequency ", board)
     # a training change nobody ran: the CI job trains nothing; it fails and names the stale stages
     params["students"]["ircsn_kd"]["alpha"] = 0.65
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -167,6 +167,7 @@ def project(tmp_path):
         "fp32",
         None,
         {"cv": 0.2, "in_sample": 0.3},
+        keep="score",
     )
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission/bundle.json").write_text(json.dumps(bundle))
