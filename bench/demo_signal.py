@@ -97,7 +97,6 @@ RULE_CONTRASTS = (
     ),
 )
 CLASS_SETS = {"detail": DETAIL, "tail": TAIL, "all": EVERY}
-PIPELINE_SPLITS = {"lr": ("val", "test"), "sr": ("val", "test")}  # the workspace pipeline's runs (and kd)
 
 
 def stage(workspace: Path, name: str) -> None:
@@ -224,10 +223,10 @@ def no_tail_balance(index: pd.DataFrame, s: settings.Settings, seed: int) -> pd.
 
 
 def train_and_score(
-    spec, root: str, train_index: Path, s: settings.Settings, teacher: Path | None = None, splits=("val",)
+    spec, root: str, train_index: Path, s: settings.Settings, teacher: Path | None = None
 ) -> pd.DataFrame:
-    """A run trained and scored on ``splits`` (test only for the workspace pipeline's runs: its evaluate
-    writes their answer.txt)."""
+    """A run trained and scored on val (and test for the workspace pipeline's runs, whose answer.txt its
+    evaluate writes)."""
     from tinyactions.training import train
 
     if not (paths.SCORES / f"{spec.name}.parquet").is_file():
@@ -244,7 +243,7 @@ def train_and_score(
             workers=s.execution.loader_workers,
         )
         print(f"  train {spec.name}: {time.monotonic() - started:.0f} s", flush=True)
-    return score(spec, root, s, splits)
+    return score(spec, root, s, ("val", "test") if spec.name in s.run_names() else ("val",))
 
 
 def teacher_scores(spec, root: str, student: str, s: settings.Settings) -> Path:
@@ -301,10 +300,10 @@ def run_seed(seed: int, base: dict, input_size: int | None = None, epochs: int |
     tables = {}
     for key in ("lr", "sr", "hr", "bicubic", "nobal", "notail", "dense"):
         spec, kind, index = specs[key]
-        tables[key] = train_and_score(spec, roots[kind], index, s, splits=PIPELINE_SPLITS.get(key, ("val",)))
+        tables[key] = train_and_score(spec, roots[kind], index, s)
     # students: from the SR run (the method) and from the low-res run itself (the control)
     teacher = teacher_scores(specs["sr"][0], roots["sr"], "ircsn_kd", s)
-    tables["kd"] = train_and_score(student, roots["lr"], train_index, s, teacher, ("val", "test"))
+    tables["kd"] = train_and_score(student, roots["lr"], train_index, s, teacher)
     own = dataclasses.replace(student, name="ircsn_kd_self")
     teacher = teacher_scores(lr, roots["lr"], "ircsn_kd_self", s)
     tables["kd_self"] = train_and_score(own, roots["lr"], train_index, s, teacher)

@@ -77,8 +77,15 @@ def cv_predictions(
 ) -> np.ndarray:
     """Held-out predictions of thresholds (and post-processing, which fits nothing) over ``folds``."""
     rows = T.cross_validated_thresholds(scores, labels, rule.config, rule.freq, folds, ranked)
-    out = (scores >= rows).astype(np.int8)
-    return postprocess.apply(out, scores, groups, rows if rule.keep == "margin" else None) if groups else out
+    return post_processed(T.predict(scores, rows), scores, groups, rule.keep, rows)
+
+
+def post_processed(predicted, scores, groups: list[list[int]], keep: str, thresholds: np.ndarray) -> np.ndarray:
+    """``predicted`` with one class per group: the top score, or (keep: margin) the furthest above
+    ``thresholds``, the ones that made the decisions."""
+    if not groups:
+        return predicted
+    return postprocess.apply(predicted, scores, groups, thresholds if keep == "margin" else None)
 
 
 def group_gains(
@@ -133,9 +140,7 @@ def decide(rule: Rule, val: Val, rows: np.ndarray) -> Decision:
 def predict(decision: Decision, scores: np.ndarray) -> np.ndarray:
     """0/1 predictions of averaged member scores (unreadable videos: NaN, nothing predicted)."""
     out = T.predict(np.nan_to_num(scores, nan=-1.0), decision.thresholds)
-    if not decision.groups:
-        return out
-    return postprocess.apply(out, scores, decision.groups, decision.thresholds if decision.keep == "margin" else None)
+    return post_processed(out, scores, decision.groups, decision.keep, decision.thresholds)
 
 
 def member_scores(decision: Decision, rule: Rule, arrays: np.ndarray, rows=slice(None)) -> np.ndarray:

@@ -192,7 +192,8 @@ def fit_ranked(
 
 
 def predict(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    return (scores >= thresholds[None, :]).astype(np.int8)
+    """0/1 decisions; ``thresholds`` per class, or per video and class (cross-validated)."""
+    return (np.asarray(scores) >= thresholds).astype(np.int8)
 
 
 def cross_validated_thresholds(
