@@ -39,20 +39,20 @@ smoke-paper: setup
 
 # CI: regenerate the leaderboard from the DVC remote (see scripts/leaderboard.sh); not part of .ci/run
 leaderboard: setup
-	@bash scripts/leaderboard.sh
+	@$(VENV)/bin/tinyactions leaderboard
 
 # The seed's full configuration on real data, real weights and GPUs (profiles/paper.yaml):
 #   make paper TINYVIRAT=/datasets/TinyVIRAT_V2 WEIGHTS=/weights [GPUS=8]
 paper: setup
 	$(if $(and $(TINYVIRAT),$(WEIGHTS)),,$(error usage: make paper TINYVIRAT=<TinyVIRAT-v2 root> WEIGHTS=<checkpoint folder> [GPUS=n]))
-	$(PY) -m tinyactions.profiles paper --data-root "$(TINYVIRAT)" --weights "$(WEIGHTS)" --gpus $(or $(GPUS),1)
+	$(VENV)/bin/tinyactions profile paper --data-root "$(TINYVIRAT)" --weights "$(WEIGHTS)" --gpus $(or $(GPUS),1)
 	$(VENV)/bin/dvc repro
 	$(VENV)/bin/dvc checkout --relink -q
 	@cat metrics/ablation.md
 
-# The trained ensemble (submission/bundle.json) on new videos (tinyactions/predict.py):
+# The trained ensemble (submission/bundle.json) on new videos (tinyactions/app/predict.py):
 #   make predict INPUT="<videos, folders, TinyVIRAT annotation json>" [OUT=predictions.csv] [LR_ONLY=1]
 predict:
 	$(if $(INPUT),,$(error usage: make predict INPUT="<videos, folders, annotation json>" [OUT=predictions.csv] [LR_ONLY=1]))
 	@bash scripts/setup.sh
-	$(PY) -m tinyactions.predict $(INPUT) --out $(or $(OUT),predictions.csv) $(if $(LR_ONLY),--lr-only)
+	$(VENV)/bin/tinyactions predict $(INPUT) --out $(or $(OUT),predictions.csv) $(if $(LR_ONLY),--lr-only)

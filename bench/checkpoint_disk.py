@@ -1,5 +1,5 @@
 """Disk of one paper-size run's checkpoints: before (every epoch with its resume state) and after (only the
-latest keeps optimizer and scheduler state: tinyactions.hooks.ResumeStateOnlyInLatestHook), one run.
+latest keeps optimizer and scheduler state: tinyactions.train.hooks.ResumeStateOnlyInLatestHook), one run.
 
     .venv/bin/python bench/checkpoint_disk.py [--epochs 12]
 
@@ -29,8 +29,8 @@ GB = 1e9
 
 
 def sizes(backbone: str) -> tuple[int, int]:
-    from tinyactions.components import build_model
-    from tinyactions.recipes import model_config
+    from tinyactions.train.recipes import model_config
+    from tinyactions.train.registry import build_model
 
     base = settings.load(ROOT / "params.yaml").run_spec("ircsn_lr")
     spec = dataclasses.replace(base, backbone=backbone, preset="paper", input_size=32, segments=2)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tinyactions.compat  # noqa: E402,F401
-from tinyactions.video import read_sampled, uniform_indices, write_video  # noqa: E402
+import tinyactions.core.compat  # noqa: E402,F401
+from tinyactions.data.video import read_sampled, uniform_indices, write_video  # noqa: E402
 
 
 def make_clips(folder: Path, count: int, seed: int = 0) -> list[Path]:

@@ -26,7 +26,7 @@ low-res run (params.yaml's runs.ircsn_lr) in one thing each:
       dense     dense sampling, no balance: uniform vs dense
 
 Every run is scored at every epoch on val (lr, sr and kd on test too, for the workspace's evaluate);
-runs compare at their last epoch (not chosen on val). The workspace's evaluate (tinyactions.leaderboard,
+runs compare at their last epoch (not chosen on val). The workspace's evaluate (tinyactions.decide.evaluate,
 the evaluate stage's code) then measures the decision rule on an ensemble of the lr, sr and kd runs
 (best and last epochs: 6 members): ensemble + thresholds vs the single best, thresholds vs 0.5,
 post-processing vs none and by margin vs by top score, cross-validated.
@@ -56,13 +56,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyactions import paths, settings  # noqa: E402
-from tinyactions.annotations import CLASSES  # noqa: E402
-from tinyactions.atomic import write_json, write_table, write_text  # noqa: E402
-from tinyactions.index import add_balance_copies, originals, truth  # noqa: E402
-from tinyactions.intervals import Bootstrap  # noqa: E402
-from tinyactions.metrics import average_precision, per_class  # noqa: E402
-from tinyactions.synth import DETAIL_CLASSES, TAIL_CLASSES  # noqa: E402
+from tinyactions import settings  # noqa: E402
+from tinyactions.challenge.annotations import CLASSES  # noqa: E402
+from tinyactions.challenge.metrics import average_precision, per_class  # noqa: E402
+from tinyactions.core import paths  # noqa: E402
+from tinyactions.core.files import write_json, write_table, write_text  # noqa: E402
+from tinyactions.data.index import add_balance_copies, originals, truth  # noqa: E402
+from tinyactions.data.synth import DETAIL_CLASSES, TAIL_CLASSES  # noqa: E402
+from tinyactions.decide.intervals import Bootstrap  # noqa: E402
 
 OUT = ROOT / "data/bench/demo_signal"
 DETAIL = [CLASSES.index(c) for c in DETAIL_CLASSES]
@@ -86,7 +87,7 @@ RUN_CONTRASTS = (
     ("copies without a tail class vs none (negative control)", "notail", "nobal", "mAP", "tail", "includes 0"),
     ("uniform vs dense sampling", "nobal", "dense", "mAP", "all", "component"),
 )
-# the workspace evaluate's cross-validated comparisons (tinyactions.leaderboard.RULE_CONTRASTS)
+# the workspace evaluate's cross-validated comparisons (tinyactions.decide.evaluate.RULE_CONTRASTS)
 RULE_CONTRASTS = (
     ("ensemble + thresholds vs single best", "ensemble vs single best"),
     ("fitted thresholds vs 0.5", "thresholds vs 0.5"),
@@ -159,8 +160,8 @@ def prepare_data(workspace: Path, params: dict) -> None:
 def bicubic_root(s: settings.Settings) -> str:
     """Every readable video upscaled as superres does, with bicubic instead of the generator, and stored
     with the same codec: the negative control of super-resolution."""
-    from tinyactions.superres import GeneratorSpec, Upscaler, build_generator
-    from tinyactions.video import read_video, write_video
+    from tinyactions.data.video import read_video, write_video
+    from tinyactions.superres.upscale import GeneratorSpec, Upscaler, build_generator
 
     root = Path("data/bicubic")
     marker = root / "done.txt"
@@ -186,7 +187,7 @@ def bicubic_root(s: settings.Settings) -> str:
 
 def score(spec, root: str, s: settings.Settings, splits=("val", "test")) -> pd.DataFrame:
     """Every epoch of a finished run scored on ``splits`` as dump does, kept in data/scores."""
-    from tinyactions.scores import score_split
+    from tinyactions.score.dump import score_split
 
     out = paths.SCORES / f"{spec.name}.parquet"
     if out.is_file():
@@ -227,7 +228,7 @@ def train_and_score(
 ) -> pd.DataFrame:
     """A run trained and scored on val (and test for the workspace pipeline's runs, whose answer.txt its
     evaluate writes)."""
-    from tinyactions.training import train
+    from tinyactions.train.run import train
 
     if not (paths.SCORES / f"{spec.name}.parquet").is_file():
         started = time.monotonic()
@@ -249,8 +250,8 @@ def train_and_score(
 def teacher_scores(spec, root: str, student: str, s: settings.Settings) -> Path:
     """The teacher stage's table for ``student``: ``spec``'s checkpoint at students.ircsn_kd.teacher_epoch
     (resolved on its val scores as the stage does) on the training samples of ``root``."""
-    from tinyactions.ensemble import resolve
-    from tinyactions.scores import score_split
+    from tinyactions.score.best_epoch import resolve
+    from tinyactions.score.dump import score_split
 
     out = paths.teacher_scores(student)
     if not out.is_file():
@@ -335,7 +336,7 @@ def run_seed(seed: int, base: dict, input_size: int | None = None, epochs: int |
             ci = boot.paired(labels[:, cols], pa[:, cols], pb[:, cols])
         out[name] = {"difference": a_value - b_value, "ci": ci, "a": a_value, "b": b_value}
 
-    from tinyactions.leaderboard import chance_map, evaluate
+    from tinyactions.decide.evaluate import chance_map, evaluate
 
     board = evaluate(s)
     for name, key in RULE_CONTRASTS:

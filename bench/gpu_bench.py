@@ -9,7 +9,7 @@ memory. On this project's machines first:
 
 then on the GPU machine, with .gpu-wheels carried: ``python3 bench/gpu_bench.py [--out results.json]``.
 The wheels are unpacked into .gpu-site/ (plain zip extraction, no pip) and put first on sys.path. The
-networks are the model-zoo configs inside the mmaction2 and mmagic wheels (``tinyactions.zoo``), built
+networks are the model-zoo configs inside the mmaction2 and mmagic wheels (``tinyactions.devtools.zoo``), built
 through the registries. mmagic's ``models`` package imports every editor (diffusers, transformers):
 only the modules RealBasicVSRNet is made of are loaded, under their real names, with the package
 ``__init__`` files of ``mmagic.models`` skipped. Budget: well under 8 minutes on one recent GPU
@@ -52,7 +52,8 @@ def networks(dry_run: bool):
     import torch
     from mmengine.registry import DefaultScope
 
-    from tinyactions import compat, zoo  # noqa: F401  (compat: mmaction2's missing drn module)
+    from tinyactions.core import compat
+    from tinyactions.devtools import zoo  # noqa: F401  (compat: mmaction2's missing drn module)
 
     # isort: split
     import mmaction.models  # noqa: F401  (registrations)
@@ -114,7 +115,7 @@ def main():
     sys.path[:0] = [str(args.site), str(ROOT)]
     import torch
 
-    from tinyactions import precision as numeric
+    from tinyactions.core import precision as numeric
 
     device = torch.device("cpu" if args.dry_run or not torch.cuda.is_available() else "cuda")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

@@ -11,7 +11,7 @@
 Demo sizes by default (the demo's generator and backbones at the demo's input sizes); --paper adds the
 official generator (56 -> 224 px) and the paper backbones at 112 px. Random weights; every timing is
 the median of repeats after a warm-up. The CPU's bf16 support is printed (AMX tiles or AVX-512 BF16):
-the ratios differ between the two, which is why ``auto`` looks at it (tinyactions.precision).
+the ratios differ between the two, which is why ``auto`` looks at it (tinyactions.core.precision).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyactions import precision as numeric  # noqa: E402
 from tinyactions import settings  # noqa: E402
-from tinyactions import superres as S  # noqa: E402
+from tinyactions.core import precision as numeric  # noqa: E402
+from tinyactions.superres import upscale  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -54,18 +54,18 @@ def clips(size: int, count: int, seed: int = 0) -> list[np.ndarray]:
     for _ in range(count):
         n = int(rng.integers(12, 33))
         base = rng.integers(0, 255, (size // 4 + 1, size // 4 + 1, 3), np.uint8)
-        frame = S.resize_frames(base[None], size)[0]
+        frame = upscale.resize_frames(base[None], size)[0]
         out.append(np.stack([np.roll(frame, t, axis=1) for t in range(n)]))
     return out
 
 
 def bench_superres(spec: dict, out_size: int, count: int, repeats: int) -> None:
-    net = S.build_generator(S.GeneratorSpec(**spec))
+    net = upscale.build_generator(upscale.GeneratorSpec(**spec))
     data = clips(out_size // 4, count)
     frames = sum(len(c) for c in data)
     outputs, rates = {}, {}
     for p in PRECISIONS:
-        up = S.Upscaler(net, out_size, window=32, overlap=4, batch=4, input="square", device="cpu", precision=p)
+        up = upscale.Upscaler(net, out_size, window=32, overlap=4, batch=4, input="square", device="cpu", precision=p)
         seconds = timed(lambda: outputs.__setitem__(p, up.upscale(data)), repeats)
         rates[p] = frames / seconds
     diff = np.concatenate(
@@ -85,8 +85,8 @@ def logits_of(model, inputs):
 
 
 def bench_backbone(spec, batch: int, repeats: int) -> None:
-    from tinyactions.components import build_model
-    from tinyactions.recipes import model_config
+    from tinyactions.train.recipes import model_config
+    from tinyactions.train.registry import build_model
 
     torch.manual_seed(0)
     model = build_model(model_config(spec))
@@ -129,14 +129,14 @@ def bench_backbone(spec, batch: int, repeats: int) -> None:
 
 
 def bench_fit(spec: dict, out_size: int, repeats: int) -> None:
-    from tinyactions import superres_fit as F
+    from tinyactions.superres import fit
 
-    pairs = [(c, S.resize_frames(c, out_size)) for c in clips(out_size // 4, 8)]
+    pairs = [(c, upscale.resize_frames(c, out_size)) for c in clips(out_size // 4, 8)]
     seconds = {}
     for p in PRECISIONS:
-        net = F.start_from_upsampling(S.build_generator(S.GeneratorSpec(**spec)))
+        net = fit.start_from_upsampling(upscale.build_generator(upscale.GeneratorSpec(**spec)))
         seconds[p] = (
-            timed(lambda: F.fit(net, pairs, out_size, 2, clip_len=2, batch=8, lr=1e-3, seed=0, precision=p), repeats)
+            timed(lambda: fit.fit(net, pairs, out_size, 2, clip_len=2, batch=8, lr=1e-3, seed=0, precision=p), repeats)
             / 2
         )
     print(

@@ -4,7 +4,7 @@ super-resolution), same videos, same run; and where the full ensemble's time goe
     make repro   # the demo's bundle and checkpoints
     .venv/bin/python bench/predict.py [--repeats 2]
 
-Each mode runs ``repeats`` times, alternating; clips/s is videos / wall time of ``tinyactions.predict.predict``
+Each mode runs ``repeats`` times, alternating; clips/s is videos / wall time of ``tinyactions.app.predict.predict``
 (decode, SR, the storage round trip, scoring, decisions, writing), median over repeats. The full run's
 time is split by timing the generator (``Upscaler.upscale``), the storage round trip (``as_stored``) and
 the members' scoring (``Ensemble.score`` less both). The val F1 of each mode is the bundle's.
@@ -45,32 +45,33 @@ def main() -> None:
     os.chdir(ROOT)
     import torch
 
-    from tinyactions import bundle as B
-    from tinyactions import paths, settings
-    from tinyactions import predict as P
-    from tinyactions import superres as S
-    from tinyactions.annotations import ANNOTATION_FILES
+    from tinyactions import settings
+    from tinyactions.app import predict
+    from tinyactions.challenge.annotations import ANNOTATION_FILES
+    from tinyactions.core import paths
+    from tinyactions.decide import bundle
+    from tinyactions.superres import upscale
 
     s = settings.load()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    full = B.load(paths.BUNDLE)
-    modes = {"full": full, "lr_only": P.choose(full, lr_only=True)}
-    clips = P.clips_of([str(Path(s.data.root) / ANNOTATION_FILES["test"])])
+    full = bundle.load(paths.BUNDLE)
+    modes = {"full": full, "lr_only": predict.choose(full, lr_only=True)}
+    clips = predict.clips_of([str(Path(s.data.root) / ANNOTATION_FILES["test"])])
     totals: dict[str, float] = {}
-    timed(S.Upscaler, "upscale", totals, "generator")
-    timed(P, "as_stored", totals, "round trip")
-    timed(P.Ensemble, "score", totals, "members + SR")
+    timed(upscale.Upscaler, "upscale", totals, "generator")
+    timed(predict, "as_stored", totals, "round trip")
+    timed(predict.Ensemble, "score", totals, "members + SR")
     seconds = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as folder:
         for repeat in range(args.repeats):
-            for mode, bundle in modes.items():
+            for mode, loaded in modes.items():
                 totals.clear()
                 start = time.perf_counter()
-                P.predict(
-                    bundle,
+                predict.predict(
+                    loaded,
                     clips,
                     Path(folder) / f"{mode}{repeat}.csv",
-                    bundle["scoring"]["batch"] or s.execution.score_chunk,
+                    loaded["scoring"]["batch"] or s.execution.score_chunk,
                     s.execution.superres_batch,
                     device,
                 )
@@ -91,8 +92,8 @@ def main() -> None:
         f"{split['round trip'] / wall:.0%}, members' scoring {scoring / wall:.0%}, rest (decode, decide, write) "
         f"{1 - split['members + SR'] / wall:.0%}"
     )
-    for mode, bundle in modes.items():
-        f1 = bundle["val_f1"]
+    for mode, loaded in modes.items():
+        f1 = loaded["val_f1"]
         print(f"val F1 {mode}: {f1['cv']:.4f} cross-validated, {f1['in_sample']:.4f} in-sample")
 
 

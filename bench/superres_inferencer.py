@@ -38,7 +38,7 @@ CONFIG = "mmagic/.mim/configs/real_basicvsr/realbasicvsr_c64b20-1x30x8_8xb1-lr5e
 def peer_inferencer(weights: str, spec: dict):
     import cv2
 
-    import tinyactions.compat  # noqa: F401  (before mmagic)
+    import tinyactions.core.compat  # noqa: F401  (before mmagic)
 
     # isort: split
     import mmagic
@@ -65,15 +65,15 @@ def run_side(side: str, clips: list[str], out_dir: str, weights: str, spec: dict
     import torch
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    from tinyactions import superres as S
-    from tinyactions.video import read_video
+    from tinyactions.data.video import read_video
+    from tinyactions.superres import upscale
 
     frames = sum(len(read_video(c)) for c in clips)
     start = time.perf_counter()
     if side.startswith("tinyactions"):  # tinyactions <precision> <workers>
         _, precision, workers = side.split()
-        job = S.UpscaleJob(
-            S.GeneratorSpec(**spec),
+        job = upscale.UpscaleJob(
+            upscale.GeneratorSpec(**spec),
             weights,
             out_size,
             window=64,
@@ -82,7 +82,9 @@ def run_side(side: str, clips: list[str], out_dir: str, weights: str, spec: dict
             input="square",
             precision=precision,
         )
-        S.process_parallel([(c, f"{out_dir}/{Path(c).name}") for c in clips], job, S.devices(int(workers)), "mp4v")
+        upscale.process_parallel(
+            [(c, f"{out_dir}/{Path(c).name}") for c in clips], job, upscale.devices(int(workers)), "mp4v"
+        )
     else:
         inferencer = peer_inferencer(weights, spec)
         for c in clips:
@@ -99,12 +101,12 @@ def equality(clip: str, weights: str, spec: dict, out_size: int) -> int:
     """Max abs difference (grey levels) between the two network outputs on one whole clip."""
     import torch
 
-    from tinyactions import superres as S
-    from tinyactions.video import read_video
+    from tinyactions.data.video import read_video
+    from tinyactions.superres import upscale
 
-    net = S.build_generator(S.GeneratorSpec(**spec))
-    S.load_official(net, weights)
-    ours = S.Upscaler(
+    net = upscale.build_generator(upscale.GeneratorSpec(**spec))
+    upscale.load_official(net, weights)
+    ours = upscale.Upscaler(
         net, out_size, window=64, overlap=4, batch=4, input="square", device="cpu", precision="fp32"
     ).upscale([read_video(clip)])[0]
     inferencer = peer_inferencer(weights, spec)
@@ -131,8 +133,8 @@ def main():
             )
         )
         return
-    from tinyactions import superres as S
-    from tinyactions.video import write_video
+    from tinyactions.data.video import write_video
+    from tinyactions.superres import upscale
 
     spec, size = GENERATORS[args.generator]
     rng = np.random.default_rng(0)
@@ -144,8 +146,8 @@ def main():
             base = rng.integers(0, 255, (1, native, native, 3), np.uint8).repeat(n, 0)
             base = np.stack([np.roll(f, t % 3, axis=1) for t, f in enumerate(base)])  # some motion
             clips.append(f"{tmp}/c{i:03d}.mp4")
-            write_video(clips[-1], S.resize_frames(base, size // 4))
-        S.save_official(S.build_generator(S.GeneratorSpec(**spec)), f"{tmp}/w.pth", {})
+            write_video(clips[-1], upscale.resize_frames(base, size // 4))
+        upscale.save_official(upscale.build_generator(upscale.GeneratorSpec(**spec)), f"{tmp}/w.pth", {})
         Path(f"{tmp}/job.json").write_text(
             json.dumps({"clips": clips, "out": tmp, "weights": f"{tmp}/w.pth", "spec": spec, "size": size})
         )

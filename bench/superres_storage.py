@@ -20,19 +20,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyactions import paths, settings  # noqa: E402
-from tinyactions import superres as S  # noqa: E402
-from tinyactions import superres_fit as F  # noqa: E402
-from tinyactions.video import write_video  # noqa: E402
+from tinyactions import settings  # noqa: E402
+from tinyactions.core import paths  # noqa: E402
+from tinyactions.data.video import write_video  # noqa: E402
+from tinyactions.superres import fit, upscale  # noqa: E402
 
 
 def main() -> None:
     s = settings.load()
     sr = s.superres
-    net = S.build_generator(S.GeneratorSpec(**sr.generator.model_dump()))
-    S.load_official(net, paths.GENERATOR, key=str(paths.GENERATOR))
-    clips = F.sample_clips("val", sr.fit.eval_clips, sr.fit.seed)
-    pairs = F.load_pairs(clips, s.data.root)
+    net = upscale.build_generator(upscale.GeneratorSpec(**sr.generator.model_dump()))
+    upscale.load_official(net, paths.GENERATOR, key=str(paths.GENERATOR))
+    clips = fit.sample_clips("val", sr.fit.eval_clips, sr.fit.seed)
+    pairs = fit.load_pairs(clips, s.data.root)
     print(
         f"{len(pairs)} held-out val clips, LR {min(p[0].shape[1] for p in pairs)}-"
         f"{max(p[0].shape[1] for p in pairs)} px "
@@ -40,7 +40,7 @@ def main() -> None:
     )
     seconds = {}
     for mode in ("square", "native"):
-        up = S.Upscaler(
+        up = upscale.Upscaler(
             net,
             sr.size,
             window=sr.window,
@@ -54,7 +54,7 @@ def main() -> None:
         outputs = up.upscale([lr for lr, _ in pairs])
         seconds[mode] = time.perf_counter() - start
         for codec in ("mp4v", "ffv1"):
-            t = F.compare_with_bicubic(up, pairs, clips, codec)
+            t = fit.compare_with_bicubic(up, pairs, clips, codec)
             print(
                 f"input {mode:6} storage {codec}: PSNR SR {t.psnr_sr.mean():.2f} "
                 f"vs bicubic {t.psnr_bicubic.mean():.2f} "

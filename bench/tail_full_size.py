@@ -5,7 +5,7 @@
 Writes one workspace the size of the real task: val 3,308 and test 6,097 videos (the real split
 sizes), labels long-tailed over the 26 classes and clustered by source video (about 16 clips per
 source, as in TinyVIRAT-v2), and score tables of 6 runs x 12 epochs (5 runs and 1 student, the paper
-profile) whose scores carry the labels plus noise. Then runs `leaderboard.evaluate` on it twice, in
+profile) whose scores carry the labels plus noise. Then runs `evaluate.evaluate` on it twice, in
 separate processes: with the code of this tree and with the code of ``--peer`` (a git revision, by
 default HEAD), each with its own params.yaml shaped to the same runs and the paper profile's 12-member
 mix. Run it pinned to two cores (``taskset -c 0,1``) on a bigger machine.
@@ -28,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tinyactions.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS  # noqa: E402
+from tinyactions.challenge.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS  # noqa: E402
 
 VAL, TEST, EPOCHS = 3308, 6097, 12
 CLIPS_PER_SOURCE = 16
@@ -156,9 +156,10 @@ def params_for(tree_params: dict) -> dict:
 RUNNER = """
 import resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from tinyactions import leaderboard, settings
+from tinyactions.decide import evaluate
+from tinyactions import settings
 start = time.perf_counter()
-board = leaderboard.evaluate(settings.load())
+board = evaluate.evaluate(settings.load())
 print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, flush=True)
 """
 
@@ -169,7 +170,7 @@ def measure(code: Path, params: dict, workspace: Path) -> tuple[float, float, di
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
     seconds, gib = map(float, out.stdout.split()[-2:])
-    return seconds, gib, json.loads((workspace / "metrics/leaderboard.json").read_text())
+    return seconds, gib, json.loads((workspace / "metrics/evaluate.json").read_text())
 
 
 def main() -> None:

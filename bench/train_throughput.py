@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import dataclasses  # noqa: E402
 
 from tinyactions import settings  # noqa: E402
-from tinyactions.recipes import runner_config  # noqa: E402
+from tinyactions.train.recipes import runner_config  # noqa: E402
 
 ITER = re.compile(r"Epoch\(train\)\s+\[\d+\]\[(\d+)/\d+\].*?\stime: ([0-9.]+)")
 
@@ -55,7 +55,7 @@ def main():
                 "-c",
                 (
                     "from pathlib import Path\nfrom tinyactions.settings import RunSpec\n"
-                    "from tinyactions.training import train\n"
+                    "from tinyactions.train.run import train\n"
                     f"train(RunSpec(**{spec.__dict__!r}), Path({tmp!r}) / 'models', Path({tmp!r}) / 'metrics', "
                     f"{train!r}, {val!r}, {root!r}, workers=1)\n"
                 ),

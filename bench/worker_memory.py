@@ -4,7 +4,7 @@
 
 Trains the paper preset (UniFormer-B by default) at 224 px for a few epochs on a handful of generated clips,
 one training process with one data worker, once per start method, each in its own process watched by
-tinyactions.memory.TreeWatch. Peer: `fork`, the start method before (a worker forked from the trainer,
+tinyactions.devtools.memory.TreeWatch. Peer: `fork`, the start method before (a worker forked from the trainer,
 anew every epoch, inherits its heap); ours: `forkserver` (workers forked from a small process that
 imported only the data code). Prints peak RSS per role and the training wall time, and the ratios.
 """
@@ -20,14 +20,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tinyactions.memory import GIB, TreeWatch  # noqa: E402
+from tinyactions.devtools.memory import GIB, TreeWatch  # noqa: E402
 
 RUN = """
 import sys
 from pathlib import Path
-from tinyactions import workers
+from tinyactions.train import workers
 from tests.conftest import run_spec
-from tinyactions.training import train
+from tinyactions.train.run import train
 workers.START_METHOD = {method!r}
 spec = run_spec(name="bench", backbone={backbone!r}, lr=1e-4, epochs={epochs}, preset="paper", input_size=224,
                 batch_size=2, warmup_epochs=1, restart_period=3)

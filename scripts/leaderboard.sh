@@ -10,7 +10,7 @@
 #   LEADERBOARD_PUSH=1 bash scripts/leaderboard.sh   # also share new results (outputs + run-cache)
 #
 # Needs a default DVC remote (`dvc remote add -d <name> <url>`, committed in .dvc/config) that
-# machines which ran the pipeline filled with `python -m tinyactions.sharing push`.
+# machines which ran the pipeline filled with `tinyactions share push`.
 set -euo pipefail
 base=${LEADERBOARD_BASE:-main}
 
@@ -33,7 +33,7 @@ if [ "${LEADERBOARD_RUN_STALE:-0}" = 1 ]; then
     fi
 else
     # restore only (CI): dvc starts a stage's command only when the run-cache has no run of it, and then
-    # every stage but validate and evaluate stops at once (tinyactions/stage.py); the others go on. A
+    # every stage but validate and evaluate stops at once (tinyactions/app/stage.py); the others go on. A
     # restored stage prints "Stage '<name>' is cached", one that had to run "Running stage '<name>'".
     computable=validate,evaluate  # seconds each; everything else trains or decodes video
     log=$(mktemp)
@@ -51,7 +51,7 @@ else
             echo "leaderboard: stale, and not in the remote's run-cache (this job trains nothing):"
             sed 's/^/  /' <<<"$stale"
             [ -z "$after" ] || echo "after them, not reached: $after"
-            echo "run them where they can train and share the results (python -m tinyactions.sharing push),"
+            echo "run them where they can train and share the results (tinyactions share push),"
             echo "or set LEADERBOARD_RUN_STALE=1 to run them here"
         } >&2
         exit 1
@@ -61,7 +61,7 @@ else
     fi
 fi
 if [ "${LEADERBOARD_PUSH:-0}" = 1 ]; then
-    python -m tinyactions.sharing push
+    tinyactions share push
 fi
 
 echo

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pull request's leaderboard report (markdown on stdout), from scripts/leaderboard.sh's log and the
-# plots drawn by `python -m tinyactions.plots_page render --png` (.github/workflows/leaderboard.yml).
+# plots drawn by `tinyactions plots render --png` (.github/workflows/leaderboard.yml).
 #
 #   PUBLISH=1 bash scripts/leaderboard_report.sh LOG IMAGES   # images published with `cml asset publish`
 #   PUBLISH=0 ...                                             # images named, left in the job's artifact

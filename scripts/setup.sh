@@ -6,7 +6,7 @@
 #   requirements/openmmlab.txt  mmengine / mmaction2 / mmagic, installed --no-deps (see that file)
 #   mmcv-lite 2.1.0             mmcv without compiled ops: the pipeline runs none (RealBasicVSR, ir-CSN and
 #                               UniFormer are plain torch layers), and RealBasicVSR is registered without
-#                               importing mmagic's other editors (tinyactions.compat). No compiler needed.
+#                               importing mmagic's other editors (tinyactions/core/compat.py). No compiler needed.
 #
 # The switch for other mmagic networks: `scripts/setup.sh --full-ops` (or TINYACTIONS_FULL_OPS=1, which
 # `make` passes through; the choice sticks to .venv until TINYACTIONS_FULL_OPS=0) installs
@@ -34,7 +34,7 @@ STAMP=$VENV/.setup-stamp
 # the build this .venv was made with sticks (.venv/.full-ops) until TINYACTIONS_FULL_OPS says otherwise
 FULL_OPS=${TINYACTIONS_FULL_OPS:-$(cat "$VENV/.full-ops" 2>/dev/null || echo 0)}
 [[ ${1:-} == --full-ops ]] && FULL_OPS=1
-want=$({ cat requirements/*.txt scripts/setup.sh; echo "full-ops=$FULL_OPS"; } | sha256sum | cut -c1-16)
+want=$({ cat requirements/*.txt scripts/setup.sh pyproject.toml; echo "full-ops=$FULL_OPS"; } | sha256sum | cut -c1-16)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 # pip, minus this machine's warnings about absent local index folders
@@ -86,11 +86,11 @@ if [[ ${1:-} == --driver ]]; then
   exit 0
 fi
 
-# the `dvc plots` page template with the Vega libraries inline (tinyactions/plots_page.py: standard
+# the `dvc plots` page template with the Vega libraries inline (tinyactions/app/plots_page.py: standard
 # library only, pinned sha512; fetched once), and DVC told to use it in this checkout (.dvc/config.local:
 # a clone that has not run setup keeps DVC's own page)
 offline_plots() {
-  "$PYTHON" -m tinyactions.plots_page template
+  "$PYTHON" -m tinyactions.app.plots_page template
   grep -qs 'html_template' .dvc/config.local \
     || "$VENV/bin/dvc" config --local plots.html_template offline_plots.html
 }
@@ -154,9 +154,11 @@ else
   pip_in "$VPY" install -q --no-compile --no-deps "mmcv-lite==$MMCV_VERSION"
 fi
 pip_in "$VPY" install -q --no-compile --no-deps -r requirements/openmmlab.txt -c requirements/lock.txt
+# this project, editable, for the `tinyactions` command (pyproject.toml: the stages import their workspace's copy)
+pip_in "$VPY" install -q --no-compile --no-deps --no-build-isolation -e .
 
 # what the pipeline imports, through the compat module: RealBasicVSR and the mmaction2 models
-"$VPY" -W ignore -c 'from tinyactions import compat; compat.register_realbasicvsr(); import mmaction.models' \
+"$VPY" -W ignore -c 'from tinyactions.core import compat; compat.register_realbasicvsr(); import mmaction.models' \
   || { log "the OpenMMLab packages do not import: see the error above"; exit 1; }
 [[ $FULL_OPS == 1 ]] && { "$VPY" -c 'import mmcv.ops, mmagic.models' || { log "mmcv was installed without its compiled ops"; exit 1; }; }
 check_driver "$VPY"

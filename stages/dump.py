@@ -8,11 +8,11 @@ Output: data/scores/<run>.parquet with columns run, epoch, split, id, sample_id,
 
 import sys
 
-from tqdm import tqdm
-
-from tinyactions import settings, stage
-from tinyactions.checkpoint_io import CheckpointError
-from tinyactions.scores import dump_run
+from tinyactions import settings
+from tinyactions.app import stage
+from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.progress import Phases
+from tinyactions.score.dump import dump_run
 
 
 def main() -> None:
@@ -21,24 +21,16 @@ def main() -> None:
     stage.logger(f"dump@{sys.argv[1]}")
     s = settings.load()
     spec = s.run_spec(sys.argv[1])
-    bars = []
-
-    def progress(description: str, total: int):
-        for bar in bars:
-            bar.close()
-        bars.append(tqdm(total=total, unit="clip", desc=description))
-        return bars[-1].update
-
-    dump_run(
-        spec,
-        s.video_root(spec.input),
-        s.dump.views,
-        s.execution.score_chunk,
-        s.dump.precision,
-        s.epochs_key(spec.name),
-        progress,
-    )
-    bars[-1].close()
+    with Phases("clip") as progress:
+        dump_run(
+            spec,
+            s.video_root(spec.input),
+            s.dump.views,
+            s.execution.score_chunk,
+            s.dump.precision,
+            s.epochs_key(spec.name),
+            progress,
+        )
 
 
 if __name__ == "__main__":

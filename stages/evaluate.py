@@ -1,8 +1,9 @@
 """Stage evaluate: per-run leaderboard, the ensemble, thresholds, post-processing, answer.txt, report
-(see tinyactions.leaderboard for the outputs and which numbers are cross-validated)."""
+(see tinyactions.decide.evaluate for the outputs and which numbers are cross-validated)."""
 
-from tinyactions import settings, stage
-from tinyactions.leaderboard import evaluate
+from tinyactions import settings
+from tinyactions.app import stage
+from tinyactions.decide.evaluate import evaluate
 
 
 def main() -> None:

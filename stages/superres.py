@@ -13,12 +13,13 @@ writes data/manifests/sr.json (path -> cache key: what runs on super-resolved in
 
 import argparse
 
-from tqdm import tqdm
-
-from tinyactions import paths, settings, stage
-from tinyactions import superres as S
-from tinyactions.checkpoint_io import CheckpointError
-from tinyactions.video import VideoDecodeError
+from tinyactions import settings
+from tinyactions.app import stage
+from tinyactions.core import paths
+from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.progress import Phases
+from tinyactions.data.video import VideoDecodeError
+from tinyactions.superres import upscale
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -39,8 +40,8 @@ def main() -> None:
     shard, shards = parse_shard(ap.parse_args().shard)
     log = stage.logger("superres")
     s = settings.load()
-    job = S.UpscaleJob(
-        S.GeneratorSpec(**s.superres.generator.model_dump()),
+    job = upscale.UpscaleJob(
+        upscale.GeneratorSpec(**s.superres.generator.model_dump()),
         str(paths.GENERATOR),
         s.superres.size,
         s.superres.window,
@@ -49,20 +50,10 @@ def main() -> None:
         s.superres.input,
         s.superres.precision,
     )
-    where = S.devices(s.execution.superres_workers)
+    where = upscale.devices(s.execution.superres_workers)
     log.info("%d worker(s) on %s, %s", len(where), where[0], job.settings(where[0]).get("precision", "fp32"))
-    bars = []
-    S.upscale_dataset(
-        s.data.root,
-        job,
-        s.superres.storage,
-        where,
-        shard,
-        shards,
-        lambda total: bars.append(tqdm(total=total, unit="clip", desc="superres")) or bars[-1].update,
-    )
-    for bar in bars:
-        bar.close()
+    with Phases("clip") as progress:
+        upscale.upscale_dataset(s.data.root, job, s.superres.storage, where, shard, shards, progress)
     if shards > 1:
         log.info("shard done; run without --shard to assemble %s", paths.SUPERRES)
 

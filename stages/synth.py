@@ -4,10 +4,11 @@ With data.source = tinyvirat the real dataset is used and this stage writes only
 pipeline keeps one shape for both sources.
 """
 
-from tqdm import tqdm
-
-from tinyactions import paths, settings, stage
-from tinyactions.synth import SynthConfig, write_demo
+from tinyactions import settings
+from tinyactions.app import stage
+from tinyactions.core import paths
+from tinyactions.core.progress import Phases
+from tinyactions.data.synth import SynthConfig, write_demo
 
 
 def main() -> None:
@@ -32,8 +33,8 @@ def main() -> None:
     )
     total = sum(cfg.videos.values())
     log.info("rendering %d clips (%s) at %d px into %s", total, cfg.videos, cfg.hr_size, paths.SYNTH_LR)
-    with tqdm(total=total, unit="clip", desc="synth") as bar:
-        write_demo(cfg, paths.SYNTH_LR, paths.SYNTH_HR, progress=lambda split: bar.update(1))
+    with Phases("clip") as progress:
+        write_demo(cfg, paths.SYNTH_LR, paths.SYNTH_HR, progress=progress)
     log.info("wrote %s and clean renders in %s", paths.SYNTH_LR, paths.SYNTH_HR)
 
 

@@ -10,11 +10,11 @@ flipped SR clip), s_<class> columns.
 
 import sys
 
-from tqdm import tqdm
-
-from tinyactions import settings, stage
-from tinyactions.checkpoint_io import CheckpointError
-from tinyactions.teacher import score_teacher
+from tinyactions import settings
+from tinyactions.app import stage
+from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.progress import Phases
+from tinyactions.score.teacher import score_teacher
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     log = stage.logger(f"teacher@{student}")
     s = settings.load()
     rule = s.teacher(student)
-    with tqdm(unit="clip", desc=f"teacher {rule}") as bar:
+    with Phases("clip") as progress:
         epoch = score_teacher(
             s.run_spec(rule.run),
             rule,
@@ -33,7 +33,7 @@ def main() -> None:
             s.dump.views,
             s.execution.score_chunk,
             s.dump.precision,
-            bar.update,
+            progress,
         )
     log.info("%s: teacher %s@%d", student, rule.run, epoch)
 

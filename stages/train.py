@@ -11,8 +11,10 @@ models/<run>/epoch_<n>.pth (every epoch), metrics/train/<run>/ (dvclive).
 import sys
 from pathlib import Path
 
-from tinyactions import paths, settings, stage
-from tinyactions.checkpoint_io import CheckpointError
+from tinyactions import settings
+from tinyactions.app import stage
+from tinyactions.core import paths
+from tinyactions.core.checkpoint_io import CheckpointError
 
 
 def main() -> None:
@@ -25,7 +27,7 @@ def main() -> None:
     if spec.pretrained and not Path(spec.pretrained).is_file():
         raise settings.SettingsError(f"train.pretrained.{spec.backbone}: {spec.pretrained} does not exist")
     stage.relaunch_on(s.execution.nproc, "stages.train", name, log=log)
-    from tinyactions.training import train
+    from tinyactions.train.run import train
 
     train(
         spec,

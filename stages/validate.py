@@ -5,8 +5,10 @@ same marker every time, so a valid change reruns only what reads the changed key
 (synth, prepare) depend on the marker: nothing runs after an invalid change.
 """
 
-from tinyactions import paths, settings, stage
-from tinyactions.atomic import write_text
+from tinyactions import settings
+from tinyactions.app import stage
+from tinyactions.core import paths
+from tinyactions.core.files import write_text
 
 
 def main() -> None:

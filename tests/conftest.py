@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyactions.annotations import CLASSES
-from tinyactions.video import write_video
+from tinyactions.challenge.annotations import CLASSES
+from tinyactions.data.video import write_video
 
-DATA = Path(__file__).parent / "data"
+SAMPLES = Path(__file__).parent / "samples"  # real TinyVIRAT-v2 annotation samples
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,7 +28,7 @@ def run_spec(**changes):
 def threshold_config(**changes):
     """The shipped params.yaml's threshold settings with ``changes``."""
     from tinyactions import settings
-    from tinyactions.thresholds import ThresholdConfig
+    from tinyactions.decide.thresholds import ThresholdConfig
 
     t = settings.load(ROOT / "params.yaml").thresholds
     return ThresholdConfig(
@@ -56,7 +56,7 @@ def write_dataset(
 ) -> Path:
     """A TinyVIRAT-v2 tree from entry dicts; each entry's video matches its ``dim`` unless the entry
     carries ``_file`` = (frames, width, height) or ``_file`` = None (no file written)."""
-    from tinyactions.annotations import ANNOTATION_FILES
+    from tinyactions.challenge.annotations import ANNOTATION_FILES
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "class_map.json").write_text(json.dumps(class_map or {c: i for i, c in enumerate(CLASSES)}))
@@ -94,7 +94,7 @@ def entry():
 
 def make_prepared(folder: Path, n_train: int = 12, n_val: int = 4, size: int = 24, frames: int = 20) -> dict:
     """A tiny TinyVIRAT-layout dataset and its prepared index (parquet), for training tests."""
-    from tinyactions.index import Tolerance, apply_policy, check_split
+    from tinyactions.data.index import Tolerance, apply_policy, check_split
 
     classes = ["activity_walking", "activity_standing", "Talking", "vehicle_moving"]
     splits = {}

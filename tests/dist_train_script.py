@@ -1,4 +1,4 @@
-"""Run under torchrun by tests/test_training.py: a tiny 2-process training, then per-rank evidence."""
+"""Run under torchrun by tests/train/test_run.py: a tiny 2-process training, then per-rank evidence."""
 
 import hashlib
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from tests.conftest import run_spec
-from tinyactions.training import distributed_env, train
+from tinyactions.train.run import distributed_env, train
 
 out, train_index, val_index, root = sys.argv[1:5]
 spec = run_spec(

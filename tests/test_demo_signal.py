@@ -54,9 +54,9 @@ def test_the_balance_control_adds_as_many_flipped_copies_of_videos_without_a_tai
     import numpy as np
     import pandas as pd
 
-    from tinyactions.annotations import CLASSES
-    from tinyactions.index import add_balance_copies
-    from tinyactions.synth import TAIL_CLASSES
+    from tinyactions.challenge.annotations import CLASSES
+    from tinyactions.data.index import add_balance_copies
+    from tinyactions.data.synth import TAIL_CLASSES
 
     rng = np.random.default_rng(0)
     n = 200

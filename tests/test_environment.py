@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-import tinyactions.compat  # noqa: F401  (before mmaction / mmagic)
+import tinyactions.core.compat  # noqa: F401  (before mmaction / mmagic)
 from tests.conftest import smooth_clip
-from tinyactions.video import _decord_chunks, write_video
+from tinyactions.data.video import _decord_chunks, write_video
 
 TOLERANCE = 0.01  # relative, against the published backbone sizes
 
@@ -62,7 +62,7 @@ def test_uniformer_base_has_published_size_and_runs(mmaction_models):
 def test_realbasicvsr_upscales_x4_through_mmagic():
     from mmagic.registry import MODELS
 
-    tinyactions.compat.register_realbasicvsr()
+    tinyactions.core.compat.register_realbasicvsr()
 
     torch.manual_seed(0)
     net = MODELS.build(
@@ -99,11 +99,12 @@ def test_the_pipeline_imports_no_compiled_op_and_no_other_mmagic_editor():
         return
     code = (
         "import sys\n"
-        "from tinyactions import superres, zoo\n"
-        "from tinyactions.components import build_model\n"
-        "from tinyactions.recipes import model_config\n"
+        "from tinyactions.devtools import zoo\n"
+        "from tinyactions.superres import upscale\n"
+        "from tinyactions.train.registry import build_model\n"
+        "from tinyactions.train.recipes import model_config\n"
         "from tests.conftest import run_spec\n"
-        "superres.build_generator(superres.GeneratorSpec(8, 1, 1))\n"
+        "upscale.build_generator(upscale.GeneratorSpec(8, 1, 1))\n"
         "zoo.build('realbasicvsr')\n"
         "build_model(model_config(run_spec()))\n"
         "found = sorted(m for m in sys.modules if m.split('.')[0] in ('diffusers', 'transformers', 'timm', 'lpips')"

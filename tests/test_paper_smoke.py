@@ -28,10 +28,10 @@ import torch
 import yaml
 
 from tests.dvcrepo import commit, deep_update, dvc, make_repo
-from tinyactions import precision
-from tinyactions.bundle import predicted_matrix, read_predictions
-from tinyactions.memory import GIB, TreeWatch
-from tinyactions.submission import format_answer
+from tinyactions.challenge.submission import format_answer
+from tinyactions.core import precision
+from tinyactions.decide.bundle import predicted_matrix, read_predictions
+from tinyactions.devtools.memory import GIB, TreeWatch
 
 pytestmark = pytest.mark.paper
 
@@ -70,7 +70,7 @@ PREDICT_GIB = 8.0  # predict with the 12 members resident
 
 def generate_root(root: Path, scratch: Path) -> None:
     """A TinyVIRAT-v2 tree: real layout and schema, clips of 10-128 px and 6-24 frames."""
-    from tinyactions.synth import SynthConfig, generate
+    from tinyactions.data.synth import SynthConfig, generate
 
     generate(
         SynthConfig(
@@ -92,8 +92,8 @@ def generate_root(root: Path, scratch: Path) -> None:
 
 def smoke_params(repo: Path, env: dict, root: Path, weights: Path) -> dict:
     """Apply the paper profile as `make paper` does (after writing the checkpoints it names), then SMOKE."""
-    from tinyactions import zoo
-    from tinyactions.profiles import load_profile
+    from tinyactions.app.profiles import load_profile
+    from tinyactions.devtools import zoo
 
     profile = load_profile(
         "paper",
@@ -111,7 +111,7 @@ def smoke_params(repo: Path, env: dict, root: Path, weights: Path) -> dict:
         [
             sys.executable,
             "-m",
-            "tinyactions.profiles",
+            "tinyactions.app.profiles",
             "paper",
             "--data-root",
             str(root),
@@ -220,7 +220,7 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     predicted = work / "predicted.csv"
     start = time.monotonic()
     run = subprocess.Popen(
-        [sys.executable, "-m", "tinyactions.predict", str(root / "tiny_test_v2_public.json"), "--out", str(predicted)],
+        [sys.executable, "-m", "tinyactions", "predict", str(root / "tiny_test_v2_public.json"), "--out", predicted],
         cwd=repo,
         env=env,
         stdout=subprocess.PIPE,

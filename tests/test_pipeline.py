@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from tests.dvcrepo import commit, deep_update, dvc, make_repo
-from tinyactions import metrics as M
-from tinyactions.annotations import ANNOTATION_FILES, SCORE_COLUMNS
-from tinyactions.bundle import predicted_matrix, read_predictions
-from tinyactions.index import truth
-from tinyactions.paths import VAL_PREDICTIONS as PV
-from tinyactions.submission import format_answer
+from tinyactions.challenge import metrics
+from tinyactions.challenge.annotations import ANNOTATION_FILES, SCORE_COLUMNS
+from tinyactions.challenge.submission import format_answer
+from tinyactions.core.paths import VAL_PREDICTIONS as PV
+from tinyactions.data.index import truth
+from tinyactions.decide.bundle import predicted_matrix, read_predictions
 
 STUDENT = {
     "backbone": "ircsn",
@@ -123,7 +123,7 @@ def test_dvc_repro_end_to_end(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "tinyactions.predict",
+                "tinyactions.app.predict",
                 f"{synth}/{ANNOTATION_FILES[split]}",
                 "--out",
                 str(out),
@@ -147,7 +147,7 @@ def test_dvc_repro_end_to_end(tmp_path):
     ids, labels = truth(pd.read_parquet(repo / "data/prepared/val.parquet"))
     lr_only = read_predictions(tmp_path / "predicted/val--lr-only.csv")
     assert lr_only["id"].tolist() == ids
-    assert M.per_class(labels, predicted_matrix(lr_only)).macro_f1 == pytest.approx(
+    assert metrics.per_class(labels, predicted_matrix(lr_only)).macro_f1 == pytest.approx(
         bundle["lr_only"]["val_f1"]["in_sample"], abs=1e-12
     )
 
@@ -266,7 +266,7 @@ def test_dvc_repro_end_to_end(tmp_path):
 
 def share(repo: Path, env: dict) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "tinyactions.sharing", "push"], cwd=repo, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "tinyactions.app.sharing", "push"], cwd=repo, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr[-3000:]
 

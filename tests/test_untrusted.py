@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, smooth_clip, write_dataset
-from tinyactions import bundle as B
-from tinyactions import checkpoint_io
-from tinyactions.atomic import file_digest, remove_orphans
-from tinyactions.video import MAX_PIXELS, VideoDecodeError, probe, read_video, write_video
+from tinyactions.core import checkpoint_io
+from tinyactions.core.files import file_digest, remove_orphans
+from tinyactions.data.video import MAX_PIXELS, VideoDecodeError, probe, read_video, write_video
+from tinyactions.decide import bundle
 
 NOT_UTF8 = os.fsdecode(b"cam\xe9ra.mp4")  # a Latin-1 name: its bytes are not UTF-8
 
@@ -56,7 +56,7 @@ def test_mmengine_loads_through_the_same_reader(tmp_path):
     """load_from and resume (mmengine's CheckpointLoader) refuse the payload too."""
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    import tinyactions.compat  # noqa: F401
+    import tinyactions.core.compat  # noqa: F401
 
     marker = tmp_path / "ran"
     with pytest.raises(checkpoint_io.CheckpointError, match="posix.system"):
@@ -136,7 +136,7 @@ def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path):
 def run_predict(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "tinyactions.predict", *args],
+        [sys.executable, "-m", "tinyactions.app.predict", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -149,14 +149,14 @@ def run_predict(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture
 def project(tmp_path):
     """A project root with params.yaml, one low-res member and its bundle, and one clip."""
+    from tests.app.test_predict import save_model
     from tests.conftest import run_spec
-    from tests.test_predict import save_model
-    from tinyactions.annotations import CLASSES
+    from tinyactions.challenge.annotations import CLASSES
 
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     spec = run_spec(name="low", input_size=32)
     save_model(spec, tmp_path / "models/low/epoch_1.pth", seed=0)
-    bundle = B.build(
+    loaded = bundle.build(
         [("low", 1)],
         {"low": spec},
         {("low", 1): file_digest(tmp_path / "models/low/epoch_1.pth")},
@@ -170,9 +170,9 @@ def project(tmp_path):
         keep="score",
     )
     (tmp_path / "submission").mkdir()
-    (tmp_path / "submission/bundle.json").write_text(json.dumps(bundle))
+    (tmp_path / "submission/bundle.json").write_text(json.dumps(loaded))
     write_video(tmp_path / "clip.mp4", smooth_clip(12, 24, 24))
-    return tmp_path, bundle
+    return tmp_path, loaded
 
 
 @pytest.mark.parametrize("where", ["absolute", "relative"])
@@ -181,15 +181,15 @@ def test_a_crafted_bundle_never_runs_its_payload(project, where, entry):
     """The issue's probe: a bundle naming a crafted .pth with its own sha256, by absolute path or inside
     the project. Absolute (and '..') paths are refused before any file is opened; inside the project
     the file is read as data and refused. Either way one line, exit 1, and the payload never ran."""
-    root, bundle = project
+    root, loaded = project
     marker = root.parent / f"ran-{where}-{entry}"
     evil = crafted(root / "models/low/epoch_2.pth" if where == "relative" else root.parent / "evil.pth", marker)
     named = "models/low/epoch_2.pth" if where == "relative" else str(evil)
     if entry == "member":
-        bundle["members"][0].update(checkpoint=named, sha256=file_digest(evil))
+        loaded["members"][0].update(checkpoint=named, sha256=file_digest(evil))
     else:
-        bundle["members"][0]["input"] = "sr"
-        bundle["superres"] = {
+        loaded["members"][0]["input"] = "sr"
+        loaded["superres"] = {
             "generator": named,
             "sha256": file_digest(evil),
             "size": 32,
@@ -200,7 +200,7 @@ def test_a_crafted_bundle_never_runs_its_payload(project, where, entry):
             "storage": "mp4v",
             "spec": {"mid_channels": 4, "propagation_blocks": 1, "cleaning_blocks": 1},
         }
-    (root / "evil.json").write_text(json.dumps(bundle))
+    (root / "evil.json").write_text(json.dumps(loaded))
     out = run_predict(["clip.mp4", "--bundle", "evil.json", "--out", "p.csv"], root)
     assert out.returncode == 1, out.stderr[-2000:]
     assert not marker.exists(), "the payload ran"
@@ -217,19 +217,19 @@ def test_a_crafted_bundle_never_runs_its_payload(project, where, entry):
 
 @pytest.mark.parametrize("named", ["../models/low/epoch_1.pth", "models/../../x.pth", "", "C:/x.pth"])
 def test_a_bundle_names_files_inside_the_project_only(named):
-    with pytest.raises(B.BundleError, match="bundle: "):
-        B.project_file(named)
+    with pytest.raises(bundle.BundleError, match="bundle: "):
+        bundle.project_file(named)
 
 
 def test_a_bundle_of_another_shape_is_one_line(project):
-    root, bundle = project
-    bundle["members"][0]["epoch"] = "1; rm -rf /"
-    (root / "odd.json").write_text(json.dumps(bundle))
-    with pytest.raises(B.BundleError, match=r"odd.json: members.0.epoch: "):
-        B.load(root / "odd.json")
+    root, loaded = project
+    loaded["members"][0]["epoch"] = "1; rm -rf /"
+    (root / "odd.json").write_text(json.dumps(loaded))
+    with pytest.raises(bundle.BundleError, match=r"odd.json: members.0.epoch: "):
+        bundle.load(root / "odd.json")
     (root / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(B.BundleError, match="deep.json: JSON nested too deeply"):
-        B.load(root / "deep.json")
+    with pytest.raises(bundle.BundleError, match="deep.json: JSON nested too deeply"):
+        bundle.load(root / "deep.json")
 
 
 def oversized_video(path: Path) -> int:
@@ -276,7 +276,7 @@ def test_decoders_take_any_file_name_and_refuse_what_exceeds_the_cap(hostile_fol
 
 PEAK = (
     "import resource, runpy, sys\nsys.argv = ['predict'] + sys.argv[1:]\n"
-    "try:\n    runpy.run_module('tinyactions.predict', run_name='__main__')\nfinally:\n"
+    "try:\n    runpy.run_module('tinyactions.app.predict', run_name='__main__')\nfinally:\n"
     "    print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
 )
 
@@ -303,7 +303,7 @@ def test_predict_on_a_hostile_folder_gives_every_input_a_row(project, hostile_fo
     folder, decoded = hostile_folder
     out, peak = predict_peak([str(folder)], "rows.csv", root)
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = B.read_predictions(root / "rows.csv").set_index("video")
+    rows = bundle.read_predictions(root / "rows.csv").set_index("video")
     names = {Path(v).name: v for v in rows.index}
     assert sorted(names) == sorted([NOT_UTF8, "x.mp4", "one.mp4", "zero.mp4", "huge.mp4", "plain.mp4"])
     readable = rows["readable"].rename(index=lambda v: Path(v).name).to_dict()
@@ -331,7 +331,7 @@ def test_prepare_reports_the_same_entries_as_bad_entries(tmp_path, entry, hostil
     """Annotations naming the same files: each is a row of problems.csv (the test split keeps them as
     unreadable), none crashes the stage. A path that is not valid text (JSON can carry a lone surrogate)
     is refused: the prepared index holds text."""
-    from tinyactions.index import Tolerance, check_split
+    from tinyactions.data.index import Tolerance, check_split
 
     folder, _ = hostile_folder
     names = [NOT_UTF8, "x.mp4", "one.mp4", "zero.mp4", "huge.mp4", "plain.mp4"]
@@ -350,7 +350,7 @@ def test_prepare_reports_the_same_entries_as_bad_entries(tmp_path, entry, hostil
 
 def test_orphaned_temporary_files_are_removed_on_the_next_run(tmp_path):
     """Of a killed process (its pid is gone) on this host: removed; of a live one, or another host: kept."""
-    from tinyactions.atomic import _host
+    from tinyactions.core.files import _host
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
@@ -367,9 +367,9 @@ def test_orphaned_temporary_files_are_removed_on_the_next_run(tmp_path):
 
 
 def test_a_second_predict_on_the_same_out_is_refused(tmp_path):
-    from tinyactions.predict import OutputBusy, Progress
+    from tinyactions.app.predict import OutputBusy, PartialOutput
 
-    first, second = Progress(tmp_path / "p.csv", {}), Progress(tmp_path / "p.csv", {})
+    first, second = PartialOutput(tmp_path / "p.csv", {}), PartialOutput(tmp_path / "p.csv", {})
     with first.locked():
         with pytest.raises(OutputBusy, match="another predict is writing"):
             with second.locked():
@@ -440,35 +440,35 @@ def test_allowed_constructors_fed_bad_arguments_are_one_line(tmp_path):
 )
 def test_a_bundle_that_does_not_add_up_is_one_line_before_any_work(project, change, message):
     """Its layout checked beyond types: the sizes it asks for are bounded, its parts fit together."""
-    root, bundle = project
-    change(bundle)
-    (root / "odd.json").write_text(json.dumps(bundle))
-    with pytest.raises(B.BundleError, match=rf"odd.json: {message}"):
-        B.load(root / "odd.json")
+    root, loaded = project
+    change(loaded)
+    (root / "odd.json").write_text(json.dumps(loaded))
+    with pytest.raises(bundle.BundleError, match=rf"odd.json: {message}"):
+        bundle.load(root / "odd.json")
 
 
 def test_predict_takes_annotation_paths_that_are_not_text_and_oversized_sr_clips(project, tmp_path):
     """An annotation path with a lone surrogate no file name can hold is a row (its name escaped in the
     CSV), not a crash when the row is written. A bundle with SR members refuses a clip whose upscaled
     frames would exceed the decode cap, as a row."""
-    from tinyactions import predict as P
-    from tinyactions import superres as S
+    from tinyactions.app import predict
+    from tinyactions.superres import upscale
 
-    root, bundle = project
+    root, loaded = project
     entries = [
         {"id": "00001", "path": "\ud800.mp4", "dim": [1, 1, 1]},
         {"id": "00002", "path": "clip.mp4", "dim": [1, 1, 1]},
     ]
     (root / "odd.json").write_text(json.dumps(entries))
-    clips = P.clips_of([str(root / "odd.json")])
-    P.predict(bundle, clips, root / "odd.csv", chunk=2, sr_batch=2, device="cpu", root=root)
-    rows = B.read_predictions(root / "odd.csv")
+    clips = predict.clips_of([str(root / "odd.json")])
+    predict.predict(loaded, clips, root / "odd.csv", chunk=2, sr_batch=2, device="cpu", root=root)
+    rows = bundle.read_predictions(root / "odd.csv")
     assert rows["id"].tolist() == ["00001", "00002"] and rows["readable"].tolist() == [False, True]
     assert rows.loc[0, "video"].endswith("\\ud800.mp4") and "file not found" in rows.loc[0, "problem"]
     # an SR bundle: upscaled to 32 px, a clip of more than MAX_PIXELS / 32^2 frames is refused before scoring
-    job = S.UpscaleJob(S.GeneratorSpec(4, 1, 1), "", 32, 8, 2, 2, "square", "fp32")
-    upscaler = S.Upscaler(S.build_generator(job.generator), 32, 8, 2, 2, "square", "cpu", precision="fp32")
-    ensemble = P.Ensemble.__new__(P.Ensemble)
+    job = upscale.UpscaleJob(upscale.GeneratorSpec(4, 1, 1), "", 32, 8, 2, 2, "square", "fp32")
+    upscaler = upscale.Upscaler(upscale.build_generator(job.generator), 32, 8, 2, 2, "square", "cpu", precision="fp32")
+    ensemble = predict.Ensemble.__new__(predict.Ensemble)
     ensemble.upscaler = upscaler
     frames = MAX_PIXELS // 32**2
     assert ensemble.too_large(np.zeros((frames, 8, 8, 3), np.uint8)) == ""

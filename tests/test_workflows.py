@@ -65,7 +65,7 @@ def test_the_leaderboard_workflow_restores_and_reports_on_pull_requests():
     assert steps["What is stale"]["if"] == "failure() && steps.board.outcome == 'failure'"
     assert "GITHUB_STEP_SUMMARY" in steps["What is stale"]["run"]
     plots = steps["Plots, drawn offline"]
-    assert plots["continue-on-error"] is True and "tinyactions.plots_page render" in plots["run"]
+    assert plots["continue-on-error"] is True and "tinyactions plots render" in plots["run"]
     assert "scripts/leaderboard_report.sh" in steps["Report in the job summary"]["run"]
     # one comment, found by its marker, and none from forks (their token cannot write)
     comment = steps["Report on the pull request"]

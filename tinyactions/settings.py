@@ -22,19 +22,19 @@ from typing import Annotated, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .annotations import CLASSES
-from .paths import GENERATOR, PARAMS, video_root
-from .sr_geometry import SCALE, plan_windows
+from tinyactions.challenge.annotations import CLASSES
+from tinyactions.core.paths import GENERATOR, PARAMS, video_root
+from tinyactions.superres.geometry import SCALE, plan_windows
 
 # the choices of params.yaml, one definition each (the library imports them from here)
 PRESETS = ("paper", "demo")  # backbone sizes: the seed's, or shrunk for 2 CPU cores
 BACKBONE_NAMES = ("ircsn", "uniformer")
-STRATEGIES = ("fixed", "f1", "frequency", "frequency_set")  # per-class threshold rules (tinyactions.thresholds)
+STRATEGIES = ("fixed", "f1", "frequency", "frequency_set")  # per-class threshold rules (tinyactions.decide.thresholds)
 SHRINK_TARGETS = ("pooled", "prior")
 BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
 SR_INPUTS = ("native", "square")  # what the generator is fed: each clip at its own size, or size/4 squared
-PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # numeric precision of a stage family (tinyactions.precision)
-SR_CODECS = ("mp4v", "ffv1")  # how super-resolved video is stored: lossy MPEG-4, or lossless (tinyactions.video)
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # numeric precision of a stage family (tinyactions.core.precision)
+SR_CODECS = ("mp4v", "ffv1")  # how super-resolved video is stored: lossy MPEG-4, or lossless (tinyactions.data.video)
 # A run's name names its folders (models/<run>, metrics/train/<run>, data/scores/<run>.parquet): no dot,
 # no path, nothing that another output of models/ already is (the SR generator's folder).
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")

@@ -1,0 +1,91 @@
+"""The library's tree is its architecture: one package per phase, imported only downwards, so that a
+reader finds a rule where its phase is and a change cannot reach back into an earlier phase."""
+
+import ast
+import re
+
+import pytest
+
+from tests.imports import ROOT, closure, direct_imports
+
+LIBRARY = ROOT / "tinyactions"
+# lowest first: a module imports only from its own layer or lower ones
+LAYERS = ["core", "challenge", "settings", "data", "superres", "train", "score", "decide", "app"]
+# tools for tests and bench, never imported by the pipeline; they may import anything
+TOOLS = "devtools"
+# the one upward import left: the settings check plans SR windows with the superres geometry (no torch).
+# It goes when the domain sections move to their phases and settings becomes the top-level schema.
+KNOWN_UPWARD = {("tinyactions.settings", "tinyactions.superres.geometry")}
+
+
+def modules() -> list[str]:
+    return sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in LIBRARY.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    )
+
+
+def layer(module: str) -> str:
+    return module.split(".")[1]
+
+
+def test_every_module_belongs_to_a_layer_or_the_tools():
+    assert {layer(m) for m in modules()} == set(LAYERS) | {TOOLS}
+    root_files = sorted(p.name for p in LIBRARY.glob("*.py"))
+    assert root_files == ["__init__.py", "__main__.py", "settings.py"], "a phase's module lives in its package"
+
+
+def test_imports_only_go_down_the_layers():
+    upward = set()
+    for module in modules():
+        if layer(module) == TOOLS:
+            continue
+        for imported in direct_imports(ROOT / (module.replace(".", "/") + ".py")):
+            if layer(imported) == TOOLS or LAYERS.index(layer(imported)) > LAYERS.index(layer(module)):
+                upward.add((module, imported))
+    assert upward == KNOWN_UPWARD
+
+
+def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
+    """The rule above is itself tested: a data module importing a decide module is caught."""
+    fake = tmp_path / "tinyactions/data/fake.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("from tinyactions.decide import thresholds\n")
+    monkeypatch.setattr("tests.imports.ROOT", tmp_path)
+    (tmp_path / "tinyactions/decide").mkdir()
+    (tmp_path / "tinyactions/decide/thresholds.py").write_text("")
+    found = direct_imports(fake)
+    assert found == {"tinyactions.decide.thresholds"}
+    assert LAYERS.index(layer(next(iter(found)))) > LAYERS.index("data")
+
+
+@pytest.mark.parametrize("stage", sorted(p.stem for p in (ROOT / "stages").glob("*.py") if p.stem != "__init__"))
+def test_no_stage_runs_the_tools(stage):
+    assert not [f for f in closure(f"stages.{stage}") if f.startswith(f"tinyactions/{TOOLS}/")]
+
+
+def test_package_inits_hold_a_docstring_only():
+    """dvc.yaml lists the modules a stage imports, not the packages' ``__init__.py``: they can hold nothing
+    that runs."""
+    for init in sorted(LIBRARY.rglob("__init__.py")):
+        body = ast.parse(init.read_text()).body
+        assert len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant), init
+
+
+def test_project_modules_are_imported_by_their_names():
+    """No one-letter aliases (``from tinyactions.decide import crossval as X``): a reader sees which
+    module a call goes to."""
+    aliased = []
+    for path in sorted([*LIBRARY.rglob("*.py"), *(ROOT / "stages").glob("*.py"), *(ROOT / "tests").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tinyactions"):
+                aliased += [f"{path.relative_to(ROOT)}: {a.name} as {a.asname}" for a in node.names if a.asname]
+    assert [a for a in aliased if re.search(r" as \w$", a)] == []
+
+
+def test_tests_mirror_the_library():
+    """A test folder is named after the package it tests."""
+    folders = {p.parent.name for p in (ROOT / "tests").rglob("test_*.py") if p.parent != ROOT / "tests"}
+    assert folders <= set(LAYERS) | {TOOLS}, folders
+    assert folders >= set(LAYERS) - {"settings"}

@@ -1,0 +1,5 @@
+"""``python -m tinyactions``: the ``tinyactions`` command without its console script."""
+
+from tinyactions.app.cli import main
+
+main()

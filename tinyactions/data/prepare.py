@@ -1,0 +1,134 @@
+"""The prepare stage's job: check every annotation entry against its video, add the balance copies, and
+write the prepared index with what later stages and the user read about the data.
+
+Outputs: ``data/prepared/`` train/val/test.parquet (see ``tinyactions.data.index``), problems.csv (rejected
+entries and tolerated disagreements), cooccurrence.csv (train), stats.json (counts, tail classes);
+``data/manifests/lr.json`` (path -> sha256 of every readable video: what low-res runs depend on);
+``metrics/data.json`` and ``metrics/class_frequency.csv`` for ``dvc metrics`` / ``dvc plots``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASSES, SPLITS
+from tinyactions.core import paths
+from tinyactions.core.files import write_json, write_table
+from tinyactions.data.index import (
+    Tolerance,
+    add_balance_copies,
+    apply_policy,
+    check_class_map,
+    check_split,
+    class_counts,
+    cooccurrence,
+    tail_classes,
+    video_manifest,
+)
+from tinyactions.settings import Balance, Data, SettingsError
+
+log = logging.getLogger(__name__)
+
+
+def seen_together(cooccurrence: pd.DataFrame, groups: list[list[str]]) -> dict[str, int]:
+    """Pairs of a configured exclusive group that share training videos: ``"a & b"`` -> how many. A group
+    the data contradicts shows here before anything trains on it."""
+    found = {}
+    for group in groups:
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                if cooccurrence.loc[a, b] > 0:
+                    found[f"{a} & {b}"] = int(cooccurrence.loc[a, b])
+    return found
+
+
+def prepare(
+    data: Data,
+    balance: Balance,
+    groups: list[list[str]],
+    workers: int,
+    progress: Callable[..., Callable[[int], None]] | None = None,
+) -> dict:
+    """Write every output of the stage for the dataset at ``data.root``; returns stats.json's content.
+    ``groups``: the configured exclusive groups (postprocess.groups when it lists them), whose pairs seen
+    together in train are reported. ``progress`` (:mod:`tinyactions.core.progress`): one phase per split."""
+    root = Path(data.root)
+    if not (root / ANNOTATION_FILES["train"]).is_file():
+        raise SettingsError(f"data.root: {root} holds no {ANNOTATION_FILES['train']} (not a TinyVIRAT-v2 root)")
+    tol = data.dim_tolerance
+    tolerance = Tolerance(
+        frames_abs=tol.frames, pixels_abs=tol.pixels, frames_rel=tol.relative, pixels_rel=tol.relative
+    )
+    check_class_map(root)
+    frames, problems = {}, []
+    for split in SPLITS:
+        checked, found = check_split(
+            root, split, CLASSES, tolerance, workers, progress=progress(f"check {split}") if progress else None
+        )
+        problems.append(found)
+        frames[split] = apply_policy(checked, split, data.bad_entries)
+        log.info(
+            "%s: %d entries, %d kept, %d rejected, %d warnings",
+            split,
+            len(checked),
+            len(frames[split]),
+            (found.severity == "reject").sum(),
+            (found.severity == "warning").sum(),
+        )
+    problem_frame = pd.concat(problems, ignore_index=True)
+
+    tail = (
+        tail_classes(frames["train"], max_share=balance.tail_max_share, explicit=balance.tail_classes)
+        if balance.enabled
+        else []
+    )
+    frames["train"] = add_balance_copies(
+        frames["train"], tail, balance.copies if balance.enabled else 0, balance.mirrored_labels
+    )
+    log.info("balance: %d tail classes, %d flipped copies added", len(tail), int(frames["train"]["flip"].sum()))
+
+    for split, frame in frames.items():
+        write_table(paths.index(split), frame)
+    write_table(paths.PREPARED / "problems.csv", problem_frame)
+    write_json(paths.LR_MANIFEST, video_manifest(list(frames.values())))
+    together = cooccurrence(frames["train"])
+    write_table(paths.PREPARED / "cooccurrence.csv", together.reset_index(names="class"))
+    contradicted = seen_together(together, groups)
+    for pair, videos in contradicted.items():
+        log.warning("postprocess.groups: %s share %d train videos, though a group calls them exclusive", pair, videos)
+    counts = {split: class_counts(frames[split]).astype(int).to_dict() for split in ("train", "val")}
+    is_reject, is_warning = problem_frame.severity == "reject", problem_frame.severity == "warning"
+    stats = {
+        "root": str(root),
+        "videos": {s: int((~f["flip"]).sum()) for s, f in frames.items()},
+        "train_samples": len(frames["train"]),
+        "unreadable_test_videos": int((~frames["test"]["readable"]).sum()),
+        "rejected": {s: int(((problem_frame.split == s) & is_reject).sum()) for s in SPLITS},
+        "warnings": {s: int(((problem_frame.split == s) & is_warning).sum()) for s in SPLITS},
+        "tail_classes": tail,
+        "class_counts": counts,
+    }
+    write_json(paths.PREPARED / "stats.json", stats)
+    write_json(
+        paths.METRICS / "data.json",
+        {
+            **{k: stats[k] for k in ("videos", "train_samples", "unreadable_test_videos", "rejected", "warnings")},
+            "exclusive_pairs_seen_together": contradicted,  # of postprocess.groups, in train videos
+        },
+    )
+    write_table(
+        paths.METRICS / "class_frequency.csv",
+        pd.DataFrame(
+            {
+                "class": list(CLASSES),
+                "train": [counts["train"][c] for c in CLASSES],
+                "val": [counts["val"][c] for c in CLASSES],
+                "tail": [c in tail for c in CLASSES],
+            }
+        ),
+    )
+    return stats

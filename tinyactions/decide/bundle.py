@@ -1,0 +1,420 @@
+"""The trained ensemble as one file, ``submission/bundle.json``: what the evaluate stage decided on all of
+val, in the terms a video needs to become a decision.
+
+- ``classes``: the 26 class names in score order;
+- ``members``: each checkpoint (file and sha256, recorded by its dump), its run's input (lr | sr) and
+  recipe (the run's settings: backbone, preset, input size, sampling, segments, ...; no initial weights);
+- ``weights`` (null: the plain mean), ``thresholds`` per class, ``groups`` (post-processing applied) and
+  ``keep`` (which class of a group it keeps: ``score``, the top score, or ``margin``, the score furthest
+  above its class's threshold);
+- ``scoring``: the dumps' test-time views and precision as set, and how they ran (``batch``: clips per
+  forward pass; ``made_with``: the resolved precision and device), which predict repeats;
+- ``superres`` (only when a member reads super-resolved video): the generator's file and sha256 and the
+  settings it ran with, the storage codec included (SR members were trained and scored on SR video as
+  stored);
+- ``val_f1``: the rule's macro F1 on val, cross-validated and in-sample;
+- ``lr_only`` (when members read both kinds of video): the rule refitted on its low-res members alone
+  (members, weights, thresholds, groups, keep, ``val_f1``): what ``predict --lr-only`` applies, and what it costs.
+
+``answer.txt`` and ``val_predictions.csv`` are written from the bundle through ``decide`` and
+``prediction_table``, the functions ``tinyactions.app.predict`` applies to its own member scores.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any, Literal, NotRequired
+
+import numpy as np
+import pandas as pd
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS, read_json
+from tinyactions.core import paths
+from tinyactions.core.files import file_digest
+from tinyactions.decide import crossval, ensemble
+from tinyactions.score import canary
+from tinyactions.settings import BACKBONE_NAMES, PRECISIONS, PRESETS, SR_CODECS, SR_INPUTS, RunSpec, validate_groups
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be applied as it stands (a file it names changed, a variant it lacks)."""
+
+
+PREDICTION_COLUMNS = ("id", "video", "readable", "problem", "labels", *SCORE_COLUMNS)
+
+
+def checkpoint_digests(table) -> dict[int, str]:
+    """epoch -> sha256 of the checkpoint a score table was computed from (its dump records them)."""
+    return {int(e): d for e, d in table.attrs.get("checkpoints", {}).items()}
+
+
+def made_with(tables: list) -> dict:
+    """How the members' score tables were made, as the bundle's ``scoring`` records it: the ``batch`` and
+    the ``made_with`` (resolved precision, device) they share; None where they differ or a table
+    predates the record."""
+
+    def shared(key):
+        values = {json.dumps(table.attrs.get(key), sort_keys=True) for table in tables}
+        return json.loads(values.pop()) if len(values) == 1 else None
+
+    ran = {"precision": shared("precision"), "device": shared("device")}
+    return {
+        "batch": shared("batch"),
+        "made_with": ran if None not in ran.values() else None,
+        "versions": shared("versions"),
+    }
+
+
+def canary_scores(table) -> dict[int, list]:
+    """epoch -> the checkpoint's scores of the canary clips, as its dump recorded them."""
+    return {int(e): c for e, c in table.attrs.get("canary", {}).items()}
+
+
+def build(
+    members: list[tuple[str, int]],
+    specs: dict[str, RunSpec],
+    digests: dict[tuple[str, int], str],
+    weights: list[float] | None,
+    thresholds: np.ndarray,
+    groups: list[list[int]],
+    views: int,
+    precision: str,
+    superres: dict | None,
+    val_f1: dict[str, float] | None = None,
+    ran: dict | None = None,
+    canaries: dict[tuple[str, int], list] | None = None,
+    *,
+    keep: Literal["score", "margin"],
+) -> dict:
+    """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
+    are class indexes (``keep``: postprocess.keep); ``superres`` (the SR settings, generator file and
+    sha256) is kept only when a member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample":
+    ...}; ``ran``: how the dumps scored (``made_with`` of their tables); ``canaries``: each checkpoint's
+    canary scores."""
+    if keep not in ("score", "margin"):
+        raise ValueError(f"keep: {keep!r} is not score or margin")
+    entries = member_entries(members, specs, digests, canaries or {})
+    uses_sr = any(m["input"] == "sr" for m in entries)
+    return {
+        "classes": list(CLASSES),
+        "members": entries,
+        "weights": weights,
+        "thresholds": [float(t) for t in thresholds],
+        "groups": [[CLASSES[c] for c in g] for g in groups],
+        "keep": keep,
+        "scoring": {
+            "views": views,
+            "precision": precision,
+            **(ran or {"batch": None, "made_with": None, "versions": None}),
+        },
+        "superres": superres if uses_sr else None,
+        "val_f1": val_f1,
+        "lr_only": None,
+    }
+
+
+def member_entries(
+    members: list[tuple[str, int]],
+    specs: dict[str, RunSpec],
+    digests: dict[tuple[str, int], str],
+    canaries: dict[tuple[str, int], list],
+) -> list[dict]:
+    missing = [f"{r}@{e}" for r, e in members if (r, e) not in digests]
+    if missing:
+        raise ValueError(f"no checkpoint digest recorded for {', '.join(missing)}: rerun their dump stages")
+    return [
+        {
+            "run": run,
+            "epoch": epoch,
+            "input": specs[run].input,
+            "checkpoint": str(paths.MODELS / run / f"epoch_{epoch}.pth"),
+            "sha256": digests[(run, epoch)],
+            "recipe": recipe(specs[run]),
+            "canary": canaries.get((run, epoch)),
+        }
+        for run, epoch in members
+    ]
+
+
+def with_lr_only(full: dict, lr: dict) -> dict:
+    """``full`` with ``lr`` (a bundle of its low-res members, refitted) as its ``lr_only`` variant."""
+    if any(m["input"] != "lr" for m in lr["members"]):
+        raise ValueError("an lr_only variant holds low-res members only")
+    return {**full, "lr_only": {k: lr[k] for k in ("members", "weights", "thresholds", "groups", "keep", "val_f1")}}
+
+
+def lr_only(bundle: dict) -> dict:
+    """The bundle ``predict --lr-only`` applies: the low-res members refitted, no super-resolution. A
+    bundle without SR members is its own; one without low-res members has none (an error)."""
+    if bundle["superres"] is None:
+        return bundle
+    if bundle.get("lr_only") is None:
+        raise BundleError("bundle: no member reads low-res video, so there is no --lr-only ensemble")
+    return {**bundle, **bundle["lr_only"], "superres": None, "lr_only": None}
+
+
+def recipe(spec: RunSpec) -> dict:
+    """A member's network and test-time input as its run defines them: the run's settings without the
+    initial weights (the checkpoint replaces them; a path would name a host)."""
+    return {k: v for k, v in asdict(spec).items() if k != "pretrained"}
+
+
+def superres_entry(generator_file: str | Path, settings: dict) -> dict:
+    """The SR part of a bundle: the generator's file and sha256 with ``settings``."""
+    return {"generator": str(generator_file), "sha256": file_digest(generator_file), **settings}
+
+
+def decide(bundle: dict, member_scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(averaged scores, 0/1 predictions) from each member's (videos, 26) scores in bundle order. A
+    video no member could score (NaN) gets NaN scores and no class."""
+    if len(member_scores) != len(bundle["members"]):
+        raise BundleError(f"{len(member_scores)} score matrices for {len(bundle['members'])} bundle members")
+    if bundle["classes"] != list(CLASSES):
+        raise BundleError("bundle: its class order differs from this code's class map")
+    scores = ensemble.average(member_scores, bundle["weights"])
+    index = {c: i for i, c in enumerate(CLASSES)}
+    groups = [[index[c] for c in g] for g in bundle["groups"]]
+    thresholds = np.asarray(bundle["thresholds"], float)
+    decision = crossval.Decision(members=[], thresholds=thresholds, groups=groups, keep=bundle["keep"])
+    return scores, crossval.predict(decision, scores)
+
+
+def prediction_table(
+    ids: list[str], videos: list[str], problems: list[str], scores: np.ndarray, predicted: np.ndarray
+) -> pd.DataFrame:
+    """One row per video: id (empty when unknown), video, readable, problem (why not), the predicted
+    class names (space-separated, in class order) and the 26 averaged scores (NaN when unreadable)."""
+    table = pd.DataFrame(np.asarray(scores, np.float64), columns=list(SCORE_COLUMNS))
+    labels = [" ".join(CLASSES[c] for c in np.flatnonzero(row)) for row in predicted]
+    for position, (name, values) in enumerate(
+        (
+            ("id", ids),
+            ("video", videos),
+            ("readable", [not p for p in problems]),
+            ("problem", problems),
+            ("labels", labels),
+        )
+    ):
+        table.insert(position, name, values)
+    return table
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A table ``prediction_table`` wrote (ids stay strings, scores read back to the bit)."""
+    return pd.read_csv(
+        path,
+        dtype={"id": str, "video": str, "problem": str, "labels": str},
+        keep_default_na=False,
+        na_values={c: [""] for c in SCORE_COLUMNS},
+        float_precision="round_trip",
+        encoding="utf-8",
+        encoding_errors="surrogateescape",
+    )
+
+
+def predicted_matrix(table: pd.DataFrame) -> np.ndarray:
+    """The 0/1 (videos, 26) decisions of a predictions table, in class order."""
+    index = {c: i for i, c in enumerate(CLASSES)}
+    out = np.zeros((len(table), len(CLASSES)), np.int8)
+    for row, labels in enumerate(table["labels"]):
+        out[row, [index[c] for c in labels.split()]] = 1
+    return out
+
+
+_STRICT = ConfigDict(extra="forbid", strict=True)  # a key unknown to this layout, or of another type, is refused
+
+
+Size = Annotated[int, Field(ge=1, le=1024)]  # a pixel size or count a bundle may ask for (work grows with it)
+
+
+class _Member(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    run: str
+    epoch: int
+    input: Literal["lr", "sr"]
+    checkpoint: str
+    sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
+    recipe: dict[str, Any]  # a RunSpec without its initial weights: checked by _check_recipe
+    canary: NotRequired[list[list[float]] | None]  # its canary scores at dump time (tinyactions.score.canary)
+
+
+class _MadeWith(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    precision: str
+    device: str
+
+
+class _Scoring(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    views: Annotated[int, Field(ge=1, le=32)]
+    precision: str
+    batch: Annotated[int, Field(ge=1)] | None
+    made_with: _MadeWith | None
+    versions: NotRequired[dict[str, str] | None]  # of the libraries that scored the dumps
+
+
+class _GeneratorSize(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    mid_channels: Annotated[int, Field(ge=1)]
+    propagation_blocks: Annotated[int, Field(ge=1)]
+    cleaning_blocks: Annotated[int, Field(ge=1)]
+
+
+class _Superres(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    generator: str
+    sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
+    size: Annotated[Size, Field(multiple_of=4)]
+    input: Literal[SR_INPUTS]
+    window: Size
+    overlap: Annotated[int, Field(ge=0, le=512)]
+    precision: Literal[PRECISIONS]
+    storage: Literal[SR_CODECS]
+    spec: _GeneratorSize
+
+
+class _ValF1(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    cv: float
+    in_sample: float
+
+
+class _Rule(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    members: list[_Member]
+    weights: list[float] | None
+    thresholds: list[float]
+    groups: list[list[str]]
+    keep: Literal["score", "margin"]
+    val_f1: _ValF1 | None
+
+
+class _Bundle(_Rule):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]  (not inherited)
+    classes: list[str]
+    scoring: _Scoring
+    superres: _Superres | None
+    lr_only: _Rule | None
+
+
+KEYS = tuple(_Bundle.__annotations__)
+MAX_BYTES = 16 * 2**20  # a bundle is a few kilobytes of JSON
+
+
+def load(path: str | Path) -> dict:
+    """A bundle file, checked against the layout ``build`` writes (types included: it may come from
+    elsewhere); anything else (not JSON, a key missing or unknown, a value of the wrong type) is a
+    BundleError of one line naming the file and the key."""
+    try:
+        bundle = read_json(path, max_bytes=MAX_BYTES)
+    except ValueError as e:
+        raise BundleError(f"not a bundle: {e}") from None
+    missing = [k for k in KEYS if not isinstance(bundle, dict) or k not in bundle]
+    if missing:
+        raise BundleError(f"{path}: not a bundle of this version (no {', '.join(missing)}): rerun the evaluate stage")
+    try:
+        bundle = TypeAdapter(_Bundle).validate_python(bundle)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BundleError(f"{path}: {where}: {first['msg']}") from None
+    for key, rule in (("", bundle), ("lr_only.", bundle["lr_only"])):
+        if rule is not None:
+            _check_rule(rule, path, key)
+    if bundle["classes"] != list(CLASSES):
+        raise BundleError(f"{path}: classes: not this code's 26 classes in class-map order")
+    return bundle
+
+
+# what a member's recipe may choose, and the sizes it may ask for (work and memory grow with them)
+RECIPE_CHOICES = {
+    "backbone": BACKBONE_NAMES,
+    "preset": PRESETS,
+    "input": ("lr", "sr"),
+    "loss": ("bce", "asl", "kd"),
+    "sampling": ("uniform", "dense"),
+    "precision": PRECISIONS,
+}
+RECIPE_BOUNDS = {"input_size": (1, 1024), "segments": (1, 256), "dense_interval": (1, 64)}
+
+
+def _check_recipe(recipe: dict) -> tuple[str, str] | None:
+    """(".key", what is wrong) of a member's recipe, or None: the fields of a RunSpec (but its initial
+    weights) with their types, the choices this code knows and bounded sizes."""
+    try:
+        spec = TypeAdapter(RunSpec).validate_python({**recipe, "pretrained": None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        return "." + ".".join(str(part) for part in first["loc"]), first["msg"]
+    unknown = sorted(set(recipe) - {f.name for f in fields(RunSpec)} | ({"pretrained"} & set(recipe)))
+    if unknown:
+        return f".{unknown[0]}", "unknown key"
+    for name, choices in RECIPE_CHOICES.items():
+        if getattr(spec, name) not in choices:
+            return f".{name}", f"{getattr(spec, name)!r} is not one of {', '.join(choices)}"
+    for name, (low, high) in RECIPE_BOUNDS.items():
+        if not low <= getattr(spec, name) <= high:
+            return f".{name}", f"{getattr(spec, name)} is outside {low}..{high}"
+    return None
+
+
+def _check_rule(rule: dict, path, key: str) -> None:
+    """What the types cannot say: one threshold per class, one weight per member, groups of known classes
+    (each once), canary scores of every canary clip."""
+    n = len(rule["members"])
+    problems = [
+        (f"{key}thresholds", f"{len(rule['thresholds'])} thresholds for {len(CLASSES)} classes")
+        if len(rule["thresholds"]) != len(CLASSES)
+        else None,
+        (f"{key}weights", f"{len(rule['weights'])} weights for {n} members")
+        if rule["weights"] is not None and len(rule["weights"]) != n
+        else None,
+        (f"{key}members", "no member") if not n else None,
+    ]
+    try:
+        validate_groups(rule["groups"])
+    except ValueError as e:
+        problems.append((f"{key}groups", str(e)))
+    shape = [len(canary.SHAPES), len(CLASSES)]
+    for i, member in enumerate(rule["members"]):
+        problem = _check_recipe(member["recipe"])
+        if problem:
+            problems.append((f"{key}members.{i}.recipe{problem[0]}", problem[1]))
+        scores = member.get("canary")
+        if scores is not None and [len(scores), *{len(row) for row in scores}] != shape:
+            problems.append((f"{key}members.{i}.canary", f"not {shape[0]} clips x {shape[1]} scores"))
+    found = next((p for p in problems if p), None)
+    if found:
+        raise BundleError(f"{path}: {found[0]}: {found[1]}")
+
+
+def project_file(rel, root: str | Path = ".") -> Path:
+    """The file a bundle names, under ``root``: a relative path that stays inside it. Absolute paths,
+    '..' and anything but a string are refused before any file is opened: a bundle from elsewhere
+    names files of this project only."""
+    if not isinstance(rel, str) or not rel or "\0" in rel:
+        raise BundleError(f"bundle: {rel!r} is not a file path")
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or PureWindowsPath(rel).drive or ".." in pure.parts or ".." in PureWindowsPath(rel).parts:
+        raise BundleError(f"bundle: {rel!r} is not a path inside the project (absolute and '..' paths are refused)")
+    return Path(root) / pure
+
+
+def verify(bundle: dict, root: str | Path = ".") -> None:
+    """Every file the bundle names is inside ``root`` and has its recorded sha256; else an error naming
+    it. Checked before any of them is loaded (loading reads them as data: ``checkpoint_io``)."""
+    files = [(m["checkpoint"], m["sha256"]) for m in bundle["members"]]
+    if bundle.get("superres"):
+        files.append((bundle["superres"]["generator"], bundle["superres"]["sha256"]))
+    for rel, _ in files:
+        project_file(rel, root)
+    for rel, digest in files:
+        path = project_file(rel, root)
+        if not path.is_file():
+            raise FileNotFoundError(f"bundle: {rel} does not exist")
+        if file_digest(path) != digest:
+            raise BundleError(f"bundle: {rel} is not the file the bundle was made with (sha256 differs)")

@@ -1,0 +1,55 @@
+"""A student's teacher: the SR run's chosen checkpoint scores the super-resolved version of every training
+sample, the soft targets of distillation (seed eq. 1)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pandas as pd
+
+from tinyactions.core import paths
+from tinyactions.core.files import write_table
+from tinyactions.data.index import truth
+from tinyactions.score.best_epoch import resolve
+from tinyactions.score.dump import score_split
+from tinyactions.settings import Member
+from tinyactions.train.recipes import RunSpec
+
+log = logging.getLogger(__name__)
+
+
+def score_teacher(
+    teacher: RunSpec,
+    rule: Member,
+    student: str,
+    best_by: str,
+    views: int,
+    chunk: int,
+    precision: str,
+    progress: Callable[..., Callable[[int], None]] | None = None,
+) -> int:
+    """The teacher stage's job: the teacher's checkpoint ``rule`` (``run@best``, ``@last`` or a number,
+    resolved on its val dump as an ensemble member is) scores the super-resolved version of every
+    training sample (balance copies on the flipped clip) into ``data/teachers/<student>.parquet``,
+    keyed by sample_id, with ``views`` and ``precision`` of the score dumps. Returns the epoch used."""
+    dumped = paths.SCORES / f"{rule.run}.parquet"
+    if not dumped.is_file():
+        raise FileNotFoundError(f"students.{student}.teacher: {dumped} is missing (dump@{rule.run} first)")
+    val_ids, val_labels = truth(pd.read_parquet(paths.index("val")))
+    epoch = resolve(rule, pd.read_parquet(dumped), val_ids, val_labels, best_by, f"students.{student}.teacher_epoch")
+    index = pd.read_parquet(paths.index("train"))
+    log.info("teacher %s epoch %d scores %d training samples on SR video", rule.run, epoch, len(index))
+    table = score_split(
+        teacher,
+        {epoch: paths.MODELS / rule.run / f"epoch_{epoch}.pth"},
+        index,
+        str(paths.SUPERRES),
+        "train",
+        views=views,
+        chunk=chunk,
+        precision=precision,
+        progress=progress(f"teacher {rule.run}@{epoch}", len(index)) if progress else None,
+    )
+    write_table(paths.teacher_scores(student), table)
+    return epoch
