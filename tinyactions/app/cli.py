@@ -6,6 +6,7 @@ The pipeline itself is ``dvc repro``; its stages are ``python -m stages.<name>``
     tinyactions share push [--remote NAME]
     tinyactions leaderboard [--base main] [--run-stale] [--push]
     tinyactions plots template | render PAGE --out DIR [--png]
+    tinyactions check-outputs [--base HEAD]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ COMMANDS = {
     "share": ("tinyactions.app.sharing", "push outputs and the complete run-cache to a DVC remote"),
     "leaderboard": ("tinyactions.app.cli", "regenerate the leaderboard metrics from the DVC remote"),
     "plots": ("tinyactions.app.plots_page", "offline `dvc plots` pages: the template, a headless check"),
+    "check-outputs": ("tinyactions.app.check_outputs", "did the stages rerun reproduce the committed output hashes?"),
 }
 LEADERBOARD_SCRIPT = Path(__file__).resolve().parents[2] / "scripts/leaderboard.sh"
 
@@ -52,7 +54,7 @@ def command(argv: list[str], prog: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    overview = "\n".join(f"  {name:<12} {line}" for name, (_, line) in COMMANDS.items())
+    overview = "\n".join(f"  {name:<14} {line}" for name, (_, line) in COMMANDS.items())
     ap = argparse.ArgumentParser(
         prog="tinyactions",
         description=__doc__.splitlines()[0],

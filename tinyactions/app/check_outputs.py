@@ -1,0 +1,67 @@
+"""``tinyactions check-outputs``: did the stages rerun since a revision reproduce their outputs byte for byte?
+
+After code moves (every stage's code deps change, none of its results should), a workspace with finished
+runs reruns a sample of stages, checks here that every output hash in ``dvc.lock`` equals the one in the
+revision's ``dvc.lock``, then records the other stages' new code deps with ``dvc commit -f`` instead of
+retraining (README: "After the code moved").
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def output_hashes(lock: dict) -> dict[tuple[str, str], str]:
+    """(stage, output path) -> its md5 in a parsed ``dvc.lock``."""
+    return {
+        (stage, out["path"]): out.get("md5", "")
+        for stage, entry in (lock.get("stages") or {}).items()
+        for out in entry.get("outs") or []
+    }
+
+
+def changed_outputs(base: dict, now: dict) -> list[str]:
+    """Every output whose hash differs between two ``dvc.lock`` contents (outputs of one side only are not
+    compared: a stage added or removed is not a reproduction)."""
+    before, after = output_hashes(base), output_hashes(now)
+    return [
+        f"{stage}: {path} {before[stage, path][:8]} -> {after[stage, path][:8]}"
+        for stage, path in sorted(before.keys() & after.keys())
+        if before[stage, path] != after[stage, path]
+    ]
+
+
+def main(argv: list[str] | None = None, prog: str = "tinyactions check-outputs") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0].split(": ", 1)[1])
+    ap.add_argument("--base", default="HEAD", help="the git revision whose dvc.lock to compare with (%(default)s)")
+    ap.add_argument("--lock", default="dvc.lock", type=Path, help="the lock file (default: %(default)s)")
+    args = ap.parse_args(argv)
+    shown = subprocess.run(["git", "show", f"{args.base}:{args.lock}"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise FileNotFoundError(f"--base: {args.base} has no {args.lock} ({shown.stderr.strip()})")
+    base, now = yaml.safe_load(shown.stdout), yaml.safe_load(args.lock.read_text())
+    changed = changed_outputs(base, now)
+    compared = len(output_hashes(base).keys() & output_hashes(now).keys())
+    for line in changed:
+        print(line)
+    if changed:
+        print(f"{len(changed)} of {compared} outputs differ from {args.base}: rerun what is stale, do not commit")
+        return 1
+    print(f"all {compared} outputs equal those of {args.base}")
+    return 0
+
+
+def command(argv: list[str], prog: str) -> None:
+    try:
+        sys.exit(main(argv, prog))
+    except FileNotFoundError as e:
+        sys.exit(f"check-outputs: {e}")
+
+
+if __name__ == "__main__":
+    command(sys.argv[1:], "python -m tinyactions.app.check_outputs")
