@@ -67,7 +67,7 @@ def workspace(tmp_path, monkeypatch):
         [[3, 5]],
         1,
         "fp32",
-        bundle.superres_entry("models/superres/generator.pth", SR),
+        bundle.superres_entry("models/superres/generator.pth", file_digest("models/superres/generator.pth"), SR),
         {"cv": 0.25, "in_sample": 0.3},
         keep="score",
     )

@@ -16,6 +16,7 @@ from tinyactions import settings
 from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS
 from tinyactions.challenge.submission import format_answer
+from tinyactions.core.files import file_digest
 from tinyactions.decide import bundle, crossval, evaluate
 from tinyactions.decide.checkpoint_scores import Checkpoints
 from tinyactions.decide.folds import grouped_folds
@@ -517,3 +518,37 @@ def test_runs_are_compared_only_with_their_twin_in_one_component():
     assert sorted(found) == ["KD vs LR: kd vs lr", "SR vs LR: sr vs lr", "ensemble vs single best"]
     sr = found["SR vs LR: sr vs lr"]
     assert sr["difference"] > 0 and 0 < sr["ci"][0] <= sr["difference"] <= sr["ci"][1]
+
+
+def test_compute_takes_arrays_and_touches_no_file(tmp_path, monkeypatch):
+    """evaluate is load -> compute -> write: compute on in-memory inputs, in an empty folder, gives what the
+    stage writes from the files holding the same data."""
+    monkeypatch.chdir(tmp_path)
+    p, good, kd = tiny_workspace(tmp_path)
+    s = settings.parse(p)
+    counts = np.array([int(n) for n in LABELS.sum(0) + 1], float)
+    together = pd.read_csv(tmp_path / "data/prepared/cooccurrence.csv", index_col=0)
+    inputs = evaluate.Inputs(
+        val_ids=VAL_IDS,
+        labels=LABELS,
+        videos=SOURCES,
+        val_paths=[str(Path(s.data.root) / f"videos/val/{v}/{i}.mp4") for v, i in zip(SOURCES, VAL_IDS)],
+        test_ids=TEST_IDS,
+        train_videos=50,
+        train_counts=counts,
+        cooccurrence=together,
+        tables={"good": pd.read_parquet(tmp_path / "data/scores/good.parquet"), "kd": kd},
+        generator_sha256=file_digest(tmp_path / "models/superres/generator.pth"),
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    out = evaluate.compute(s, inputs)
+    assert list(empty.iterdir()) == []
+    assert set(out.plots) == {"per_class_f1.csv", "thresholds.csv", "threshold_curves.csv"}
+    assert len(out.answer.splitlines()) == len(TEST_IDS) and len(out.val_predictions) == len(VAL_IDS)
+    monkeypatch.chdir(tmp_path)
+    board = evaluate.evaluate(s)
+    assert json.dumps(out.board) == json.dumps(board)
+    assert (tmp_path / "submission/answer.txt").read_text() == out.answer
+    assert json.loads((tmp_path / "submission/bundle.json").read_text()) == out.bundle

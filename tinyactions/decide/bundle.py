@@ -163,9 +163,9 @@ def recipe(spec: RunSpec) -> dict:
     return {k: v for k, v in asdict(spec).items() if k != "pretrained"}
 
 
-def superres_entry(generator_file: str | Path, settings: dict) -> dict:
-    """The SR part of a bundle: the generator's file and sha256 with ``settings``."""
-    return {"generator": str(generator_file), "sha256": file_digest(generator_file), **settings}
+def superres_entry(generator_file: str | Path, sha256: str, settings: dict) -> dict:
+    """The SR part of a bundle: the generator's file and its sha256 with ``settings``."""
+    return {"generator": str(generator_file), "sha256": sha256, **settings}
 
 
 def decide(bundle: dict, member_scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

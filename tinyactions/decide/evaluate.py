@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import CLASSES
 from tinyactions.challenge.submission import format_answer
 from tinyactions.core import paths
-from tinyactions.core.files import write_json, write_table, write_text
+from tinyactions.core.files import file_digest, write_json, write_table, write_text
 from tinyactions.data.index import truth
 from tinyactions.decide import bundle, crossval, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
@@ -168,14 +168,42 @@ def group_names(setting, derived: list[list[str]]) -> list[list[str]]:
     return [] if setting == "none" else [list(g) for g in setting]
 
 
-def evaluate(s: Settings) -> dict:
-    """Everything the evaluate stage writes; returns the leaderboard."""
+@dataclass
+class Inputs:
+    """What the evaluate stage reads: val's truth, the test ids, train's class counts and co-occurrence, and
+    the score table of every run of the settings (never a glob, so removed runs cannot leak in)."""
+
+    val_ids: list[str]
+    labels: np.ndarray  # (val videos, 26)
+    videos: np.ndarray  # the source video of each val video: what folds and intervals group by
+    val_paths: list[str]  # each val video as predict names it, given val's annotation file
+    test_ids: list[str]
+    train_videos: int
+    train_counts: np.ndarray  # training videos per class
+    cooccurrence: pd.DataFrame  # training videos per pair of classes
+    tables: dict[str, pd.DataFrame]  # run -> its score table (every dumped epoch)
+    generator_sha256: str  # of the generator file SR members' videos are made with
+
+
+@dataclass
+class Outputs:
+    """Everything the evaluate stage writes."""
+
+    bundle: dict  # submission/bundle.json
+    answer: str  # submission/answer.txt
+    val_predictions: pd.DataFrame  # submission/val_predictions.csv
+    plots: dict[str, pd.DataFrame]  # metrics/<name>
+    board: dict  # metrics/leaderboard.json
+    ablation: str  # metrics/ablation.md
+    summary: list[tuple[int, str]]  # what the log says: (logging level, line)
+
+
+def load(s: Settings) -> Inputs:
+    """Read the prepared index and every run's score table."""
     val_index = pd.read_parquet(paths.index("val"))
     val_ids, labels = truth(val_index)
-    videos = val_index.loc[~val_index["flip"], "video_id"].to_numpy()
-    test_ids = pd.read_parquet(paths.index("test"))["id"].tolist()
+    originals = val_index.loc[~val_index["flip"]]  # truth's rows
     stats = json.loads((paths.PREPARED / "stats.json").read_text())
-    train_counts = np.array([stats["class_counts"]["train"][c] for c in CLASSES], float)
     tables = {}
     for name in s.run_names():
         path = paths.SCORES / f"{name}.parquet"
@@ -185,19 +213,44 @@ def evaluate(s: Settings) -> dict:
                 f"({'dump_student' if name in s.students else 'dump'}@{name} first)"
             )
         tables[name] = pd.read_parquet(path)
-    ck = Checkpoints.from_tables(tables, val_ids, test_ids)
-    digests = {(name, e): d for name, t in tables.items() for e, d in bundle.checkpoint_digests(t).items()}
-    canaries = {(name, e): c for name, t in tables.items() for e, c in bundle.canary_scores(t).items()}
-    made = bundle.made_with(list(tables.values()))  # how the dumps scored
-    del tables
-    board = {}
-    pool = tuple(i for i, (run, _) in enumerate(ck.keys) if run not in s.ensemble.ablation_runs)
-    val = crossval.Val(ck, labels, videos, pool=pool)
-    together = pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0)
-    derived = postprocess.derive_groups(together, stats["videos"]["train"], s.postprocess.min_expected)
-    names = group_names(s.postprocess.groups, derived)
+    return Inputs(
+        val_ids=val_ids,
+        labels=labels,
+        videos=originals["video_id"].to_numpy(),
+        val_paths=[str(Path(s.data.root) / p) for p in originals["path"]],
+        test_ids=pd.read_parquet(paths.index("test"))["id"].tolist(),
+        train_videos=stats["videos"]["train"],
+        train_counts=np.array([stats["class_counts"]["train"][c] for c in CLASSES], float),
+        cooccurrence=pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0),
+        tables=tables,
+        generator_sha256=file_digest(paths.GENERATOR),
+    )
+
+
+def write(out: Outputs) -> None:
+    write_json(paths.BUNDLE, out.bundle)
+    write_text(paths.ANSWER, out.answer)
+    write_table(paths.VAL_PREDICTIONS, out.val_predictions)
+    for name, table in out.plots.items():
+        write_table(paths.METRICS / name, table)
+    write_json(paths.METRICS / "leaderboard.json", out.board)
+    write_text(paths.METRICS / "ablation.md", out.ablation)
+
+
+def evaluate(s: Settings) -> dict:
+    """The evaluate stage: load, compute, write; returns the leaderboard."""
+    out = compute(s, load(s))
+    write(out)
+    for level, line in out.summary:
+        log.log(level, line)
+    log.info("wrote %s (%d test videos)", paths.ANSWER, len(out.answer.splitlines()))
+    return out.board
+
+
+def submission_rule(s: Settings, inputs: Inputs, names: list[list[str]]) -> crossval.Rule:
+    """The settings' submission rule: members, weights, the threshold rule, groups and when they apply."""
     t = s.thresholds
-    rule = crossval.Rule(
+    return crossval.Rule(
         members=s.members(),
         weights=s.ensemble.weights,
         config=thresholds.ThresholdConfig(
@@ -208,7 +261,7 @@ def evaluate(s: Settings) -> dict:
             high=t.high,
             shrink_to=t.shrink_to,
         ),
-        freq=train_counts / max(stats["videos"]["train"], 1),
+        freq=inputs.train_counts / max(inputs.train_videos, 1),
         groups=postprocess.validate_groups(names),
         apply=s.postprocess.apply,
         keep=s.postprocess.keep,
@@ -216,78 +269,142 @@ def evaluate(s: Settings) -> dict:
         folds=t.folds,
         seed=t.seed,
     )
-    sources = len(set(videos))
-    if sources < t.folds:
-        raise SettingsError(
-            f"thresholds.folds: {t.folds} folds, but val has {sources} source videos (folds are grouped by "
-            "source video): set thresholds.folds to at most that"
-        )
-    everything = np.ones(len(labels), bool)
-    outer = val.folds(everything, rule)
-    boot = Bootstrap.over(videos, s.intervals.draws, s.intervals.seed, s.intervals.level)  # resamples source videos
 
-    def f1(predicted: np.ndarray) -> float:
-        return metrics.per_class(labels, predicted).macro_f1
 
-    def fitted(r: crossval.Rule) -> tuple[crossval.Decision, np.ndarray]:
-        """Rule ``r`` fitted on all of val and its (in-sample) decisions there."""
-        decision = crossval.decide(r, val, everything)
-        return decision, crossval.predict(decision, crossval.member_scores(decision, r, ck.val))
+@dataclass
+class Analysis:
+    """Val, the bootstrap over its source videos, and the two ways every rule is scored: fitted on all of
+    val (in-sample) and refitted inside the folds (cross-validated)."""
 
-    def row(in_sample: np.ndarray | None, honest: np.ndarray | None) -> dict:
+    val: crossval.Val
+    labels: np.ndarray
+    boot: Bootstrap
+
+    @property
+    def everything(self) -> np.ndarray:
+        return np.ones(len(self.labels), bool)
+
+    def f1(self, predicted: np.ndarray) -> float:
+        return metrics.per_class(self.labels, predicted).macro_f1
+
+    def fitted(self, rule: crossval.Rule) -> tuple[crossval.Decision, np.ndarray]:
+        """``rule`` fitted on all of val and its (in-sample) decisions there."""
+        decision = crossval.decide(rule, self.val, self.everything)
+        return decision, crossval.predict(decision, crossval.member_scores(decision, rule, self.val.checkpoints.val))
+
+    def row(self, in_sample: np.ndarray | None, honest: np.ndarray | None) -> dict:
         """F1 of in-sample and cross-validated decisions, each with its interval over source videos."""
         out = {}
         for key, predicted in (("in_sample", in_sample), ("cv", honest)):
             if predicted is not None:
-                out[key], out[f"{key}_ci"] = f1(predicted), boot.interval(labels, predicted)
+                out[key], out[f"{key}_ci"] = self.f1(predicted), self.boot.interval(self.labels, predicted)
         return out
 
-    # the submission rule, fitted on all of val (in-sample), and refitted inside the folds (honest)
-    final, final_predicted = fitted(rule)
-    honest = crossval.nested(rule, val)
-    cv = {"rule": honest.predicted}  # out-of-fold decisions, for the paired comparisons
-    # its steps: the members at 0.5, + thresholds (each strategy), + every group, + each group alone
+
+@dataclass
+class RuleSteps:
+    """The submission rule's steps, each in-sample and cross-validated: the members at 0.5, + thresholds
+    (every strategy), + every group, the other ``postprocess.keep``, derived groups, each group alone."""
+
+    strategies: dict
+    at_half: dict
+    with_groups: dict
+    other_keep: dict
+    derived: dict | None
+    gains: list[float]
+
+
+def rule_steps(a: Analysis, rule: crossval.Rule, derived: list[list[str]], names: list, cv: dict) -> RuleSteps:
+    """Score each step of ``rule``; every step's out-of-fold decisions go into ``cv`` by name."""
     thresholds_only = replace(rule, apply=False)
     strategies = {}
     for strategy in STRATEGIES:
         variant = replace(thresholds_only, config=replace(rule.config, strategy=strategy))
-        decision, predicted = fitted(variant)
-        nested = crossval.nested(variant, val)
-        strategies[strategy] = row(predicted, nested.predicted)
+        decision, predicted = a.fitted(variant)
+        nested = crossval.nested(variant, a.val)
+        strategies[strategy] = a.row(predicted, nested.predicted)
         if decision.frequency is not None:  # the fitted rule's (a, b): on all of val, and in each fold
             strategies[strategy]["a_b_in_sample"] = list(decision.frequency)
             strategies[strategy]["a_b_per_fold"] = [list(d.frequency) for d in nested.decisions]
         cv[f"thresholds {strategy}"] = nested.predicted
     half = replace(rule, config=replace(rule.config, strategy="fixed", prior=0.5), apply=False)
-    at_half = row(fitted(half)[1], cv.setdefault("at 0.5", crossval.nested(half, val).predicted))
+    at_half = a.row(a.fitted(half)[1], cv.setdefault("at 0.5", crossval.nested(half, a.val).predicted))
     all_groups = replace(rule, apply=True)
-    with_groups = row(fitted(all_groups)[1], cv.setdefault("all groups", crossval.nested(all_groups, val).predicted))
+    with_groups = a.row(
+        a.fitted(all_groups)[1], cv.setdefault("all groups", crossval.nested(all_groups, a.val).predicted)
+    )
     cv[f"all groups, keep {rule.keep}"] = cv["all groups"]
     other = replace(all_groups, keep="score" if rule.keep == "margin" else "margin")  # the other postprocess.keep
-    other_keep = {
-        "keep": other.keep,
-        **row(fitted(other)[1], cv.setdefault(f"all groups, keep {other.keep}", crossval.nested(other, val).predicted)),
-    }
+    other_cv = cv.setdefault(f"all groups, keep {other.keep}", crossval.nested(other, a.val).predicted)
+    other_keep = {"keep": other.keep, **a.row(a.fitted(other)[1], other_cv)}
     base = strategies[rule.config.strategy]["cv"]
     derived_row = None
     if derived and derived != names:  # the ablation: groups derived from train co-occurrence instead
         derived_rule = replace(rule, groups=postprocess.validate_groups(derived), apply=True)
-        derived_row = {"groups": derived, **row(fitted(derived_rule)[1], crossval.nested(derived_rule, val).predicted)}
-    gains = [crossval.nested(replace(rule, groups=[g], apply=True), val).f1 - base for g in rule.groups]
+        derived_row = {
+            "groups": derived,
+            **a.row(a.fitted(derived_rule)[1], crossval.nested(derived_rule, a.val).predicted),
+        }
+    gains = [crossval.nested(replace(rule, groups=[g], apply=True), a.val).f1 - base for g in rule.groups]
+    return RuleSteps(strategies, at_half, with_groups, other_keep, derived_row, gains)
+
+
+def single_best(a: Analysis, rule: crossval.Rule, cv: dict) -> tuple[int, dict]:
+    """The single best checkpoint by the selection's own criterion: on all of val, and inside the folds."""
+    ck = a.val.checkpoints
+    best = crossval.greedy(rule, a.val, a.everything, max_members=1)[0]
+    single = ck.val[best].astype(np.float64)
+    selected = crossval.nested_greedy(rule, a.val, max_members=1)
+    cv["single best"] = selected.predicted
+    single_row = a.row(
+        thresholds.predict(single, thresholds.fit(single, a.labels, rule.config, rule.freq)), selected.predicted
+    )
+    return best, {
+        "checkpoint": ck.name(best),
+        "run": ck.keys[best][0],
+        "mAP_in_sample": best_epoch.epoch_score(single, a.labels, "mAP"),
+        "f1_thresholds_in_sample": single_row["in_sample"],
+        "f1_thresholds_in_sample_ci": single_row["in_sample_ci"],
+        "f1_selected_cv": single_row["cv"],
+        "f1_selected_cv_ci": single_row["cv_ci"],
+        "selected_per_fold": [ck.name(d.members[0]) for d in selected.decisions],
+    }
+
+
+def compute(s: Settings, inputs: Inputs) -> Outputs:
+    """Every number, decision and file content of the stage, from what :func:`load` read."""
+    labels, videos = inputs.labels, inputs.videos
+    ck = Checkpoints.from_tables(inputs.tables, inputs.val_ids, inputs.test_ids)
+    digests = {(name, e): d for name, t in inputs.tables.items() for e, d in bundle.checkpoint_digests(t).items()}
+    canaries = {(name, e): c for name, t in inputs.tables.items() for e, c in bundle.canary_scores(t).items()}
+    made = bundle.made_with(list(inputs.tables.values()))  # how the dumps scored
+    board = {}
+    pool = tuple(i for i, (run, _) in enumerate(ck.keys) if run not in s.ensemble.ablation_runs)
+    val = crossval.Val(ck, labels, videos, pool=pool)
+    derived = postprocess.derive_groups(inputs.cooccurrence, inputs.train_videos, s.postprocess.min_expected)
+    names = group_names(s.postprocess.groups, derived)
+    rule = submission_rule(s, inputs, names)
+    sources = len(set(videos))
+    if sources < rule.folds:
+        raise SettingsError(
+            f"thresholds.folds: {rule.folds} folds, but val has {sources} source videos (folds are grouped by "
+            "source video): set thresholds.folds to at most that"
+        )
+    outer = val.folds(np.ones(len(labels), bool), rule)
+    boot = Bootstrap.over(videos, s.intervals.draws, s.intervals.seed, s.intervals.level)  # resamples source videos
+    a = Analysis(val, labels, boot)
+
+    # the submission rule, fitted on all of val (in-sample), and refitted inside the folds (honest)
+    final, final_predicted = a.fitted(rule)
+    honest = crossval.nested(rule, val)
+    cv = {"rule": honest.predicted}  # out-of-fold decisions, for the paired comparisons
+    steps = rule_steps(a, rule, derived, names, cv)
     val_avg = crossval.member_scores(final, rule, ck.val)
     final_scores = metrics.per_class(labels, final_predicted)
     specs = {n: s.run_spec(n) for n in s.run_names()}
-    submission_bundle = ensemble_bundle(
-        s,
-        specs,
-        ck,
-        digests,
-        made,
-        final,
-        rule.weights,
-        {"cv": honest.f1, "in_sample": final_scores.macro_f1},
-        canaries,
-    )
+    val_f1 = {"cv": honest.f1, "in_sample": final_scores.macro_f1}
+    generator = inputs.generator_sha256
+    submission_bundle = ensemble_bundle(s, specs, ck, digests, made, final, rule.weights, val_f1, canaries, generator)
     # the same rule on the low-res members alone (what `predict --lr-only` applies): what SR adds on val
     low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
     if low_res and len(low_res) < len(rule.members) and (not rule.weights or sum(rule.weights[i] for i in low_res)):
@@ -296,12 +413,13 @@ def evaluate(s: Settings) -> dict:
             members=[rule.members[i] for i in low_res],
             weights=[rule.weights[i] for i in low_res] if rule.weights else None,
         )
-        lr_final, lr_predicted = fitted(lr_rule)
+        lr_final, lr_predicted = a.fitted(lr_rule)
         cv["low-res members"] = crossval.nested(lr_rule, val).predicted
-        lr_row = row(lr_predicted, cv["low-res members"])
+        lr_row = a.row(lr_predicted, cv["low-res members"])
         lr_f1 = {"cv": lr_row["cv"], "in_sample": lr_row["in_sample"]}
         submission_bundle = bundle.with_lr_only(
-            submission_bundle, ensemble_bundle(s, specs, ck, digests, made, lr_final, lr_rule.weights, lr_f1, canaries)
+            submission_bundle,
+            ensemble_bundle(s, specs, ck, digests, made, lr_final, lr_rule.weights, lr_f1, canaries, generator),
         )
         board["lr_only"] = {
             "members": [ck.name(i) for i in lr_final.members],
@@ -312,44 +430,26 @@ def evaluate(s: Settings) -> dict:
         }
     _, test_predicted = bundle.decide(submission_bundle, [ck.test[i] for i in final.members])
     val_scores, val_predicted = bundle.decide(submission_bundle, [ck.val[i] for i in final.members])
-
-    # the single best checkpoint by the selection's own criterion: on all of val, and inside the folds
-    best = crossval.greedy(rule, val, everything, max_members=1)[0]
-    single = ck.val[best].astype(np.float64)
-    selected = crossval.nested_greedy(rule, val, max_members=1)
-    cv["single best"] = selected.predicted
-    single_row = row(
-        thresholds.predict(single, thresholds.fit(single, labels, rule.config, rule.freq)), selected.predicted
-    )
-    board["single_best"] = {
-        "checkpoint": ck.name(best),
-        "run": ck.keys[best][0],
-        "mAP_in_sample": best_epoch.epoch_score(single, labels, "mAP"),
-        "f1_thresholds_in_sample": single_row["in_sample"],
-        "f1_thresholds_in_sample_ci": single_row["in_sample_ci"],
-        "f1_selected_cv": single_row["cv"],
-        "f1_selected_cv_ci": single_row["cv_ci"],
-        "selected_per_fold": [ck.name(d.members[0]) for d in selected.decisions],
-    }
-    chosen = strategies[rule.config.strategy]
+    best, board["single_best"] = single_best(a, rule, cv)
+    chosen = steps.strategies[rule.config.strategy]
     board["ensemble"] = {
         "members": [ck.name(i) for i in final.members],
         "members_per_fold": [[ck.name(i) for i in d.members] for d in honest.decisions],
         "mAP_in_sample": float(np.nanmean(metrics.average_precision(labels, np.nan_to_num(val_avg)))),
-        **{f"f1_at_0.5_{k}": v for k, v in at_half.items()},
+        **{f"f1_at_0.5_{k}": v for k, v in steps.at_half.items()},
         **{f"f1_thresholds_{k}": v for k, v in chosen.items() if not k.startswith("a_b")},
-        **{f"f1_postprocess_{k}": v for k, v in with_groups.items()},
+        **{f"f1_postprocess_{k}": v for k, v in steps.with_groups.items()},
         "postprocess_keep": rule.keep,
-        "postprocess_other_keep": other_keep,
-        "strategies": strategies,
+        "postprocess_other_keep": steps.other_keep,
+        "strategies": steps.strategies,
         "precision_in_sample": float(final_scores.precision.mean()),
         "recall_in_sample": float(final_scores.recall.mean()),
         "threshold_strategy": rule.config.strategy,
         "groups": names,
-        "group_gain_cv": {" | ".join(n): g for n, g in zip(names, gains)},
+        "group_gain_cv": {" | ".join(n): g for n, g in zip(names, steps.gains)},
         "groups_applied": [[CLASSES[c] for c in g] for g in final.groups],
         "groups_applied_per_fold": [len(d.groups) for d in honest.decisions],
-        "derived_groups": derived_row,
+        "derived_groups": steps.derived,
     }
     if s.ensemble.greedy.enabled:
         greedy = crossval.nested_greedy(rule, val, s.ensemble.greedy.max_members)
@@ -373,60 +473,61 @@ def evaluate(s: Settings) -> dict:
         "excludes": "refitting the rule on other data and training with other seeds (decisions held fixed)",
     }
     board["comparisons"] = comparisons(boot, labels, cv, last_epoch_decisions(ck), specs, rule.config.strategy)
-
-    write_json(paths.BUNDLE, submission_bundle)
-    # through the bundle, as predict does
-    write_text(paths.ANSWER, format_answer(test_ids, test_predicted))
-    # each video named as predict names it, given val's annotation file
-    val_paths = [str(Path(s.data.root) / p) for p in val_index.loc[~val_index["flip"], "path"]]  # truth's rows
     unreadable = np.isnan(val_scores).all(axis=1)
-    write_table(
-        paths.VAL_PREDICTIONS,
-        bundle.prediction_table(
-            val_ids, val_paths, ["unreadable (prepare)" if u else "" for u in unreadable], val_scores, val_predicted
+    single = ck.val[best].astype(np.float64)
+    return Outputs(
+        bundle=submission_bundle,
+        answer=format_answer(inputs.test_ids, test_predicted),  # through the bundle, as predict does
+        val_predictions=bundle.prediction_table(
+            inputs.val_ids,
+            inputs.val_paths,
+            ["unreadable (prepare)" if u else "" for u in unreadable],
+            val_scores,
+            val_predicted,
         ),
+        plots=plot_tables(
+            labels,
+            val_avg,
+            final_scores,
+            metrics.per_class(labels, (single >= 0.5).astype(int)),
+            final.thresholds,
+            rule.freq,
+        ),
+        board=board,
+        ablation=ablation_markdown(board, specs),
+        summary=summary_lines(board, ck.name(best), len(final.groups), len(names), s.intervals.level, sources),
     )
-    write_plots(
-        labels,
-        val_avg,
-        final_scores,
-        metrics.per_class(labels, (single >= 0.5).astype(int)),
-        final.thresholds,
-        rule.freq,
-    )
-    write_json(paths.METRICS / "leaderboard.json", board)
-    write_text(paths.METRICS / "ablation.md", ablation_markdown(board, specs))
-    e = board["ensemble"]
-    log.info(
-        "single best %s %.4f (chosen in folds: cv %.4f) | ensemble at 0.5 %.4f (cv %.4f) -> thresholds "
-        "%.4f (cv %.4f) -> post-processing %.4f (cv %.4f)",
-        ck.name(best),
-        board["single_best"]["f1_thresholds_in_sample"],
-        board["single_best"]["f1_selected_cv"],
-        e["f1_at_0.5_in_sample"],
-        e["f1_at_0.5_cv"],
-        e["f1_thresholds_in_sample"],
-        e["f1_thresholds_cv"],
-        e["f1_postprocess_in_sample"],
-        e["f1_postprocess_cv"],
-    )
-    log.info(
-        "submission rule: thresholds + %d of %d groups; val F1 %.4f [%.4f, %.4f] cross-validated (in-sample %.4f); "
-        "%d%% intervals over %d source videos",
-        len(final.groups),
-        len(names),
-        board["f1"],
-        *board["f1_ci"],
-        board["f1_in_sample"],
-        round(100 * s.intervals.level),
-        sources,
-    )
+
+
+def summary_lines(
+    board: dict, best: str, applied: int, groups: int, level: float, sources: int
+) -> list[tuple[int, str]]:
+    """The log's account of the leaderboard: (logging level, line)."""
+    e, single = board["ensemble"], board["single_best"]
+    lines = [
+        (
+            logging.INFO,
+            f"single best {best} {single['f1_thresholds_in_sample']:.4f} (chosen in folds: cv "
+            f"{single['f1_selected_cv']:.4f}) | ensemble at 0.5 {e['f1_at_0.5_in_sample']:.4f} (cv "
+            f"{e['f1_at_0.5_cv']:.4f}) -> thresholds {e['f1_thresholds_in_sample']:.4f} (cv "
+            f"{e['f1_thresholds_cv']:.4f}) -> post-processing {e['f1_postprocess_in_sample']:.4f} (cv "
+            f"{e['f1_postprocess_cv']:.4f})",
+        ),
+        (
+            logging.INFO,
+            f"submission rule: thresholds + {applied} of {groups} groups; val F1 {board['f1']:.4f} "
+            f"[{board['f1_ci'][0]:.4f}, {board['f1_ci'][1]:.4f}] cross-validated (in-sample "
+            f"{board['f1_in_sample']:.4f}); {round(100 * level)}% intervals over {sources} source videos",
+        ),
+    ]
     if sources < FEW_SOURCES:
-        log.warning(
-            "val has %d source videos (< %d): every interval is wide and itself uncertain", sources, FEW_SOURCES
+        lines.append(
+            (
+                logging.WARNING,
+                f"val has {sources} source videos (< {FEW_SOURCES}): every interval is wide and itself uncertain",
+            )
         )
-    log.info("wrote %s (%d test videos)", paths.ANSWER, len(test_ids))
-    return board
+    return lines
 
 
 def ensemble_bundle(
@@ -439,12 +540,14 @@ def ensemble_bundle(
     weights: list[float] | None,
     val_f1: dict,
     canaries: dict,
+    generator_sha256: str,
 ) -> dict:
     """A fitted rule as a bundle (tinyactions.decide.bundle): the members' checkpoints, weights, thresholds and
     applied groups, with how they score videos and, for SR members, super-resolve them."""
     sr = s.superres
     superres = bundle.superres_entry(
         paths.GENERATOR,
+        generator_sha256,
         {
             "size": sr.size,
             "input": sr.input,
@@ -473,25 +576,8 @@ def ensemble_bundle(
     )
 
 
-def write_plots(labels, val_avg, per_class, single_per_class, thresholds, freq) -> None:
+def plot_tables(labels, val_avg, per_class, single_per_class, thresholds, freq) -> dict[str, pd.DataFrame]:
     """Per-class F1 (ensemble vs single best), thresholds, and F1-vs-threshold curves, for `dvc plots`."""
-    write_table(
-        paths.METRICS / "per_class_f1.csv",
-        pd.DataFrame(
-            {
-                "class": list(CLASSES),
-                "ensemble": per_class.f1,
-                "single_best": single_per_class.f1,
-                "val_positives": per_class.support,
-            }
-        ),
-    )
-    write_table(
-        paths.METRICS / "thresholds.csv",
-        pd.DataFrame(
-            {"class": list(CLASSES), "threshold": thresholds, "train_frequency": freq, "val_positives": labels.sum(0)}
-        ),
-    )
     grid = np.round(np.arange(0.05, 1.0, 0.05), 2)
     curves = [
         {
@@ -503,4 +589,17 @@ def write_plots(labels, val_avg, per_class, single_per_class, thresholds, freq) 
         if labels[:, k].sum() > 0
         for t in grid
     ]
-    write_table(paths.METRICS / "threshold_curves.csv", pd.DataFrame(curves))
+    return {
+        "per_class_f1.csv": pd.DataFrame(
+            {
+                "class": list(CLASSES),
+                "ensemble": per_class.f1,
+                "single_best": single_per_class.f1,
+                "val_positives": per_class.support,
+            }
+        ),
+        "thresholds.csv": pd.DataFrame(
+            {"class": list(CLASSES), "threshold": thresholds, "train_frequency": freq, "val_positives": labels.sum(0)}
+        ),
+        "threshold_curves.csv": pd.DataFrame(curves),
+    }
