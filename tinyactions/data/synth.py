@@ -211,19 +211,32 @@ def _draw_person(frame, x, foot_y, h, clothes, skin, phase, legs_move: bool, alp
 def render_clip(
     labels: list[str], frames: int, size: int, background: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Render (T, size, size, 3) uint8 RGB frames whose content encodes ``labels``."""
-    sc = _Scene(size, frames, rng, set(labels))
-    L = sc.labels
+    """Render (T, size, size, 3) uint8 RGB frames whose content encodes ``labels``: the scene's draws, the
+    person's path, then each frame layer by layer (door, vehicle, person with what they carry, partner,
+    loading, the Misc blob), then sensor noise. The order of random draws is part of the dataset."""
+    scene = _Scene(size, frames, rng, set(labels))
+    path = _person_path(scene, rng)
+    misc_position = rng.uniform(0.2 * size, 0.8 * size, 2)
     video = np.repeat(background[None], frames, axis=0).copy()
-    s, h, d, T = size, sc.h, sc.direction, frames
-    tt = sc.t / max(T - 1, 1)  # 0..1 over the clip
+    for i in range(frames):
+        _draw_frame(video[i], i, scene, path, misc_position)
+    video += rng.normal(0, 0.01, video.shape).astype(np.float32)
+    return (np.clip(video, 0, 1) * 255).round().astype(np.uint8)
 
-    vehicle = next((c for c in L if c.startswith("vehicle_")), None)
-    parked_vehicle = "Loading" in L
-    person = any(c in L for c in ("activity_walking", "activity_standing", "activity_running", "Riding"))
+
+@dataclass
+class _Path:
+    """Where the person is in each frame, which way they face, and how fast their legs swing."""
+
+    x: np.ndarray  # (T,) px
+    direction: float
+    leg_rate: float
+    progress: np.ndarray  # (T,) float32, 0..1 over the clip
+
+
+def _person_path(sc: _Scene, rng: np.random.Generator) -> _Path:
+    L, s, h, d, T = sc.labels, sc.size, sc.h, sc.direction, sc.frames
     door = any(c in L for c in ("Entering", "Exiting", "Opening", "Closing"))
-
-    # person trajectory
     speed = {"activity_walking": 0.006, "activity_running": 0.018, "Riding": 0.014}
     v = next((speed[c] for c in speed if c in L), 0.0) * s
     if "Transport_HeavyCarry" in L or "Push" in L or "Pull" in L:
@@ -237,132 +250,153 @@ def render_clip(
     leg_rate = {"activity_walking": 0.35, "activity_running": 0.8}.get(
         next((c for c in L if c in ("activity_walking", "activity_running")), ""), 0.0
     )
+    return _Path(px, d, leg_rate, sc.t / max(T - 1, 1))
 
-    misc_pos = rng.uniform(0.2 * s, 0.8 * s, 2)
-    for i in range(T):
-        f = video[i]
-        if door:  # door frame; panel opens or closes
-            dx, dw, top = sc.door_x, 0.32 * h, sc.ground - 1.15 * h
-            _fill(f, dx - dw / 2, top, dx + dw / 2, sc.ground, (0.08, 0.08, 0.1))
-            openness = {"Opening": tt[i], "Closing": 1 - tt[i]}.get(
-                next((c for c in L if c in ("Opening", "Closing")), ""), 1.0
-            )
-            _fill(f, dx - dw / 2, top, dx - dw / 2 + dw * (1 - openness), sc.ground, (0.7, 0.55, 0.3))
-        if vehicle or parked_vehicle:
-            vw, vh = 0.5 * s, 0.22 * s
-            if parked_vehicle and not vehicle:
-                cx, cy, aspect = 0.72 * s, sc.ground - vh / 2, 1.0
-            else:
-                prog = {
-                    "vehicle_moving": tt[i],
-                    "vehicle_starting": tt[i] ** 2,
-                    "vehicle_stopping": 1 - (1 - tt[i]) ** 2,
-                }.get(vehicle, tt[i])
-                if vehicle in ("vehicle_turning_left", "vehicle_turning_right"):
-                    turn = -1.0 if vehicle == "vehicle_turning_left" else 1.0
-                    cy = sc.ground - vh / 2 - 0.35 * s * tt[i]
-                    cx = 0.5 * s + turn * 0.35 * s * tt[i] ** 2
-                    aspect = 1.0 - 0.55 * math.sin(math.pi / 2 * min(1.0, 1.5 * tt[i]))
-                else:
-                    cx = 0.15 * s + 0.7 * s * (prog if d > 0 else 1 - prog)
-                    cy, aspect = sc.ground - vh / 2, 1.0
-            w_ = vw * (0.45 + 0.55 * aspect)
-            _fill(f, cx - w_ / 2, cy - vh / 2, cx + w_ / 2, cy + vh / 2, sc.clothes[::-1] * 0.8 + 0.1)
-            _fill(f, cx - w_ / 3, cy - vh / 2 + 2, cx + w_ / 3, cy - vh / 8, (0.15, 0.2, 0.3))
-            for side in (-1, 1):
-                _fill(
-                    f,
-                    cx + side * w_ / 3 - 0.04 * s,
-                    cy + vh / 2 - 0.04 * s,
-                    cx + side * w_ / 3 + 0.04 * s,
-                    cy + vh / 2 + 0.03 * s,
-                    (0.05, 0.05, 0.05),
-                )
-        if not person:
-            continue
-        x, foot = px[i], sc.ground
-        alpha = 1.0
-        if "Entering" in L:
-            alpha = min(1.0, 0.1 + 1.5 * tt[i])
-        elif "Exiting" in L:
-            alpha = min(1.0, 0.1 + 1.5 * (1 - tt[i]))
-        if "Riding" in L:
-            for side in (-1, 1):  # wheels with rotating spokes (fine detail)
-                wx, r = x + side * 0.28 * h, 0.16 * h
-                _fill(f, wx - r, foot - 2 * r, wx + r, foot, (0.1, 0.1, 0.1))
-                ang = sc.t[i] * 0.9
-                _fill(
-                    f,
-                    wx + r * 0.7 * math.cos(ang) - 1,
-                    foot - r + r * 0.7 * math.sin(ang) - 1,
-                    wx + r * 0.7 * math.cos(ang) + 1,
-                    foot - r + r * 0.7 * math.sin(ang) + 1,
-                    (0.95, 0.95, 0.95),
-                )
-            _fill(f, x - 0.3 * h, foot - 0.34 * h, x + 0.3 * h, foot - 0.3 * h, (0.6, 0.1, 0.1))
-            _draw_person(f, x, foot - 0.3 * h, 0.8 * h, sc.clothes, sc.skin, 0, False)
-            continue
-        arm = 0.0
-        if "activity_gesturing" in L:
-            arm = 0.5 + 0.5 * math.sin(sc.t[i] * 0.45)
-        clothes = sc.clothes
-        _draw_person(f, x, foot, h, clothes, sc.skin, sc.t[i] * leg_rate, leg_rate > 0, alpha, arm)
-        if "specialized_miscellaneous" in L:  # checkered vest
-            for k in range(3):
-                _fill(
-                    f,
-                    x - 0.14 * h + k * 0.1 * h,
-                    foot - 0.78 * h + (k % 2) * 0.16 * h,
-                    x - 0.07 * h + k * 0.1 * h,
-                    foot - 0.62 * h + (k % 2) * 0.16 * h,
-                    (1, 1, 1),
-                    alpha,
-                )
-        front = x + d * 0.2 * h
-        if "activity_carrying" in L:
-            _fill(f, front - 0.08 * h, foot - 0.55 * h, front + 0.08 * h, foot - 0.4 * h, (0.5, 0.3, 0.1), alpha)
-        if "Transport_HeavyCarry" in L:
-            _fill(f, x + d * 0.1 * h, foot - 0.75 * h, x + d * 0.45 * h, foot - 0.4 * h, (0.45, 0.35, 0.2), alpha)
-        if "Push" in L or "Pull" in L:
-            cx = x + (d if "Push" in L else -d) * 0.45 * h
-            _fill(f, cx - 0.18 * h, foot - 0.3 * h, cx + 0.18 * h, foot - 0.05 * h, (0.3, 0.5, 0.3), alpha)
-            _fill(f, min(x, cx), foot - 0.45 * h, max(x, cx), foot - 0.42 * h, (0.2, 0.2, 0.2), alpha)
-        if "specialized_talking_phone" in L:  # small bright phone at the head
-            _fill(f, x + 0.1 * h, foot - 0.97 * h, x + 0.18 * h, foot - 0.82 * h, (0.2, 0.9, 1.0), alpha)
-        if "specialized_texting_phone" in L:  # lit screen held at the chest, flickering
-            lum = 0.6 + 0.4 * (i % 3 == 0)
-            _fill(f, front - 0.06 * h, foot - 0.68 * h, front + 0.06 * h, foot - 0.59 * h, (lum, lum, 0.3 * lum), alpha)
-        if "specialized_using_tool" in L:  # a tool tip jittering fast at the hand
-            jx = 0.05 * h * math.sin(sc.t[i] * 2.1)
+
+def _draw_frame(f: np.ndarray, i: int, sc: _Scene, path: _Path, misc_position: np.ndarray) -> None:
+    L = sc.labels
+    progress = path.progress[i]
+    vehicle = next((c for c in L if c.startswith("vehicle_")), None)
+    if any(c in L for c in ("Entering", "Exiting", "Opening", "Closing")):
+        _draw_door(f, sc, progress)
+    if vehicle or "Loading" in L:
+        _draw_vehicle(f, sc, vehicle, progress, path.direction)
+    if not any(c in L for c in ("activity_walking", "activity_standing", "activity_running", "Riding")):
+        return
+    x, foot, h = path.x[i], sc.ground, sc.h
+    if "Riding" in L:
+        _draw_rider(f, sc, x, i)
+        return
+    alpha = 1.0
+    if "Entering" in L:
+        alpha = min(1.0, 0.1 + 1.5 * progress)
+    elif "Exiting" in L:
+        alpha = min(1.0, 0.1 + 1.5 * (1 - progress))
+    arm = 0.0
+    if "activity_gesturing" in L:
+        arm = 0.5 + 0.5 * math.sin(sc.t[i] * 0.45)
+    _draw_person(f, x, foot, h, sc.clothes, sc.skin, sc.t[i] * path.leg_rate, path.leg_rate > 0, alpha, arm)
+    _draw_what_they_hold(f, sc, x, path.direction, i, alpha)
+    if "Talking" in L or "Interacts" in L:
+        _draw_partner(f, sc, x, path.direction, i, progress)
+    if "Loading" in L:  # a box travelling from the hands into the parked vehicle
+        bx = x + (0.72 * sc.size - x) * progress
+        _fill(f, bx - 0.07 * h, foot - 0.6 * h, bx + 0.07 * h, foot - 0.46 * h, (0.6, 0.4, 0.15))
+    if "Misc" in L:
+        s = sc.size
+        mp = misc_position + 0.02 * s * np.array([math.sin(i * 0.3), math.cos(i * 0.2)])
+        _fill(f, mp[0] - 0.05 * s, mp[1] - 0.05 * s, mp[0] + 0.05 * s, mp[1] + 0.05 * s, (0.9, 0.2, 0.8))
+
+
+def _draw_door(f: np.ndarray, sc: _Scene, progress: float) -> None:
+    """A door frame whose panel opens or closes over the clip."""
+    h = sc.h
+    dx, dw, top = sc.door_x, 0.32 * h, sc.ground - 1.15 * h
+    _fill(f, dx - dw / 2, top, dx + dw / 2, sc.ground, (0.08, 0.08, 0.1))
+    openness = {"Opening": progress, "Closing": 1 - progress}.get(
+        next((c for c in sc.labels if c in ("Opening", "Closing")), ""), 1.0
+    )
+    _fill(f, dx - dw / 2, top, dx - dw / 2 + dw * (1 - openness), sc.ground, (0.7, 0.55, 0.3))
+
+
+def _draw_vehicle(f: np.ndarray, sc: _Scene, vehicle: str | None, progress: float, d: float) -> None:
+    """A vehicle moving, starting, stopping or turning as labelled, or parked (Loading)."""
+    s = sc.size
+    vw, vh = 0.5 * s, 0.22 * s
+    if vehicle is None:  # parked, for Loading
+        cx, cy, aspect = 0.72 * s, sc.ground - vh / 2, 1.0
+    else:
+        prog = {
+            "vehicle_moving": progress,
+            "vehicle_starting": progress**2,
+            "vehicle_stopping": 1 - (1 - progress) ** 2,
+        }.get(vehicle, progress)
+        if vehicle in ("vehicle_turning_left", "vehicle_turning_right"):
+            turn = -1.0 if vehicle == "vehicle_turning_left" else 1.0
+            cy = sc.ground - vh / 2 - 0.35 * s * progress
+            cx = 0.5 * s + turn * 0.35 * s * progress**2
+            aspect = 1.0 - 0.55 * math.sin(math.pi / 2 * min(1.0, 1.5 * progress))
+        else:
+            cx = 0.15 * s + 0.7 * s * (prog if d > 0 else 1 - prog)
+            cy, aspect = sc.ground - vh / 2, 1.0
+    w_ = vw * (0.45 + 0.55 * aspect)
+    _fill(f, cx - w_ / 2, cy - vh / 2, cx + w_ / 2, cy + vh / 2, sc.clothes[::-1] * 0.8 + 0.1)
+    _fill(f, cx - w_ / 3, cy - vh / 2 + 2, cx + w_ / 3, cy - vh / 8, (0.15, 0.2, 0.3))
+    for side in (-1, 1):
+        _fill(
+            f,
+            cx + side * w_ / 3 - 0.04 * s,
+            cy + vh / 2 - 0.04 * s,
+            cx + side * w_ / 3 + 0.04 * s,
+            cy + vh / 2 + 0.03 * s,
+            (0.05, 0.05, 0.05),
+        )
+
+
+def _draw_rider(f: np.ndarray, sc: _Scene, x: float, i: int) -> None:
+    """A person on a bicycle whose wheels carry rotating spokes (fine detail)."""
+    h, foot = sc.h, sc.ground
+    for side in (-1, 1):
+        wx, r = x + side * 0.28 * h, 0.16 * h
+        _fill(f, wx - r, foot - 2 * r, wx + r, foot, (0.1, 0.1, 0.1))
+        ang = sc.t[i] * 0.9
+        _fill(
+            f,
+            wx + r * 0.7 * math.cos(ang) - 1,
+            foot - r + r * 0.7 * math.sin(ang) - 1,
+            wx + r * 0.7 * math.cos(ang) + 1,
+            foot - r + r * 0.7 * math.sin(ang) + 1,
+            (0.95, 0.95, 0.95),
+        )
+    _fill(f, x - 0.3 * h, foot - 0.34 * h, x + 0.3 * h, foot - 0.3 * h, (0.6, 0.1, 0.1))
+    _draw_person(f, x, foot - 0.3 * h, 0.8 * h, sc.clothes, sc.skin, 0, False)
+
+
+def _draw_what_they_hold(f: np.ndarray, sc: _Scene, x: float, d: float, i: int, alpha: float) -> None:
+    """The carried, pushed and held cues, and the detail classes' small cues (vest, phone, screen, tool)."""
+    L, h, foot = sc.labels, sc.h, sc.ground
+    if "specialized_miscellaneous" in L:  # checkered vest
+        for k in range(3):
             _fill(
-                f, front + jx - 0.045 * h, foot - 0.52 * h, front + jx + 0.045 * h, foot - 0.36 * h, (1, 0.9, 0), alpha
+                f,
+                x - 0.14 * h + k * 0.1 * h,
+                foot - 0.78 * h + (k % 2) * 0.16 * h,
+                x - 0.07 * h + k * 0.1 * h,
+                foot - 0.62 * h + (k % 2) * 0.16 * h,
+                (1, 1, 1),
+                alpha,
             )
-        partner = "Talking" in L or "Interacts" in L
-        if partner:
-            gap = 0.55 * h if "Interacts" not in L else 0.55 * h * (1 - 0.6 * tt[i])
-            qx = x - d * gap
-            _draw_person(f, qx, foot, 0.95 * h, 1 - sc.clothes, sc.skin * 0.9, 0, False)
-            if "Interacts" in L:
-                _fill(f, min(x, qx), foot - 0.62 * h, max(x, qx), foot - 0.58 * h, sc.skin, 1.0)
-            if "Talking" in L and (i // 4) % 2 == 0:  # speech marks between the heads
-                mx = (x + qx) / 2
-                for k in (-1, 1):
-                    _fill(
-                        f,
-                        mx + k * 0.04 * h - 1,
-                        foot - 0.93 * h - 1,
-                        mx + k * 0.04 * h + 1,
-                        foot - 0.93 * h + 1,
-                        (1, 1, 1),
-                    )
-        if "Loading" in L:  # a box travelling from the hands into the parked vehicle
-            bx = x + (0.72 * s - x) * tt[i]
-            _fill(f, bx - 0.07 * h, foot - 0.6 * h, bx + 0.07 * h, foot - 0.46 * h, (0.6, 0.4, 0.15))
-        if "Misc" in L:
-            mp = misc_pos + 0.02 * s * np.array([math.sin(i * 0.3), math.cos(i * 0.2)])
-            _fill(f, mp[0] - 0.05 * s, mp[1] - 0.05 * s, mp[0] + 0.05 * s, mp[1] + 0.05 * s, (0.9, 0.2, 0.8))
-    video += rng.normal(0, 0.01, video.shape).astype(np.float32)
-    return (np.clip(video, 0, 1) * 255).round().astype(np.uint8)
+    front = x + d * 0.2 * h
+    if "activity_carrying" in L:
+        _fill(f, front - 0.08 * h, foot - 0.55 * h, front + 0.08 * h, foot - 0.4 * h, (0.5, 0.3, 0.1), alpha)
+    if "Transport_HeavyCarry" in L:
+        _fill(f, x + d * 0.1 * h, foot - 0.75 * h, x + d * 0.45 * h, foot - 0.4 * h, (0.45, 0.35, 0.2), alpha)
+    if "Push" in L or "Pull" in L:
+        cx = x + (d if "Push" in L else -d) * 0.45 * h
+        _fill(f, cx - 0.18 * h, foot - 0.3 * h, cx + 0.18 * h, foot - 0.05 * h, (0.3, 0.5, 0.3), alpha)
+        _fill(f, min(x, cx), foot - 0.45 * h, max(x, cx), foot - 0.42 * h, (0.2, 0.2, 0.2), alpha)
+    if "specialized_talking_phone" in L:  # small bright phone at the head
+        _fill(f, x + 0.1 * h, foot - 0.97 * h, x + 0.18 * h, foot - 0.82 * h, (0.2, 0.9, 1.0), alpha)
+    if "specialized_texting_phone" in L:  # lit screen held at the chest, flickering
+        lum = 0.6 + 0.4 * (i % 3 == 0)
+        _fill(f, front - 0.06 * h, foot - 0.68 * h, front + 0.06 * h, foot - 0.59 * h, (lum, lum, 0.3 * lum), alpha)
+    if "specialized_using_tool" in L:  # a tool tip jittering fast at the hand
+        jx = 0.05 * h * math.sin(sc.t[i] * 2.1)
+        _fill(f, front + jx - 0.045 * h, foot - 0.52 * h, front + jx + 0.045 * h, foot - 0.36 * h, (1, 0.9, 0), alpha)
+
+
+def _draw_partner(f: np.ndarray, sc: _Scene, x: float, d: float, i: int, progress: float) -> None:
+    """A second person: talked to (speech marks between the heads) or interacted with (closing in, hands)."""
+    L, h, foot = sc.labels, sc.h, sc.ground
+    gap = 0.55 * h if "Interacts" not in L else 0.55 * h * (1 - 0.6 * progress)
+    qx = x - d * gap
+    _draw_person(f, qx, foot, 0.95 * h, 1 - sc.clothes, sc.skin * 0.9, 0, False)
+    if "Interacts" in L:
+        _fill(f, min(x, qx), foot - 0.62 * h, max(x, qx), foot - 0.58 * h, sc.skin, 1.0)
+    if "Talking" in L and (i // 4) % 2 == 0:  # speech marks between the heads
+        mx = (x + qx) / 2
+        for k in (-1, 1):
+            _fill(f, mx + k * 0.04 * h - 1, foot - 0.93 * h - 1, mx + k * 0.04 * h + 1, foot - 0.93 * h + 1, (1, 1, 1))
 
 
 def degrade(hr: np.ndarray, lr_size: int, rng: np.random.Generator) -> np.ndarray:
