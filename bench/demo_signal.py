@@ -250,13 +250,13 @@ def train_and_score(
 def teacher_scores(spec, root: str, student: str, s: settings.Settings) -> Path:
     """The teacher stage's table for ``student``: ``spec``'s checkpoint at students.ircsn_kd.teacher_epoch
     (resolved on its val scores as the stage does) on the training samples of ``root``."""
-    from tinyactions.score.best_epoch import resolve
+    from tinyactions.score.best_epoch import Member, resolve
     from tinyactions.score.dump import score_split
 
     out = paths.teacher_scores(student)
     if not out.is_file():
         ids, labels = truth(pd.read_parquet(paths.index("val")))
-        rule = settings.Member(spec.name, str(s.students["ircsn_kd"].teacher_epoch))
+        rule = Member(spec.name, str(s.students["ircsn_kd"].teacher_epoch))
         epoch = resolve(rule, score(spec, root, s), ids, labels, s.best_by, "students.ircsn_kd.teacher_epoch")
         table = score_split(
             spec,

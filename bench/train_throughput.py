@@ -54,7 +54,7 @@ def main():
                 sys.executable,
                 "-c",
                 (
-                    "from pathlib import Path\nfrom tinyactions.settings import RunSpec\n"
+                    "from pathlib import Path\nfrom tinyactions.train.spec import RunSpec\n"
                     "from tinyactions.train.run import train\n"
                     f"train(RunSpec(**{spec.__dict__!r}), Path({tmp!r}) / 'models', Path({tmp!r}) / 'metrics', "
                     f"{train!r}, {val!r}, {root!r}, workers=1)\n"

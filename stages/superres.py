@@ -40,16 +40,7 @@ def main() -> None:
     shard, shards = parse_shard(ap.parse_args().shard)
     log = stage.logger("superres")
     s = settings.load()
-    job = upscale.UpscaleJob(
-        upscale.GeneratorSpec(**s.superres.generator.model_dump()),
-        str(paths.GENERATOR),
-        s.superres.size,
-        s.superres.window,
-        s.superres.overlap,
-        s.execution.superres_batch,
-        s.superres.input,
-        s.superres.precision,
-    )
+    job = upscale.UpscaleJob.of(s.superres.inference(), str(paths.GENERATOR), s.execution.superres_batch)
     where = upscale.devices(s.execution.superres_workers)
     log.info("%d worker(s) on %s, %s", len(where), where[0], job.settings(where[0]).get("precision", "fp32"))
     with Phases("clip") as progress:

@@ -8,7 +8,7 @@ from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core import paths
 from tinyactions.core.progress import Phases
-from tinyactions.data.synth import SynthConfig, write_demo
+from tinyactions.data.synth import write_demo
 
 
 def main() -> None:
@@ -18,21 +18,9 @@ def main() -> None:
         write_demo(None, paths.SYNTH_LR, paths.SYNTH_HR)
         log.info("data.source = %s: demo dataset not generated", s.data.source)
         return
-    c = s.synth
-    cfg = SynthConfig(
-        seed=c.seed,
-        videos=c.videos.model_dump(),
-        hr_size=c.hr_size,
-        lr_size_min=c.lr_size.min,
-        lr_size_max=c.lr_size.max,
-        lr_size_median=c.lr_size.median,
-        frames_min=c.frames.min,
-        frames_max=c.frames.max,
-        frames_median=c.frames.median,
-        sources=c.sources.model_dump(),
-    )
-    total = sum(cfg.videos.values())
-    log.info("rendering %d clips (%s) at %d px into %s", total, cfg.videos, cfg.hr_size, paths.SYNTH_LR)
+    cfg = s.synth
+    total = cfg.videos.train + cfg.videos.val + cfg.videos.test
+    log.info("rendering %d clips (%s) at %d px into %s", total, cfg.videos.model_dump(), cfg.hr_size, paths.SYNTH_LR)
     with Phases("clip") as progress:
         write_demo(cfg, paths.SYNTH_LR, paths.SYNTH_HR, progress=progress)
     log.info("wrote %s and clean renders in %s", paths.SYNTH_LR, paths.SYNTH_HR)

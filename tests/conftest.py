@@ -28,12 +28,9 @@ def run_spec(**changes):
 def threshold_config(**changes):
     """The shipped params.yaml's threshold settings with ``changes``."""
     from tinyactions import settings
-    from tinyactions.decide.thresholds import ThresholdConfig
 
     t = settings.load(ROOT / "params.yaml").thresholds
-    return ThresholdConfig(
-        **{**{k: getattr(t, k) for k in ("strategy", "prior", "min_positives", "low", "high", "shrink_to")}, **changes}
-    )
+    return settings.Thresholds.model_validate({**t.model_dump(), **changes})
 
 
 def smooth_clip(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:

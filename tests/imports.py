@@ -1,4 +1,5 @@
-"""The project modules a module imports, transitively (function-level imports included: they run too)."""
+"""The project modules a module imports, transitively (function-level imports included: they run too;
+``if TYPE_CHECKING:`` blocks left out: they never run)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ def direct_imports(path: Path) -> set[str]:
     """Dotted names of the project modules ``path`` imports."""
     tree = ast.parse(path.read_text())
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    for node in ast.walk(tree):  # drop the bodies of `if TYPE_CHECKING:` (annotations only)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            node.body = []
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

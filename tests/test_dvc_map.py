@@ -24,6 +24,9 @@ METHOD_READS = {
     "run_names": ["runs", "students"],
     "members": ["ensemble.members"],
     "teacher": ["TEACHER"],
+    # a section's method: what it reads of its section
+    "superres.inference": [f"superres.{k}" for k in ("size", "input", "window", "overlap", "precision", "storage")]
+    + ["superres.generator"],
 }
 
 
@@ -51,8 +54,10 @@ def settings_reads(path: Path) -> set[str]:
                 key.append(part)
                 node = node.model_fields[part].annotation
             else:
-                if not key and part in METHOD_READS:
-                    reads.update(METHOD_READS[part])
+                method = ".".join([*key, part])
+                if method in METHOD_READS:
+                    reads.update(METHOD_READS[method])
+                    key = []
                 break
         if key:
             reads.add(".".join(key))
@@ -138,6 +143,9 @@ def test_the_reader_finds_chains_and_methods(tmp_path):
     f = tmp_path / "x.py"
     f.write_text("s.superres.generator.model_dump()\nspec = s.run_spec(name)\nt = s.thresholds\nx.s.data\n")
     assert settings_reads(f) == {"superres.generator", "train", "RUN", "thresholds", "data"}
+    f.write_text("job = UpscaleJob.of(s.superres.inference(), g, b)\n")
+    made_of = {f"superres.{k}" for k in settings.load(ROOT / "params.yaml").superres.inference()} - {"superres.spec"}
+    assert settings_reads(f) == made_of | {"superres.generator"}  # the table says what the method reads
     assert covered("superres.generator", ["superres"]) and not covered("superres.fit", ["superres.size"])
     assert covered("RUN", ["runs.${key}"]) and covered("runs", ["runs"]) and not covered("thresholds", ["train"])
     assert covered("RUN", ["students.${key}"]) and not covered("RUN", ["students_x"])

@@ -70,20 +70,23 @@ PREDICT_GIB = 8.0  # predict with the 12 members resident
 
 def generate_root(root: Path, scratch: Path) -> None:
     """A TinyVIRAT-v2 tree: real layout and schema, clips of 10-128 px and 6-24 frames."""
-    from tinyactions.data.synth import SynthConfig, generate
+    from tinyactions.data.synth import generate
+    from tinyactions.settings import Synth
 
     generate(
-        SynthConfig(
-            seed=1,
-            videos=CLIPS,
-            hr_size=128,
-            lr_size_min=10,
-            lr_size_max=128,
-            lr_size_median=48,
-            frames_min=6,
-            frames_max=24,
-            frames_median=12,
-            sources={"train": {"virat": 3, "meva": 1}, "val": {"virat": 2, "meva": 1}, "test": {"virat": 1, "meva": 0}},
+        Synth.model_validate(
+            {
+                "seed": 1,
+                "videos": CLIPS,
+                "hr_size": 128,
+                "lr_size": {"min": 10, "max": 128, "median": 48},
+                "frames": {"min": 6, "max": 24, "median": 12},
+                "sources": {
+                    "train": {"virat": 3, "meva": 1},
+                    "val": {"virat": 2, "meva": 1},
+                    "test": {"virat": 1, "meva": 0},
+                },
+            }
         ),
         root,
         scratch,

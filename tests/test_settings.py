@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tinyactions import settings
-from tinyactions.settings import SettingsError
+from tinyactions.core.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -13,104 +13,28 @@ never what it computes; no stage lists it, so a change reruns nothing).
 
 from __future__ import annotations
 
-import difflib
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, Union, get_args, get_origin
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tinyactions.challenge.annotations import CLASSES
-from tinyactions.core.paths import GENERATOR, PARAMS, video_root
+from tinyactions.core.errors import SettingsError
+from tinyactions.core.paths import GENERATOR, PARAMS, RUN_NAME, video_root
+from tinyactions.core.precision import PRECISIONS
+from tinyactions.core.validation import one_line
+from tinyactions.data.video import CODECS
+from tinyactions.decide.postprocess import validate_groups
+from tinyactions.decide.thresholds import SHRINK_TARGETS, STRATEGIES
+from tinyactions.score.best_epoch import BEST_BY, Member
+from tinyactions.superres.geometry import INPUTS as SR_INPUTS
 from tinyactions.superres.geometry import SCALE, plan_windows
+from tinyactions.train.spec import BACKBONE_NAMES, PRESETS, RunSpec
 
-# the choices of params.yaml, one definition each (the library imports them from here)
-PRESETS = ("paper", "demo")  # backbone sizes: the seed's, or shrunk for 2 CPU cores
-BACKBONE_NAMES = ("ircsn", "uniformer")
-STRATEGIES = ("fixed", "f1", "frequency", "frequency_set")  # per-class threshold rules (tinyactions.decide.thresholds)
-SHRINK_TARGETS = ("pooled", "prior")
-BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
-SR_INPUTS = ("native", "square")  # what the generator is fed: each clip at its own size, or size/4 squared
-PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # numeric precision of a stage family (tinyactions.core.precision)
-SR_CODECS = ("mp4v", "ffv1")  # how super-resolved video is stored: lossy MPEG-4, or lossless (tinyactions.data.video)
 # A run's name names its folders (models/<run>, metrics/train/<run>, data/scores/<run>.parquet): no dot,
 # no path, nothing that another output of models/ already is (the SR generator's folder).
-RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 RESERVED_RUN_NAMES = frozenset({GENERATOR.parent.name})
-MEMBER = re.compile(rf"(?P<run>{RUN_NAME.pattern})@(?P<epoch>best|last|[0-9]+)")
-
-
-class SettingsError(ValueError):
-    """A missing, unknown or invalid parameter; the message is one line starting with its dotted key."""
-
-
-@dataclass(frozen=True)
-class Member:
-    """An ensemble member ``run@epoch``: epoch an integer, ``best`` or ``last``."""
-
-    run: str
-    epoch: str  # as written
-
-    @classmethod
-    def parse(cls, text: str) -> "Member":
-        m = MEMBER.fullmatch(str(text))
-        if not m:
-            raise ValueError(f"ensemble member {text!r} is not run@epoch (epoch: a number, best or last)")
-        return cls(m["run"], m["epoch"])
-
-    def __str__(self) -> str:
-        return f"{self.run}@{self.epoch}"
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One named training run: ``runs.<name>`` or ``students.<name>`` with the shared ``train`` settings, as
-    ``tinyactions.settings`` resolves them from params.yaml (which holds every default)."""
-
-    name: str
-    backbone: str
-    input: str  # lr | sr
-    loss: str  # bce | asl | kd
-    lr: float
-    epochs: int
-    preset: str
-    input_size: int
-    batch_size: int  # global: over all training processes
-    seed: int
-    warmup_epochs: int
-    warmup_start_factor: float
-    restart_period: int
-    min_lr_ratio: float
-    weight_decay: float
-    grad_clip: float
-    sampling: str
-    balance: bool  # train on the flipped balance copies of the index
-    segments: int
-    dense_interval: int
-    pretrained: str | None
-    precision: str  # fp32 | bf16 | fp16 | auto (train.precision; resolved on the training device)
-    kd_alpha: float | None  # the student's alpha (loss kd); None for other runs
-    asl: dict
-
-
-def validate_groups(groups: list[list[str]]) -> list[list[int]]:
-    """Class indexes of each group; unknown names and overlapping groups are errors."""
-    index = {c: i for i, c in enumerate(CLASSES)}
-    seen: set[str] = set()
-    out = []
-    for g in groups:
-        unknown = [c for c in g if c not in index]
-        if unknown:
-            raise ValueError(f"postprocess group {g}: unknown classes {unknown}")
-        if seen & set(g):
-            raise ValueError(f"postprocess group {g} overlaps another group on {sorted(seen & set(g))}")
-        if len(g) < 2:
-            raise ValueError(f"postprocess group {g} needs at least two classes")
-        seen.update(g)
-        out.append([index[c] for c in g])
-    return out
 
 
 Count = Annotated[int, Field(ge=0)]
@@ -261,14 +185,26 @@ class Fit(Section):
 
 class Superres(Section):
     weights: str  # fit | the path of an official checkpoint
-    size: Annotated[int, Field(ge=SCALE)]
-    input: Literal[SR_INPUTS]
-    storage: Literal[SR_CODECS]
+    size: Annotated[int, Field(ge=SCALE, multiple_of=SCALE)]  # the generator upscales x4
+    input: Literal[SR_INPUTS]  # what the generator is fed: each clip at its own size, or size/4 squared
+    storage: Literal[tuple(CODECS)]  # how super-resolved video is stored: lossy MPEG-4 or lossless
     generator: Generator
     window: Annotated[int, Field(ge=3)]
     overlap: Count
     precision: Literal[PRECISIONS]
     fit: Fit
+
+    def inference(self) -> dict:
+        """How super-resolved videos are made: what a bundle records and ``UpscaleJob.of`` builds from."""
+        return {
+            "size": self.size,
+            "input": self.input,
+            "window": self.window,
+            "overlap": self.overlap,
+            "precision": self.precision,
+            "storage": self.storage,
+            "spec": self.generator.model_dump(),
+        }
 
 
 class Dump(Section):
@@ -388,180 +324,156 @@ class Settings(Section):
 
 
 def _check(s: Settings) -> None:
-    """Rules across keys and sections (types and ranges are the models')."""
+    """Rules across keys and sections (types and ranges are the models'), one named step each."""
+    for rule in (
+        _synth_shapes,
+        _balance_names_classes,
+        _batch_divides_over_processes,
+        _superres_fits_its_data,
+        _runs_are_named,
+        _students_learn_from_sr_runs,
+        _members_name_checkpoints,
+        _weights_match_members,
+        _groups_name_classes,
+        _threshold_ends_are_ordered,
+    ):
+        rule(s)
 
-    def fail(key: str, message: str):
-        raise SettingsError(f"{key}: {message}")
 
+def _fail(key: str, message: str):
+    raise SettingsError(f"{key}: {message}")
+
+
+def _synth_shapes(s: Settings) -> None:
+    """The demo's clip sizes and lengths are ordered spans; each source video gets a clip."""
     for name, span in (("lr_size", s.synth.lr_size), ("frames", s.synth.frames)):
         if not span.min <= span.median <= span.max:
-            fail(f"synth.{name}", f"need min <= median <= max, got {span.min}, {span.median}, {span.max}")
+            _fail(f"synth.{name}", f"need min <= median <= max, got {span.min}, {span.median}, {span.max}")
     if s.synth.lr_size.min < 4:
-        fail("synth.lr_size.min", f"{s.synth.lr_size.min} is below 4 px (TinyVIRAT's smallest people are 10 px)")
+        _fail("synth.lr_size.min", f"{s.synth.lr_size.min} is below 4 px (TinyVIRAT's smallest people are 10 px)")
     if s.synth.lr_size.max > s.synth.hr_size:
-        fail("synth.lr_size.max", f"{s.synth.lr_size.max} exceeds synth.hr_size {s.synth.hr_size}")
+        _fail("synth.lr_size.max", f"{s.synth.lr_size.max} exceeds synth.hr_size {s.synth.hr_size}")
+    for split in ("train", "val", "test"):
+        sources, clips = getattr(s.synth.sources, split), getattr(s.synth.videos, split)
+        if sources.virat + sources.meva > clips:
+            _fail(
+                f"synth.sources.{split}",
+                f"{sources.virat + sources.meva} source videos for {clips} {split} clips: each source needs a clip",
+            )
+
+
+def _balance_names_classes(s: Settings) -> None:
     for name in s.balance.tail_classes or []:
         if name not in CLASSES:
-            fail("balance.tail_classes", f"{name!r} is not a class of the class map")
+            _fail("balance.tail_classes", f"{name!r} is not a class of the class map")
     for a, b in s.balance.mirrored_labels.items():
         if a not in CLASSES or b not in CLASSES:
-            fail(f"balance.mirrored_labels.{a}", f"{a!r}: {b!r} names a class outside the class map")
+            _fail(f"balance.mirrored_labels.{a}", f"{a!r}: {b!r} names a class outside the class map")
+
+
+def _batch_divides_over_processes(s: Settings) -> None:
     per_process = s.execution.batch_per_process or s.train.batch_size // s.execution.nproc
     if not per_process or s.train.batch_size % (s.execution.nproc * per_process):
-        fail(
+        _fail(
             "train.batch_size",
             f"{s.train.batch_size} (global) is not execution.nproc {s.execution.nproc} x "
             f"{per_process} clips per process x a whole number of accumulated steps; choose a global batch "
             f"divisible by the process count (and by execution.batch_per_process)",
         )
+
+
+def _superres_fits_its_data(s: Settings) -> None:
+    """A fitted generator needs the demo's clean renders; the window plan must work."""
     if s.superres.weights == "fit" and s.data.source != "synth":
-        fail(
+        _fail(
             "superres.weights",
             "'fit' needs the generated demo's HR renders (data.source: synth); give the "
             "path of an official RealBasicVSR checkpoint for real data",
         )
-    if s.superres.size % SCALE:
-        fail("superres.size", f"{s.superres.size} is not a multiple of {SCALE}")
     try:
         plan_windows(s.superres.window + 1, s.superres.window, s.superres.overlap)
     except ValueError as e:
-        fail("superres.window", str(e))
+        _fail("superres.window", str(e))
+
+
+def _runs_are_named(s: Settings) -> None:
+    """Run names name folders: a safe spelling, not another output's, one namespace for runs and students."""
     if not s.runs:
-        fail("runs", "no runs")
+        _fail("runs", "no runs")
     for name in s.run_names():
         if not RUN_NAME.fullmatch(str(name)):
-            fail(s.run_key(name), "a run name starts with a letter or digit, then letters, digits, '_' or '-'")
+            _fail(s.run_key(name), "a run name starts with a letter or digit, then letters, digits, '_' or '-'")
         if name in RESERVED_RUN_NAMES:
-            fail(s.run_key(name), f"{name} names another output of {GENERATOR.parent.parent}/; pick another name")
+            _fail(s.run_key(name), f"{name} names another output of {GENERATOR.parent.parent}/; pick another name")
     for name in set(s.runs) & set(s.students):
-        fail(f"students.{name}", f"{name} is also a run in runs; pick another name")
+        _fail(f"students.{name}", f"{name} is also a run in runs; pick another name")
+
+
+def _students_learn_from_sr_runs(s: Settings) -> None:
     for name, student in s.students.items():
         teacher = s.runs.get(student.teacher)
         if teacher is None:
-            fail(f"students.{name}.teacher", f"{student.teacher} is not a run of runs ({', '.join(s.runs)})")
+            _fail(f"students.{name}.teacher", f"{student.teacher} is not a run of runs ({', '.join(s.runs)})")
         if teacher.input != "sr":
-            fail(
+            _fail(
                 f"students.{name}.teacher",
                 f"{student.teacher} is trained on {teacher.input} input; a teacher must be an sr run",
             )
         if isinstance(student.teacher_epoch, int) and student.teacher_epoch > teacher.epochs:
-            fail(
+            _fail(
                 f"students.{name}.teacher_epoch",
                 f"{student.teacher_epoch} is beyond the {teacher.epochs} epochs of {student.teacher}",
             )
+
+
+def _members_name_checkpoints(s: Settings) -> None:
+    """Members are distinct checkpoints of runs of this pipeline, never of an ablation run."""
     epochs = {name: s.run_spec(name).epochs for name in s.run_names()}
     numbered = [m for m in s.ensemble.members if not m.endswith(("@best", "@last"))]
     if len(set(numbered)) < len(numbered):  # best and last may repeat: the next best, the one before last
         twice = sorted({m for m in numbered if numbered.count(m) > 1})
-        fail("ensemble.members", f"{', '.join(twice)} listed twice: members are distinct checkpoints")
+        _fail("ensemble.members", f"{', '.join(twice)} listed twice: members are distinct checkpoints")
     for name in s.ensemble.ablation_runs:
         if name not in s.runs:
-            fail("ensemble.ablation_runs", f"{name} names no entry of runs (runs: {', '.join(s.runs)})")
+            _fail("ensemble.ablation_runs", f"{name} names no entry of runs (runs: {', '.join(s.runs)})")
     for text in s.ensemble.members:
         try:
             member = Member.parse(text)
         except ValueError as e:
-            fail("ensemble.members", str(e))
+            _fail("ensemble.members", str(e))
         if member.run not in epochs:
-            fail("ensemble.members", f"{member} names no run of this pipeline (runs: {', '.join(epochs)})")
+            _fail("ensemble.members", f"{member} names no run of this pipeline (runs: {', '.join(epochs)})")
         if member.run in s.ensemble.ablation_runs:
-            fail("ensemble.members", f"{member}: {member.run} is in ensemble.ablation_runs (reported, never a member)")
+            _fail("ensemble.members", f"{member}: {member.run} is in ensemble.ablation_runs (reported, never a member)")
         if member.epoch.isdigit() and not 1 <= int(member.epoch) <= epochs[member.run]:
-            fail("ensemble.members", f"{member}: {member.run} has epochs 1..{epochs[member.run]}")
+            _fail("ensemble.members", f"{member}: {member.run} has epochs 1..{epochs[member.run]}")
         per_run = sum(Member.parse(m).run == member.run for m in s.ensemble.members)
         if per_run > epochs[member.run]:
-            fail(
+            _fail(
                 "ensemble.members",
                 f"{per_run} members of {member.run}, which has {epochs[member.run]} epochs: "
                 "members are distinct checkpoints",
             )
+
+
+def _weights_match_members(s: Settings) -> None:
     if s.ensemble.weights is not None and len(s.ensemble.weights) != len(s.ensemble.members):
-        fail("ensemble.weights", f"{len(s.ensemble.weights)} weights for {len(s.ensemble.members)} members")
+        _fail("ensemble.weights", f"{len(s.ensemble.weights)} weights for {len(s.ensemble.members)} members")
     if s.ensemble.weights is not None and not sum(s.ensemble.weights) > 0:
-        fail("ensemble.weights", "all zero: at least one member needs a positive weight")
-    for split in ("train", "val", "test"):
-        sources, clips = getattr(s.synth.sources, split), getattr(s.synth.videos, split)
-        if sources.virat + sources.meva > clips:
-            fail(
-                f"synth.sources.{split}",
-                f"{sources.virat + sources.meva} source videos for {clips} {split} clips: each source needs a clip",
-            )
+        _fail("ensemble.weights", "all zero: at least one member needs a positive weight")
+
+
+def _groups_name_classes(s: Settings) -> None:
     if isinstance(s.postprocess.groups, list):
         try:
             validate_groups(s.postprocess.groups)
         except ValueError as e:
-            fail("postprocess.groups", str(e))
+            _fail("postprocess.groups", str(e))
+
+
+def _threshold_ends_are_ordered(s: Settings) -> None:
     if s.thresholds.low > s.thresholds.high:
-        fail("thresholds.low", f"{s.thresholds.low} is above thresholds.high {s.thresholds.high}")
-
-
-def _unwrap(node):
-    """The type under Annotated[...] and Optional[...] (pydantic tags neither in error locations)."""
-    while True:
-        if get_origin(node) is Annotated:
-            node = get_args(node)[0]
-        elif _is_union(node) and type(None) in get_args(node) and len(get_args(node)) == 2:
-            node = next(a for a in get_args(node) if a is not type(None))
-        else:
-            return node
-
-
-def _is_union(node) -> bool:
-    return get_origin(node) is Union or type(node).__name__ == "UnionType"
-
-
-def _is_model(node) -> bool:
-    return isinstance(node, type) and issubclass(node, BaseModel)
-
-
-def _dotted(loc: tuple) -> tuple[str, object]:
-    """The dotted key of a pydantic error location and the type it ends in. Union-branch tags (such as
-    ``literal['best']`` or ``list[list[str]]``) select a branch and are left out of the key."""
-    node, key = Settings, ""
-    for part in loc:
-        node = _unwrap(node)
-        if _is_model(node) and isinstance(part, str) and part in node.model_fields:
-            key, node = f"{key}.{part}" if key else part, node.model_fields[part].annotation
-        elif _is_union(node):
-            branches = [_unwrap(a) for a in get_args(node)]
-            tag = str(part)
-            node = next((b for b in branches if (get_origin(b) or b).__name__.lower() == tag.split("[")[0]), None)
-        elif get_origin(node) is dict:
-            key, node = f"{key}.{part}", get_args(node)[1]
-        elif get_origin(node) is list and isinstance(part, int):
-            key, node = f"{key}[{part}]", get_args(node)[0]
-        else:
-            break
-    return key, _unwrap(node)
-
-
-def _message(error: dict) -> str:
-    loc = tuple(error["loc"])
-    if error["type"] == "extra_forbidden":
-        parent, model = _dotted(loc[:-1])
-        valid = list(model.model_fields) if _is_model(model) else []
-        near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-        key = f"{parent}.{loc[-1]}" if parent else str(loc[-1])
-        hint = (
-            f" (did you mean {parent + '.' if parent else ''}{near[0]}?)"
-            if near
-            else f" (valid: {', '.join(valid)})"
-            if valid
-            else ""
-        )
-        return f"{key}: unknown key{hint}"
-    key, _ = _dotted(loc)
-    if error["type"] == "missing":
-        return f"{key}: missing from params.yaml"
-    message, value = error["msg"], error["input"]
-    hint = ""
-    if error["type"] == "float_type" and isinstance(value, str):
-        try:
-            float(value)
-            hint = " (YAML reads a number without a dot, such as 1e-4, as text: write 1.0e-4)"
-        except ValueError:
-            pass
-    return f"{key}: {message[0].lower()}{message[1:]}, got {value!r}{hint}"
+        _fail("thresholds.low", f"{s.thresholds.low} is above thresholds.high {s.thresholds.high}")
 
 
 def parse(data: object, source: str = str(PARAMS)) -> Settings:
@@ -571,20 +483,7 @@ def parse(data: object, source: str = str(PARAMS)) -> Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as e:
-        errors = e.errors()
-        first_key = _dotted(tuple(errors[0]["loc"]))[0]
-        deeper = [err for err in errors if _dotted(tuple(err["loc"]))[0].startswith((first_key + ".", first_key + "["))]
-        if deeper:  # a union whose list branch was taken: the element is the mistake
-            raise SettingsError(_message(deeper[0])) from None
-        same = [err for err in errors if _dotted(tuple(err["loc"]))[0] == first_key]
-        if len(same) > 1 and all(err["type"] not in ("missing", "extra_forbidden") for err in same):
-            # a union (e.g. 'best' or an epoch number): one line with what each branch accepts
-            raise SettingsError(
-                f"{first_key}: "
-                + " or ".join(err["msg"][0].lower() + err["msg"][1:] for err in same)
-                + f", got {same[0]['input']!r}"
-            ) from None
-        raise SettingsError(_message(errors[0])) from None
+        raise SettingsError(one_line(Settings, e)) from None
     _check(settings)
     return settings
 

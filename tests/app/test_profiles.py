@@ -13,7 +13,7 @@ import yaml
 
 from tinyactions.app.profiles import fill, load_profile, main, merge, validate
 from tinyactions.challenge.annotations import ANNOTATION_FILES
-from tinyactions.settings import SettingsError
+from tinyactions.core.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINTS = ("ircsn_r152_kinetics400.pth", "uniformer_b_kinetics400.pth", "realbasicvsr_x4.pth")

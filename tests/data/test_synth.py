@@ -13,7 +13,6 @@ from tinyactions.data.synth import (
     DETAIL_CLASSES,
     EXCLUSIVE_GROUPS,
     TAIL_CLASSES,
-    SynthConfig,
     _background,
     degrade,
     generate,
@@ -21,18 +20,17 @@ from tinyactions.data.synth import (
     sample_labels,
 )
 from tinyactions.data.video import read_video
+from tinyactions.settings import Synth
 
-TINY = SynthConfig(
-    seed=3,
-    videos={"train": 10, "val": 4, "test": 4},
-    hr_size=48,
-    lr_size_min=10,
-    lr_size_max=40,
-    lr_size_median=20,
-    frames_min=6,
-    frames_max=40,
-    frames_median=16,
-    sources={"train": {"virat": 2, "meva": 1}, "val": {"virat": 2, "meva": 1}, "test": {"virat": 1, "meva": 0}},
+TINY = Synth.model_validate(
+    {
+        "seed": 3,
+        "videos": {"train": 10, "val": 4, "test": 4},
+        "hr_size": 48,
+        "lr_size": {"min": 10, "max": 40, "median": 20},
+        "frames": {"min": 6, "max": 40, "median": 16},
+        "sources": {"train": {"virat": 2, "meva": 1}, "val": {"virat": 2, "meva": 1}, "test": {"virat": 1, "meva": 0}},
+    }
 )
 
 
@@ -48,7 +46,7 @@ def test_layout_and_schema_match_tinyvirat(tiny_dataset):
     assert read_class_map(lr / "class_map.json") == CLASSES
     for split, digits in (("train", 6), ("val", 5), ("test", 5)):
         entries = read_entries(lr / ANNOTATION_FILES[split], labeled=split != "test")
-        assert len(entries) == TINY.videos[split]
+        assert len(entries) == getattr(TINY.videos, split)
         for e in entries:
             assert re.fullmatch(rf"\d{{{digits}}}", e.id)
             assert video_file(lr, split, e).is_file()
@@ -73,7 +71,7 @@ def test_videos_match_their_dims_within_encoder_rounding(tiny_dataset):
 
 
 def test_generation_is_deterministic(tmp_path):
-    small = SynthConfig(**{**TINY.__dict__, "videos": {"train": 3, "val": 1, "test": 1}})
+    small = Synth.model_validate({**TINY.model_dump(), "videos": {"train": 3, "val": 1, "test": 1}})
     generate(small, tmp_path / "a", tmp_path / "ah")
     generate(small, tmp_path / "b", tmp_path / "bh")
     for name in ANNOTATION_FILES.values():
@@ -116,7 +114,8 @@ def test_each_split_has_its_own_source_videos(tiny_dataset):
     train = {e.video_id for e in read_entries(lr / ANNOTATION_FILES["train"], labeled=True)}
     val = {e.video_id for e in read_entries(lr / ANNOTATION_FILES["val"], labeled=True)}
     assert train and val and not train & val
-    assert len(train) == sum(TINY.sources["train"].values()) and len(val) == sum(TINY.sources["val"].values())
+    assert len(train) == TINY.sources.train.virat + TINY.sources.train.meva
+    assert len(val) == TINY.sources.val.virat + TINY.sources.val.meva
 
 
 def test_the_named_tail_and_detail_classes_are_what_the_story_makes():

@@ -109,7 +109,7 @@ class Ensemble:
 
         from tinyactions.core import precision as numeric
         from tinyactions.score.dump import load_model, test_transform
-        from tinyactions.settings import RunSpec
+        from tinyactions.train.spec import RunSpec
 
         bundle.verify(loaded, root)
         self.bundle, self.device = loaded, torch.device(device)
@@ -130,16 +130,7 @@ class Ensemble:
         if sr is not None:
             from tinyactions.superres import upscale
 
-            job = upscale.UpscaleJob(
-                upscale.GeneratorSpec(**sr["spec"]),
-                str(bundle.project_file(sr["generator"], root)),
-                sr["size"],
-                sr["window"],
-                sr["overlap"],
-                sr_batch,
-                sr["input"],
-                sr["precision"],
-            )
+            job = upscale.UpscaleJob.of(sr, str(bundle.project_file(sr["generator"], root)), sr_batch)
             self.upscaler, self.codec = job.build(device), sr["storage"]
 
     def canary_differences(self) -> list[tuple[int, float]]:

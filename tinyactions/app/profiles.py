@@ -18,9 +18,9 @@ import yaml
 
 from tinyactions import settings
 from tinyactions.challenge.annotations import ANNOTATION_FILES
+from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_text
 from tinyactions.core.paths import PARAMS
-from tinyactions.settings import SettingsError
 
 PROFILES = Path("profiles")
 REPLACED = ("runs",)  # sections a profile replaces whole instead of merging key by key

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from tinyactions.settings import SettingsError
+from tinyactions.core.errors import SettingsError
 
 
 class StageError(ValueError):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 PARAMS = Path("params.yaml")
@@ -39,3 +40,7 @@ def teacher_scores(student: str) -> Path:
 def video_root(input_kind: str, data_root: str) -> str:
     """Where a run on ``lr`` or ``sr`` input reads its videos."""
     return str(SUPERRES) if input_kind == "sr" else data_root
+
+
+# A run's name names its folders (models/<run>, metrics/train/<run>, data/scores/<run>.parquet)
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# torch is imported where it is used: the settings check reads PRECISIONS without importing it
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # the settings of a stage family
+DTYPES = {"bf16": "bfloat16", "fp16": "float16"}  # torch dtype names of the mixed precisions
 # families where bf16 autocast beat fp32 on CPUs with bf16 instructions (bench/precision.py)
 CPU_BF16_FAMILIES = frozenset({"superres", "superres_fit", "scores"})
 
@@ -24,6 +28,8 @@ CPU_BF16_FAMILIES = frozenset({"superres", "superres_fit", "scores"})
 @functools.cache
 def cpu_has_bf16() -> bool:
     """bf16 instructions oneDNN uses: AMX tiles (Linux asks the kernel for permission first) or AVX-512 BF16."""
+    import torch
+
     try:
         torch.cpu._init_amx()
         return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
@@ -33,6 +39,8 @@ def cpu_has_bf16() -> bool:
 
 def resolve(precision: str, family: str, device: torch.device | str) -> str:
     """``precision`` (a setting) as it runs on ``device`` for ``family``: fp32, bf16 or fp16."""
+    import torch
+
     device = torch.device(device)
     if precision != "auto":
         return precision
@@ -44,20 +52,26 @@ def resolve(precision: str, family: str, device: torch.device | str) -> str:
 def autocast(precision: str, device: torch.device | str):
     """The context a forward pass runs in: nothing for fp32, ``torch.autocast`` otherwise. ``precision``
     is a resolved one (see ``resolve``)."""
+    import torch
+
     device = torch.device(device)
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=DTYPES[precision])
+    return torch.autocast(device.type, dtype=getattr(torch, DTYPES[precision]))
 
 
 def record(precision: str, device: torch.device | str) -> dict:
     """What an output says of how it was computed: the resolved precision and the device type (not the
     model of GPU: an output another GPU would make the same way must not look different)."""
+    import torch
+
     return {"precision": precision, "device": torch.device(device).type}
 
 
 def training_device() -> str:
     """Where a Runner trains: mmengine picks CUDA when it is there."""
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -75,6 +89,7 @@ def optim_wrapper(precision: str, device: str) -> dict:
 
 def register_optim_wrapper():
     """Register ``AutocastOptimWrapper`` with mmengine (called by ``tinyactions.train.registry``)."""
+    import torch
     from mmengine.optim import OptimWrapper
     from mmengine.registry import OPTIM_WRAPPERS
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASSES, SPLITS
 from tinyactions.core import paths
+from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_json, write_table
 from tinyactions.data.index import (
     Tolerance,
@@ -29,7 +31,9 @@ from tinyactions.data.index import (
     tail_classes,
     video_manifest,
 )
-from tinyactions.settings import Balance, Data, SettingsError
+
+if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings sit above this phase)
+    from tinyactions.settings import Balance, Data
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -30,6 +31,9 @@ import numpy as np
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASS_MAP_FILE, CLASSES
 from tinyactions.core.files import write_json, write_text
 from tinyactions.data.video import write_video
+
+if TYPE_CHECKING:  # the synth section of params.yaml, passed in by the stage
+    from tinyactions.settings import Synth
 
 # Groups of labels the story never combines: they feed post-processing tests and the demo's
 # derived exclusive groups.
@@ -74,22 +78,6 @@ TAIL_CLASSES: tuple[str, ...] = (
     "Misc",
 )
 FPS = 30.0  # TinyVIRAT's clips are 30 frames/s
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    """The ``synth`` section of params.yaml (which holds its values)."""
-
-    seed: int
-    videos: dict
-    hr_size: int
-    lr_size_min: int
-    lr_size_max: int
-    lr_size_median: int
-    frames_min: int
-    frames_max: int
-    frames_median: int
-    sources: dict  # per split: {"virat": n, "meva": m} source videos (cameras) of each naming scheme
 
 
 # ----------------------------------------------------------------------------------- label story
@@ -436,7 +424,7 @@ def _source_name(rng: np.random.Generator, is_meva: bool) -> str:
     )
 
 
-def _sources(rng: np.random.Generator, cfg: SynthConfig) -> dict[str, list[tuple[str, bool]]]:
+def _sources(rng: np.random.Generator, cfg: Synth) -> dict[str, list[tuple[str, bool]]]:
     """Each split's own source videos: no camera (name, background) is in two splits, so val measures
     how a model does on scenes it never trained on, as folds and intervals grouped by source assume."""
     taken: set[str] = set()
@@ -444,7 +432,7 @@ def _sources(rng: np.random.Generator, cfg: SynthConfig) -> dict[str, list[tuple
     for split in ("train", "val", "test"):
         out[split] = []
         for is_meva in (False, True):
-            for _ in range(int(cfg.sources[split]["meva" if is_meva else "virat"])):
+            for _ in range(getattr(getattr(cfg.sources, split), "meva" if is_meva else "virat")):
                 name = _source_name(rng, is_meva)
                 while name in taken:
                     name = _source_name(rng, is_meva)
@@ -453,7 +441,7 @@ def _sources(rng: np.random.Generator, cfg: SynthConfig) -> dict[str, list[tuple
     return out
 
 
-def generate(cfg: SynthConfig, lr_root: Path, hr_root: Path, progress=None) -> dict:
+def generate(cfg: Synth, lr_root: Path, hr_root: Path, progress=None) -> dict:
     """Write the demo dataset: the TinyVIRAT-v2 tree at ``lr_root`` and the clean renders under
     ``hr_root/videos/<split>/<same path>``. Returns a summary (counts per split and class). ``progress``:
     see :mod:`tinyactions.core.progress`."""
@@ -468,18 +456,20 @@ def generate(cfg: SynthConfig, lr_root: Path, hr_root: Path, progress=None) -> d
     with open(lr_root / CLASS_MAP_FILE, "w") as f:
         json.dump({name: i for i, name in enumerate(CLASSES)}, f, indent=1)
     summary = {"videos": {}, "labels": {}}
-    tick = progress("synth", sum(int(n) for n in cfg.videos.values())) if progress else None
+    tick = (
+        progress("synth", sum(getattr(cfg.videos, split) for split in ("train", "val", "test"))) if progress else None
+    )
     for split_index, split in enumerate(("train", "val", "test")):
-        count, sources = int(cfg.videos[split]), split_sources[split]
+        count, sources = getattr(cfg.videos, split), split_sources[split]
         entries, label_counts = [], dict.fromkeys(CLASSES, 0)
         for i in range(count):
             clip_rng = np.random.default_rng([cfg.seed, split_index, i])
             pick = int(clip_rng.integers(len(sources)))
             source, is_meva = sources[i] if i < len(sources) else sources[pick]  # each source a clip (if enough)
             labels = sample_labels(clip_rng)
-            max_frames = 64 if is_meva else cfg.frames_max
-            frames = _log_normal_int(clip_rng, cfg.frames_median, cfg.frames_min, max_frames, 0.6)
-            lr_size = _log_normal_int(clip_rng, cfg.lr_size_median, cfg.lr_size_min, cfg.lr_size_max, 0.45)
+            max_frames = 64 if is_meva else cfg.frames.max
+            frames = _log_normal_int(clip_rng, cfg.frames.median, cfg.frames.min, max_frames, 0.6)
+            lr_size = _log_normal_int(clip_rng, cfg.lr_size.median, cfg.lr_size.min, cfg.lr_size.max, 0.45)
             hr = render_clip(labels, frames, cfg.hr_size, backgrounds[source], clip_rng)
             lr = degrade(hr, lr_size, clip_rng)
             vid = f"{i:06d}" if split == "train" else f"{i:05d}"
@@ -508,7 +498,7 @@ def generate(cfg: SynthConfig, lr_root: Path, hr_root: Path, progress=None) -> d
     return summary
 
 
-def write_demo(cfg: SynthConfig | None, lr_root: Path, hr_root: Path, progress=None) -> dict | None:
+def write_demo(cfg: Synth | None, lr_root: Path, hr_root: Path, progress=None) -> dict | None:
     """The synth stage's job: replace ``lr_root``/``hr_root`` with a fresh demo dataset, or, with no config
     (a real dataset is used), with a note saying why nothing was generated. Returns the summary."""
     for root in (lr_root, hr_root):

@@ -35,9 +35,14 @@ from typing_extensions import TypedDict
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS, read_json
 from tinyactions.core import paths
 from tinyactions.core.files import file_digest
+from tinyactions.core.precision import PRECISIONS
+from tinyactions.data.video import CODECS
 from tinyactions.decide import crossval, ensemble
+from tinyactions.decide.postprocess import validate_groups
 from tinyactions.score import canary
-from tinyactions.settings import BACKBONE_NAMES, PRECISIONS, PRESETS, SR_CODECS, SR_INPUTS, RunSpec, validate_groups
+from tinyactions.superres.geometry import INPUTS as SR_INPUTS
+from tinyactions.superres.geometry import SCALE
+from tinyactions.train.spec import BACKBONE_NAMES, PRESETS, RunSpec
 
 
 class BundleError(ValueError):
@@ -268,12 +273,12 @@ class _Superres(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     generator: str
     sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
-    size: Annotated[Size, Field(multiple_of=4)]
+    size: Annotated[Size, Field(multiple_of=SCALE)]
     input: Literal[SR_INPUTS]
     window: Size
     overlap: Annotated[int, Field(ge=0, le=512)]
     precision: Literal[PRECISIONS]
-    storage: Literal[SR_CODECS]
+    storage: Literal[tuple(CODECS)]
     spec: _GeneratorSize
 
 

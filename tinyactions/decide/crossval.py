@@ -12,7 +12,7 @@ grouped by source video (:mod:`tinyactions.decide.folds`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -21,7 +21,10 @@ from tinyactions.decide import ensemble, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
 from tinyactions.decide.folds import grouped_folds
 from tinyactions.score import best_epoch
-from tinyactions.settings import Member
+from tinyactions.score.best_epoch import Member
+
+if TYPE_CHECKING:  # the thresholds section of params.yaml (settings sit above this phase)
+    from tinyactions.settings import Thresholds
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Rule:
 
     members: list[Member]
     weights: list[float] | None
-    config: thresholds.ThresholdConfig
+    config: Thresholds  # the thresholds section
     freq: np.ndarray  # train frequency per class (the frequency rule's input)
     groups: list[list[int]]  # candidate exclusive groups (class indexes)
     apply: bool | str  # postprocess.apply: True | False | "auto"

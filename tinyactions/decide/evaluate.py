@@ -16,6 +16,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,14 +25,19 @@ from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import CLASSES
 from tinyactions.challenge.submission import format_answer
 from tinyactions.core import paths
+from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import file_digest, write_json, write_table, write_text
 from tinyactions.data.index import truth
 from tinyactions.decide import bundle, crossval, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
 from tinyactions.decide.intervals import Bootstrap
 from tinyactions.decide.report import FEW_SOURCES, ablation_markdown
+from tinyactions.decide.thresholds import STRATEGIES
 from tinyactions.score import best_epoch
-from tinyactions.settings import BEST_BY, STRATEGIES, Member, Settings, SettingsError
+from tinyactions.score.best_epoch import BEST_BY, Member
+
+if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings sit above this phase)
+    from tinyactions.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -253,14 +259,7 @@ def submission_rule(s: Settings, inputs: Inputs, names: list[list[str]]) -> cros
     return crossval.Rule(
         members=s.members(),
         weights=s.ensemble.weights,
-        config=thresholds.ThresholdConfig(
-            strategy=t.strategy,
-            prior=t.prior,
-            min_positives=t.min_positives,
-            low=t.low,
-            high=t.high,
-            shrink_to=t.shrink_to,
-        ),
+        config=t,
         freq=inputs.train_counts / max(inputs.train_videos, 1),
         groups=postprocess.validate_groups(names),
         apply=s.postprocess.apply,
@@ -319,7 +318,7 @@ def rule_steps(a: Analysis, rule: crossval.Rule, derived: list[list[str]], names
     thresholds_only = replace(rule, apply=False)
     strategies = {}
     for strategy in STRATEGIES:
-        variant = replace(thresholds_only, config=replace(rule.config, strategy=strategy))
+        variant = replace(thresholds_only, config=rule.config.model_copy(update={"strategy": strategy}))
         decision, predicted = a.fitted(variant)
         nested = crossval.nested(variant, a.val)
         strategies[strategy] = a.row(predicted, nested.predicted)
@@ -327,7 +326,7 @@ def rule_steps(a: Analysis, rule: crossval.Rule, derived: list[list[str]], names
             strategies[strategy]["a_b_in_sample"] = list(decision.frequency)
             strategies[strategy]["a_b_per_fold"] = [list(d.frequency) for d in nested.decisions]
         cv[f"thresholds {strategy}"] = nested.predicted
-    half = replace(rule, config=replace(rule.config, strategy="fixed", prior=0.5), apply=False)
+    half = replace(rule, config=rule.config.model_copy(update={"strategy": "fixed", "prior": 0.5}), apply=False)
     at_half = a.row(a.fitted(half)[1], cv.setdefault("at 0.5", crossval.nested(half, a.val).predicted))
     all_groups = replace(rule, apply=True)
     with_groups = a.row(
@@ -544,20 +543,7 @@ def ensemble_bundle(
 ) -> dict:
     """A fitted rule as a bundle (tinyactions.decide.bundle): the members' checkpoints, weights, thresholds and
     applied groups, with how they score videos and, for SR members, super-resolve them."""
-    sr = s.superres
-    superres = bundle.superres_entry(
-        paths.GENERATOR,
-        generator_sha256,
-        {
-            "size": sr.size,
-            "input": sr.input,
-            "window": sr.window,
-            "overlap": sr.overlap,
-            "precision": sr.precision,
-            "storage": sr.storage,
-            "spec": sr.generator.model_dump(),
-        },
-    )
+    superres = bundle.superres_entry(paths.GENERATOR, generator_sha256, s.superres.inference())
     members = [ck.keys[i] for i in decision.members]
     return bundle.build(
         members,

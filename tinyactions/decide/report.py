@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tinyactions.settings import RunSpec
+from tinyactions.train.spec import RunSpec
 
 STRATEGY_NAMES = {
     "fixed": "fixed (one threshold)",

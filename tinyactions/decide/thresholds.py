@@ -26,33 +26,20 @@ cross-validation cost no further sort.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinyactions.settings import SHRINK_TARGETS, STRATEGIES
+if TYPE_CHECKING:  # the thresholds section of params.yaml (its types and choices are checked there)
+    from tinyactions.settings import Thresholds
+
+STRATEGIES = ("fixed", "f1", "frequency", "frequency_set")  # the per-class threshold rules (thresholds.strategy)
+SHRINK_TARGETS = ("pooled", "prior")  # what the f1 rule shrinks rare classes towards
 
 POOLED_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
 FREQUENCY_BASE = np.round(np.arange(0.0, 0.99, 0.02), 2)  # a: the rarest class's threshold
 FREQUENCY_SLOPE = np.round(np.arange(0.0, 1.001, 0.02), 2)  # b: what the most frequent class adds
 RANKED_STRATEGIES = ("f1", "frequency")  # the strategies fitted on ranked scores
-
-
-@dataclass(frozen=True)
-class ThresholdConfig:
-    """The ``thresholds`` section of params.yaml (which holds every default)."""
-
-    strategy: str
-    prior: float
-    min_positives: int
-    low: float  # frequency_set rule: rarest class
-    high: float  # frequency_set rule: most frequent class
-    shrink_to: str  # f1 rule: what rare classes shrink towards (pooled | prior)
-
-    def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"threshold strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.shrink_to not in SHRINK_TARGETS:
-            raise ValueError(f"shrink target must be one of {SHRINK_TARGETS}, got {self.shrink_to!r}")
 
 
 @dataclass(frozen=True)
@@ -164,7 +151,7 @@ def frequency_thresholds(a: float, b: float, train_frequency: np.ndarray) -> np.
 
 
 def fit(
-    scores: np.ndarray, labels: np.ndarray, config: ThresholdConfig, train_frequency: np.ndarray | None = None
+    scores: np.ndarray, labels: np.ndarray, config: Thresholds, train_frequency: np.ndarray | None = None
 ) -> np.ndarray:
     """Thresholds (classes,) for (videos, classes) validation scores and 0/1 labels."""
     ranked = Ranked.of(scores, labels) if config.strategy in RANKED_STRATEGIES else None
@@ -172,7 +159,7 @@ def fit(
 
 
 def fit_ranked(
-    ranked: Ranked | None, n_classes: int, config: ThresholdConfig, train_frequency: np.ndarray | None = None
+    ranked: Ranked | None, n_classes: int, config: Thresholds, train_frequency: np.ndarray | None = None
 ) -> np.ndarray:
     """:func:`fit` on scores already ranked (``ranked`` is needed by the strategies of
     ``RANKED_STRATEGIES`` only)."""
@@ -199,7 +186,7 @@ def predict(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 def cross_validated_thresholds(
     scores: np.ndarray,
     labels: np.ndarray,
-    config: ThresholdConfig,
+    config: Thresholds,
     train_frequency: np.ndarray | None,
     folds: np.ndarray,
     ranked: Ranked | None = None,

@@ -8,14 +8,38 @@ on video ids, never on row order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import SCORE_COLUMNS
-from tinyactions.settings import BEST_BY, Member, SettingsError
+from tinyactions.core.errors import SettingsError
+from tinyactions.core.paths import RUN_NAME
+
+BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
+MEMBER = re.compile(rf"(?P<run>{RUN_NAME.pattern})@(?P<epoch>best|last|[0-9]+)")
+
+
+@dataclass(frozen=True)
+class Member:
+    """An ensemble member ``run@epoch``: epoch an integer, ``best`` or ``last``."""
+
+    run: str
+    epoch: str  # as written
+
+    @classmethod
+    def parse(cls, text: str) -> "Member":
+        m = MEMBER.fullmatch(str(text))
+        if not m:
+            raise ValueError(f"ensemble member {text!r} is not run@epoch (epoch: a number, best or last)")
+        return cls(m["run"], m["epoch"])
+
+    def __str__(self) -> str:
+        return f"{self.run}@{self.epoch}"
 
 
 def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) -> np.ndarray:

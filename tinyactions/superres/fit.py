@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -21,10 +22,10 @@ import torch
 
 from tinyactions.core import paths
 from tinyactions.core import precision as numeric
+from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_json, write_table
 from tinyactions.data.index import originals
 from tinyactions.data.video import read_video, write_video
-from tinyactions.settings import SettingsError, Superres
 from tinyactions.superres.geometry import SCALE
 from tinyactions.superres.upscale import (
     GeneratorSpec,
@@ -34,6 +35,9 @@ from tinyactions.superres.upscale import (
     resize_frames,
     save_official,
 )
+
+if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings sit above this phase)
+    from tinyactions.settings import Superres
 
 log = logging.getLogger(__name__)
 FIT_CLIPS = paths.METRICS / "superres_clips.csv"  # per held-out clip: SR vs bicubic (a plot)

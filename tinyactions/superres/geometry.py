@@ -23,3 +23,7 @@ def plan_windows(length: int, window: int, overlap: int) -> list[tuple[int, int,
         plans.append((start, end, keep_from, keep_to))
         keep_from = keep_to
     return plans
+
+
+# what the generator is fed: each clip at its own size (native), or size/4 squared (square)
+INPUTS = ("native", "square")

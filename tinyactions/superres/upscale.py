@@ -30,7 +30,6 @@ from tinyactions.core import checkpoint_io, paths
 from tinyactions.core import precision as numeric
 from tinyactions.core.files import file_digest, remove_orphans, write_json
 from tinyactions.data.index import originals
-from tinyactions.settings import SR_INPUTS as INPUTS
 from tinyactions.superres.geometry import SCALE, plan_windows
 
 log = logging.getLogger(__name__)
@@ -153,10 +152,7 @@ class Upscaler:
         *,
         precision: str,
     ):
-        if out_size % SCALE:
-            raise ValueError(f"superres.size must be a multiple of {SCALE}, got {out_size}")
-        if input not in INPUTS:
-            raise ValueError(f"superres.input must be one of {INPUTS}, got {input!r}")
+        # size and input come checked: from the settings (superres.size, superres.input) or a bundle's schema
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         # channels_last: oneDNN/cuDNN convolutions run without layout reorders (same output within
         # rounding; measured on 2 CPU cores: 1.17x frames/s of the demo generator)
@@ -254,6 +250,20 @@ class UpscaleJob:
     batch: int
     input: str
     precision: str  # as set (auto resolves per device)
+
+    @classmethod
+    def of(cls, inference: dict, weights: str, batch: int) -> "UpscaleJob":
+        """The job of the settings' ``superres.inference()``, or of what a bundle recorded of them."""
+        return cls(
+            GeneratorSpec(**inference["spec"]),
+            weights,
+            inference["size"],
+            inference["window"],
+            inference["overlap"],
+            batch,
+            inference["input"],
+            inference["precision"],
+        )
 
     def network(self) -> torch.nn.Module:
         net = build_generator(self.generator)

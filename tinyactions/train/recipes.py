@@ -13,8 +13,9 @@ import copy
 
 from tinyactions.challenge.annotations import NUM_CLASSES
 from tinyactions.core import precision as numeric
-from tinyactions.settings import RunSpec, SettingsError
+from tinyactions.core.errors import SettingsError
 from tinyactions.train import workers as data_workers
+from tinyactions.train.spec import RunSpec
 
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 UNIFORMER_NORM = dict(mean=[114.75, 114.75, 114.75], std=[57.375, 57.375, 57.375])  # its K400 weights
