@@ -161,7 +161,8 @@ def bicubic_root(s: settings.Settings) -> str:
     """Every readable video upscaled as superres does, with bicubic instead of the generator, and stored
     with the same codec: the negative control of super-resolution."""
     from tinyactions.data.video import read_video, write_video
-    from tinyactions.superres.upscale import GeneratorSpec, Upscaler, build_generator
+    from tinyactions.superres.network import GeneratorSpec, build_generator
+    from tinyactions.superres.upscale import Upscaler
 
     root = Path("data/bicubic")
     marker = root / "done.txt"

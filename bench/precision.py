@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tinyactions import settings  # noqa: E402
 from tinyactions.core import precision as numeric  # noqa: E402
-from tinyactions.superres import upscale  # noqa: E402
+from tinyactions.superres import network, upscale  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -60,7 +60,7 @@ def clips(size: int, count: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def bench_superres(spec: dict, out_size: int, count: int, repeats: int) -> None:
-    net = upscale.build_generator(upscale.GeneratorSpec(**spec))
+    net = network.build_generator(network.GeneratorSpec(**spec))
     data = clips(out_size // 4, count)
     frames = sum(len(c) for c in data)
     outputs, rates = {}, {}
@@ -134,7 +134,7 @@ def bench_fit(spec: dict, out_size: int, repeats: int) -> None:
     pairs = [(c, upscale.resize_frames(c, out_size)) for c in clips(out_size // 4, 8)]
     seconds = {}
     for p in PRECISIONS:
-        net = fit.start_from_upsampling(upscale.build_generator(upscale.GeneratorSpec(**spec)))
+        net = fit.start_from_upsampling(network.build_generator(network.GeneratorSpec(**spec)))
         seconds[p] = (
             timed(lambda: fit.fit(net, pairs, out_size, 2, clip_len=2, batch=8, lr=1e-3, seed=0, precision=p), repeats)
             / 2

@@ -66,14 +66,14 @@ def run_side(side: str, clips: list[str], out_dir: str, weights: str, spec: dict
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     from tinyactions.data.video import read_video
-    from tinyactions.superres import upscale
+    from tinyactions.superres import network, upscale
 
     frames = sum(len(read_video(c)) for c in clips)
     start = time.perf_counter()
     if side.startswith("tinyactions"):  # tinyactions <precision> <workers>
         _, precision, workers = side.split()
         job = upscale.UpscaleJob(
-            upscale.GeneratorSpec(**spec),
+            network.GeneratorSpec(**spec),
             weights,
             out_size,
             window=64,
@@ -102,10 +102,10 @@ def equality(clip: str, weights: str, spec: dict, out_size: int) -> int:
     import torch
 
     from tinyactions.data.video import read_video
-    from tinyactions.superres import upscale
+    from tinyactions.superres import network, upscale
 
-    net = upscale.build_generator(upscale.GeneratorSpec(**spec))
-    upscale.load_official(net, weights)
+    net = network.build_generator(network.GeneratorSpec(**spec))
+    network.load_official(net, weights)
     ours = upscale.Upscaler(
         net, out_size, window=64, overlap=4, batch=4, input="square", device="cpu", precision="fp32"
     ).upscale([read_video(clip)])[0]
@@ -134,7 +134,7 @@ def main():
         )
         return
     from tinyactions.data.video import write_video
-    from tinyactions.superres import upscale
+    from tinyactions.superres import network, upscale
 
     spec, size = GENERATORS[args.generator]
     rng = np.random.default_rng(0)
@@ -147,7 +147,7 @@ def main():
             base = np.stack([np.roll(f, t % 3, axis=1) for t, f in enumerate(base)])  # some motion
             clips.append(f"{tmp}/c{i:03d}.mp4")
             write_video(clips[-1], upscale.resize_frames(base, size // 4))
-        upscale.save_official(upscale.build_generator(upscale.GeneratorSpec(**spec)), f"{tmp}/w.pth", {})
+        network.save_official(network.build_generator(network.GeneratorSpec(**spec)), f"{tmp}/w.pth", {})
         Path(f"{tmp}/job.json").write_text(
             json.dumps({"clips": clips, "out": tmp, "weights": f"{tmp}/w.pth", "spec": spec, "size": size})
         )

@@ -23,14 +23,14 @@ sys.path.insert(0, str(ROOT))
 from tinyactions import settings  # noqa: E402
 from tinyactions.core import paths  # noqa: E402
 from tinyactions.data.video import write_video  # noqa: E402
-from tinyactions.superres import fit, upscale  # noqa: E402
+from tinyactions.superres import fit, network, upscale  # noqa: E402
 
 
 def main() -> None:
     s = settings.load()
     sr = s.superres
-    net = upscale.build_generator(upscale.GeneratorSpec(**sr.generator.model_dump()))
-    upscale.load_official(net, paths.GENERATOR, key=str(paths.GENERATOR))
+    net = network.build_generator(network.GeneratorSpec(**sr.generator.model_dump()))
+    network.load_official(net, paths.GENERATOR, key=str(paths.GENERATOR))
     clips = fit.sample_clips("val", sr.fit.eval_clips, sr.fit.seed)
     pairs = fit.load_pairs(clips, s.data.root)
     print(

@@ -19,7 +19,7 @@ from tinyactions.core import paths
 from tinyactions.core.checkpoint_io import CheckpointError
 from tinyactions.core.progress import Phases
 from tinyactions.data.video import VideoDecodeError
-from tinyactions.superres import upscale
+from tinyactions.superres import dataset, upscale
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -44,7 +44,7 @@ def main() -> None:
     where = upscale.devices(s.execution.superres_workers)
     log.info("%d worker(s) on %s, %s", len(where), where[0], job.settings(where[0]).get("precision", "fp32"))
     with Phases("clip") as progress:
-        upscale.upscale_dataset(s.data.root, job, s.superres.storage, where, shard, shards, progress)
+        dataset.upscale_dataset(s.data.root, job, s.superres.storage, where, shard, shards, progress)
     if shards > 1:
         log.info("shard done; run without --shard to assemble %s", paths.SUPERRES)
 

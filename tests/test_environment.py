@@ -100,11 +100,11 @@ def test_the_pipeline_imports_no_compiled_op_and_no_other_mmagic_editor():
     code = (
         "import sys\n"
         "from tinyactions.devtools import zoo\n"
-        "from tinyactions.superres import upscale\n"
+        "from tinyactions.superres import network\n"
         "from tinyactions.train.registry import build_model\n"
         "from tinyactions.train.recipes import model_config\n"
         "from tests.conftest import run_spec\n"
-        "upscale.build_generator(upscale.GeneratorSpec(8, 1, 1))\n"
+        "network.build_generator(network.GeneratorSpec(8, 1, 1))\n"
         "zoo.build('realbasicvsr')\n"
         "build_model(model_config(run_spec()))\n"
         "found = sorted(m for m in sys.modules if m.split('.')[0] in ('diffusers', 'transformers', 'timm', 'lpips')"

@@ -452,7 +452,7 @@ def test_predict_takes_annotation_paths_that_are_not_text_and_oversized_sr_clips
     CSV), not a crash when the row is written. A bundle with SR members refuses a clip whose upscaled
     frames would exceed the decode cap, as a row."""
     from tinyactions.app import predict
-    from tinyactions.superres import upscale
+    from tinyactions.superres import network, upscale
 
     root, loaded = project
     entries = [
@@ -466,8 +466,8 @@ def test_predict_takes_annotation_paths_that_are_not_text_and_oversized_sr_clips
     assert rows["id"].tolist() == ["00001", "00002"] and rows["readable"].tolist() == [False, True]
     assert rows.loc[0, "video"].endswith("\\ud800.mp4") and "file not found" in rows.loc[0, "problem"]
     # an SR bundle: upscaled to 32 px, a clip of more than MAX_PIXELS / 32^2 frames is refused before scoring
-    job = upscale.UpscaleJob(upscale.GeneratorSpec(4, 1, 1), "", 32, 8, 2, 2, "square", "fp32")
-    upscaler = upscale.Upscaler(upscale.build_generator(job.generator), 32, 8, 2, 2, "square", "cpu", precision="fp32")
+    job = upscale.UpscaleJob(network.GeneratorSpec(4, 1, 1), "", 32, 8, 2, 2, "square", "fp32")
+    upscaler = upscale.Upscaler(network.build_generator(job.generator), 32, 8, 2, 2, "square", "cpu", precision="fp32")
     ensemble = predict.Ensemble.__new__(predict.Ensemble)
     ensemble.upscaler = upscaler
     frames = MAX_PIXELS // 32**2

@@ -46,15 +46,15 @@ def save_model(spec, path, seed):
 def workspace(tmp_path, monkeypatch):
     """A trained-pipeline workspace in miniature: a low-res and an SR member, a generator, the bundle
     (with its lr_only variant), and a folder of videos with a corrupt file, an empty one and a note."""
-    from tinyactions.superres import upscale
+    from tinyactions.superres import network
 
     monkeypatch.chdir(tmp_path)
     specs = {"low": run_spec(name="low", input_size=32), "high": run_spec(name="high", input="sr", input_size=32)}
     for seed, name in enumerate(specs):
         save_model(specs[name], tmp_path / f"models/{name}/epoch_1.pth", seed)
     torch.manual_seed(7)
-    upscale.save_official(
-        upscale.build_generator(upscale.GeneratorSpec(**SR["spec"])), tmp_path / "models/superres/generator.pth", {}
+    network.save_official(
+        network.build_generator(network.GeneratorSpec(**SR["spec"])), tmp_path / "models/superres/generator.pth", {}
     )
     digests = {(n, 1): file_digest(tmp_path / f"models/{n}/epoch_1.pth") for n in specs}
     thresholds = np.linspace(0.3, 0.7, len(CLASSES))
@@ -102,7 +102,7 @@ def reference(ws, chunk):
     low-res files, the superres stage's stored SR files scored the same way, averaged and decided by
     the bundle."""
     from tinyactions.score.dump import score_split
-    from tinyactions.superres import upscale
+    from tinyactions.superres import network, upscale
 
     names = ["cam0.mp4", "cam1.mp4", "cam1b.mp4", "cam2.mp4", "nested/empty.mp4"]
     index = pd.DataFrame(
@@ -116,7 +116,7 @@ def reference(ws, chunk):
     )
     sr = ws["bundle"]["superres"]
     job = upscale.UpscaleJob(
-        upscale.GeneratorSpec(**sr["spec"]),
+        network.GeneratorSpec(**sr["spec"]),
         sr["generator"],
         sr["size"],
         sr["window"],

@@ -7,7 +7,7 @@ import torch
 
 from tests.conftest import run_spec
 from tinyactions.core import precision as numeric
-from tinyactions.superres import upscale
+from tinyactions.superres import network, upscale
 from tinyactions.train.recipes import runner_config
 
 
@@ -68,7 +68,7 @@ def test_the_cpu_bf16_wrapper_runs_the_step_under_autocast_and_updates_fp32_weig
 
 def test_bf16_super_resolution_stays_within_two_grey_levels_and_is_keyed_apart():
     torch.manual_seed(0)
-    net = upscale.build_generator(upscale.GeneratorSpec(8, 1, 1))
+    net = network.build_generator(network.GeneratorSpec(8, 1, 1))
     rng = np.random.default_rng(0)
     clip = upscale.resize_frames(rng.integers(0, 255, (10, 5, 5, 3), np.uint8), 16)
     up = {

@@ -9,15 +9,15 @@ import pytest
 import torch
 
 from tests.conftest import smooth_clip
-from tinyactions.superres import fit, upscale
+from tinyactions.superres import dataset, fit, network, upscale
 
-TINY = upscale.GeneratorSpec(mid_channels=8, propagation_blocks=1, cleaning_blocks=1)
+TINY = network.GeneratorSpec(mid_channels=8, propagation_blocks=1, cleaning_blocks=1)
 
 
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    return upscale.build_generator(TINY).eval()
+    return network.build_generator(TINY).eval()
 
 
 def clip(frames, size=16, seed=0):
@@ -60,7 +60,7 @@ def test_channels_last_layout_keeps_the_output():
     """The Upscaler converts the network to channels_last; a network in the default layout gives the
     same frames (within one grey level of rounding)."""
     torch.manual_seed(1)
-    plain = upscale.build_generator(TINY).eval()
+    plain = network.build_generator(TINY).eval()
     c = clip(9, seed=5)
     with torch.no_grad():
         x = torch.from_numpy(c).permute(0, 3, 1, 2)[None].float() / 255
@@ -93,21 +93,21 @@ def test_windowed_processing_stays_close_to_whole_clip(net):
 
 def test_official_format_roundtrip_and_errors(net, tmp_path):
     path = tmp_path / "g.pth"
-    upscale.save_official(net, path, {"note": "test"})
+    network.save_official(net, path, {"note": "test"})
     state = torch.load(path, weights_only=False)["state_dict"]
     assert any(k.startswith("generator_ema.") for k in state) and any(k.startswith("generator.") for k in state)
-    other = upscale.build_generator(TINY)
-    assert upscale.load_official(other, path) == {"note": "test"}
-    assert upscale.weights_digest(other) == upscale.weights_digest(net)
+    other = network.build_generator(TINY)
+    assert network.load_official(other, path) == {"note": "test"}
+    assert network.weights_digest(other) == network.weights_digest(net)
     # the same weights and meta give the same bytes, wherever and however often they are saved
     (tmp_path / "again").mkdir()
-    upscale.save_official(net, tmp_path / "again" / "other.pth", {"note": "test"})
+    network.save_official(net, tmp_path / "again" / "other.pth", {"note": "test"})
     assert (tmp_path / "again" / "other.pth").read_bytes() == path.read_bytes()
     with pytest.raises(FileNotFoundError, match="superres.weights: .*missing.pth does not exist"):
-        upscale.load_official(other, tmp_path / "missing.pth")
+        network.load_official(other, tmp_path / "missing.pth")
     torch.save({"state_dict": {"backbone.x": torch.ones(1)}}, tmp_path / "bad.pth")
     with pytest.raises(KeyError, match="no generator_ema"):
-        upscale.load_official(other, tmp_path / "bad.pth")
+        network.load_official(other, tmp_path / "bad.pth")
 
 
 def test_cache_key_follows_bytes_settings_and_weights(tmp_path):
@@ -115,11 +115,11 @@ def test_cache_key_follows_bytes_settings_and_weights(tmp_path):
     a.write_bytes(b"one")
     b.write_bytes(b"one")
     settings = {"out_size": 112, "window": 32, "overlap": 4}
-    assert upscale.cache_key(a, settings, "w") == upscale.cache_key(b, settings, "w")
+    assert dataset.cache_key(a, settings, "w") == dataset.cache_key(b, settings, "w")
     b.write_bytes(b"two")
-    assert upscale.cache_key(a, settings, "w") != upscale.cache_key(b, settings, "w")
-    assert upscale.cache_key(a, settings, "w") != upscale.cache_key(a, {**settings, "overlap": 2}, "w")
-    assert upscale.cache_key(a, settings, "w") != upscale.cache_key(a, settings, "v")
+    assert dataset.cache_key(a, settings, "w") != dataset.cache_key(b, settings, "w")
+    assert dataset.cache_key(a, settings, "w") != dataset.cache_key(a, {**settings, "overlap": 2}, "w")
+    assert dataset.cache_key(a, settings, "w") != dataset.cache_key(a, settings, "v")
 
 
 def test_psnr_and_ssim_reference_values():
@@ -134,7 +134,7 @@ def test_psnr_and_ssim_reference_values():
 
 def test_fit_lowers_the_pixel_loss():
     torch.manual_seed(0)
-    model = upscale.build_generator(TINY)
+    model = network.build_generator(TINY)
     hr = [smooth_clip(6, 32, 32, seed=k) for k in range(3)]
     lr = [upscale.resize_frames(h, 8) for h in hr]
     losses = fit.fit(
@@ -148,7 +148,7 @@ def test_fit_starts_from_bilinear_upsampling():
     bilinear upsampling. A short fit from there improves on it and ends below the same fit from a random
     start; SPyNet stays frozen and no hook is left behind."""
     torch.manual_seed(0)
-    model = fit.start_from_upsampling(upscale.build_generator(TINY)).eval()
+    model = fit.start_from_upsampling(network.build_generator(TINY)).eval()
     x = torch.rand(1, 5, 3, 8, 8)
     with torch.no_grad():
         out = model(x)
@@ -172,7 +172,7 @@ def test_fit_starts_from_bilinear_upsampling():
     assert all(torch.equal(v, model.basicvsr.spynet.state_dict()[k]) for k, v in spynet.items())
     assert not model.basicvsr.spynet._forward_pre_hooks
     torch.manual_seed(0)
-    random_start = upscale.build_generator(TINY)
+    random_start = network.build_generator(TINY)
     random_losses = fit.fit(
         random_start,
         list(zip(lr, hr)),
@@ -194,7 +194,7 @@ def test_native_input_keeps_the_detail_that_square_input_halves():
     64 px scene, the native path is the closer to the scene; clips of several sizes batch together and
     each equals its own run; the cache key of square input is what it was before inputs had a name."""
     torch.manual_seed(0)
-    net = fit.start_from_upsampling(upscale.build_generator(TINY)).eval()
+    net = fit.start_from_upsampling(network.build_generator(TINY)).eval()
     scenes = [smooth_clip(6, 64, 64, seed=k) for k in range(2)]
     lr = [upscale.resize_frames(scenes[0], 24, cv2.INTER_AREA), upscale.resize_frames(scenes[1], 12, cv2.INTER_AREA)]
     quality = {}

@@ -27,14 +27,8 @@ from tinyactions.core.files import write_json, write_table
 from tinyactions.data.index import originals
 from tinyactions.data.video import read_video, write_video
 from tinyactions.superres.geometry import SCALE
-from tinyactions.superres.upscale import (
-    GeneratorSpec,
-    Upscaler,
-    build_generator,
-    load_official,
-    resize_frames,
-    save_official,
-)
+from tinyactions.superres.network import GeneratorSpec, build_generator, load_official, save_official
+from tinyactions.superres.upscale import Upscaler, resize_frames
 
 if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings sit above this phase)
     from tinyactions.settings import Superres

@@ -1,5 +1,6 @@
-"""RealBasicVSR through mmagic: weights in the official format, windowed and batched inference, and
-the dataset's upscaling through a per-video cache (fitting and quality: ``tinyactions.superres.fit``).
+"""RealBasicVSR inference: windowed and batched upscaling of clips, on one device or one worker per device
+(the generator: ``tinyactions.superres.network``; the dataset's job: ``tinyactions.superres.dataset``;
+fitting and quality: ``tinyactions.superres.fit``).
 
 Inference: every clip is resized (bicubic) to ``in_size`` x ``in_size`` (= out_size / 4; non-square clips
 are stretched to a square, as the recognisers resize to squares anyway) and upscaled x4. Long clips
@@ -12,105 +13,20 @@ in the channels_last memory layout (same output within rounding, faster convolut
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from tinyactions.challenge.annotations import SPLITS
-from tinyactions.core import checkpoint_io, paths
 from tinyactions.core import precision as numeric
-from tinyactions.core.files import file_digest, remove_orphans, write_json
-from tinyactions.data.index import originals
 from tinyactions.superres.geometry import SCALE, plan_windows
+from tinyactions.superres.network import GeneratorSpec, build_generator, load_official
 
 log = logging.getLogger(__name__)
 CHUNK = 16  # clips decoded ahead and upscaled together
-
-
-@dataclass(frozen=True)
-class GeneratorSpec:
-    """RealBasicVSRNet size (``superres.generator``). The official config: mid_channels 64, 20 propagation
-    and 20 cleaning blocks."""
-
-    mid_channels: int
-    propagation_blocks: int
-    cleaning_blocks: int
-
-    def config(self) -> dict:
-        return dict(
-            type="RealBasicVSRNet",
-            mid_channels=self.mid_channels,
-            num_propagation_blocks=self.propagation_blocks,
-            num_cleaning_blocks=self.cleaning_blocks,
-            dynamic_refine_thres=255,
-            spynet_pretrained=None,
-            is_fix_cleaning=False,
-            is_sequential_cleaning=False,
-        )
-
-
-def build_generator(spec: GeneratorSpec) -> torch.nn.Module:
-    from mmagic.registry import MODELS
-    from mmengine.registry import DefaultScope
-
-    from tinyactions.core import compat
-
-    compat.register_realbasicvsr()
-
-    # in mmagic's scope: a Runner or a test pipeline may have left mmaction's scope current
-    with DefaultScope.overwrite_default_scope("mmagic"):
-        return MODELS.build(spec.config())
-
-
-def load_official(net: torch.nn.Module, path: str | os.PathLike, key: str = "superres.weights") -> dict:
-    """Load an mmagic RealBasicVSR checkpoint: the generator's weights live under ``generator_ema.``
-    (used for inference) and ``generator.``. ``key`` names the param in errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{key}: {path} does not exist")
-    checkpoint = checkpoint_io.load(path)
-    state = checkpoint.get("state_dict", checkpoint)
-    for prefix in ("generator_ema.", "generator."):
-        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        if weights:
-            net.load_state_dict(weights)
-            return checkpoint.get("meta", {})
-    raise KeyError(f"{key}: {path} holds no generator_ema.* or generator.* weights")
-
-
-def save_official(net: torch.nn.Module, path: str | os.PathLike, meta: dict) -> None:
-    """Write weights in the official layout (both prefixes, as mmagic's RealBasicVSR saves them). The
-    archive is built in memory: torch.save names a file's archive after the file, and the atomic
-    write's temporary name is random, so saving to it made equal weights differ in bytes."""
-    import io
-
-    from tinyactions.core.files import write_bytes
-
-    state = {
-        f"{prefix}{k}": v.detach().cpu()
-        for prefix in ("generator.", "generator_ema.")
-        for k, v in net.state_dict().items()
-    }
-    buffer = io.BytesIO()
-    torch.save({"meta": meta, "state_dict": state}, buffer)
-    write_bytes(path, buffer.getvalue())
-
-
-def weights_digest(net: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for k, v in sorted(net.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def resize_frames(frames: np.ndarray, size: int, interpolation=cv2.INTER_CUBIC) -> np.ndarray:
@@ -368,86 +284,3 @@ def process_parallel(
             if w.is_alive():
                 w.terminate()
             w.join()
-
-
-def cache_key(video: str | os.PathLike, settings: dict, weights: str) -> str:
-    """Identity of one SR output: the input file's bytes, the SR settings, the weights."""
-    blob = json.dumps({"video": file_digest(video), "settings": settings, "weights": weights}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def cached(key: str) -> Path:
-    """Where the per-video cache keeps the output of ``key``."""
-    return paths.SUPERRES_CACHE / key[:2] / f"{key}.mp4"
-
-
-def dataset_videos() -> list[str]:
-    """Relative paths of every readable video of every split (balance copies share their video)."""
-    import pandas as pd
-
-    found = []
-    for split in SPLITS:
-        index = pd.read_parquet(paths.index(split))
-        found += originals(index)["path"].tolist()
-    return sorted(set(found))
-
-
-def upscale_dataset(
-    root: str | os.PathLike,
-    job: UpscaleJob,
-    codec: str,
-    where: list[str],
-    shard: int,
-    shards: int,
-    progress: Callable[..., Callable[[int], None]] | None = None,
-) -> int:
-    """The superres stage's job: upscale every video of the prepared index that the per-video cache lacks
-    (only every ``shards``-th from ``shard`` when sharded), on the devices of ``where`` (see ``devices``).
-    Unsharded, then assemble ``data/superres`` from the cache (hard links) and write
-    ``data/manifests/sr.json`` (the precision and device it was made with, and path -> cache key: what
-    runs on super-resolved input depend on). Returns the number of videos upscaled now."""
-    root = Path(root)
-    remove_orphans(paths.SUPERRES_CACHE, recursive=True)  # outputs of a worker killed before its rename
-    videos = dataset_videos()
-    mine = videos[shard::shards]
-    net = job.network()
-    weights = weights_digest(net)
-    stored = {**job.settings(where[0]), **({"codec": codec} if codec != "mp4v" else {})}
-    keys = {rel: cache_key(root / rel, stored, weights) for rel in mine}
-    todo, queued = [], set()  # one job per cache key: identical files are upscaled once
-    for rel in mine:
-        if keys[rel] not in queued and not cached(keys[rel]).is_file():
-            queued.add(keys[rel])
-            todo.append(rel)
-    log.info(
-        "%d videos (shard %d/%d: %d), %d cached, %d to upscale",
-        len(videos),
-        shard,
-        shards,
-        len(mine),
-        len(mine) - len(todo),
-        len(todo),
-    )
-    process_parallel(
-        [(str(root / rel), str(cached(keys[rel]))) for rel in todo],
-        job,
-        where,
-        codec,
-        progress("superres", len(todo)) if progress else None,
-        net,
-    )
-    if shards > 1:
-        return len(todo)
-    shutil.rmtree(paths.SUPERRES, ignore_errors=True)
-    for rel in videos:
-        target = paths.SUPERRES / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(cached(keys[rel]), target)
-        except OSError:
-            shutil.copyfile(cached(keys[rel]), target)
-    device = torch.device(where[0])
-    made_with = numeric.record(numeric.resolve(job.precision, "superres", device), device)
-    write_json(paths.SR_MANIFEST, {"made_with": made_with, "videos": {rel: keys[rel] for rel in videos}})
-    log.info("wrote %d videos to %s", len(videos), paths.SUPERRES)
-    return len(todo)

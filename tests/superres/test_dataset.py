@@ -16,7 +16,7 @@ import yaml
 from tests.conftest import make_prepared
 from tests.dvcrepo import deep_update
 from tinyactions.data.video import read_video
-from tinyactions.superres import fit, upscale
+from tinyactions.superres import fit, network, upscale
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,8 +57,8 @@ def test_shards_cache_and_assembly(tmp_path):
         "execution": {"superres_batch": 2},
     }
     (repo / "params.yaml").write_text(yaml.safe_dump(full_params(params)))
-    net = upscale.build_generator(upscale.GeneratorSpec(8, 1, 1))
-    upscale.save_official(net, repo / "models/superres/generator.pth", {})
+    net = network.build_generator(network.GeneratorSpec(8, 1, 1))
+    network.save_official(net, repo / "models/superres/generator.pth", {})
 
     logs = [run(repo, "--shard", "0/2"), run(repo, "--shard", "1/2")]
     done = [int(re.search(r"(\d+) to upscale", log).group(1)) for log in logs]
@@ -85,8 +85,8 @@ def test_two_cpu_workers_split_the_videos_and_match_one(tmp_path):
     for split in ("train", "val"):
         shutil.copy(prepared[split], repo / f"data/prepared/{split}.parquet")
     pd.read_parquet(prepared["val"]).head(0).assign(split="test").to_parquet(repo / "data/prepared/test.parquet")
-    net = upscale.build_generator(upscale.GeneratorSpec(8, 1, 1))
-    upscale.save_official(net, repo / "models/superres/generator.pth", {})
+    net = network.build_generator(network.GeneratorSpec(8, 1, 1))
+    network.save_official(net, repo / "models/superres/generator.pth", {})
     results = {}
     for workers in (1, 2):
         params = {
@@ -124,7 +124,7 @@ def test_a_failing_worker_stops_the_others_and_is_named(tmp_path):
 
     write_video(clip, upscale.resize_frames(np.zeros((4, 4, 4, 3), np.uint8), 8))
     job = upscale.UpscaleJob(
-        upscale.GeneratorSpec(8, 1, 1), str(tmp_path / "missing.pth"), 32, 8, 2, 2, "square", "fp32"
+        network.GeneratorSpec(8, 1, 1), str(tmp_path / "missing.pth"), 32, 8, 2, 2, "square", "fp32"
     )
     pairs = [(str(clip), str(tmp_path / f"out{i}.mp4")) for i in range(4)]
     with pytest.raises(RuntimeError, match=r"^super-resolution worker failed: FileNotFoundError: .*missing\.pth"):
@@ -136,8 +136,8 @@ def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path)
     """superres.weights = a path: the stage validates and copies the official checkpoint, writes the
     declared outputs (no comparison: real data has no clean renders), and a missing path names the key."""
     spec = {"mid_channels": 8, "propagation_blocks": 1, "cleaning_blocks": 1}
-    upscale.save_official(
-        fit.start_from_upsampling(upscale.build_generator(upscale.GeneratorSpec(**spec))), tmp_path / "g.pth", {}
+    network.save_official(
+        fit.start_from_upsampling(network.build_generator(network.GeneratorSpec(**spec))), tmp_path / "g.pth", {}
     )
     params = full_params(
         {
@@ -156,11 +156,11 @@ def test_fit_stage_with_a_checkpoint_copies_it_and_names_a_missing_one(tmp_path)
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    copied = upscale.build_generator(upscale.GeneratorSpec(**spec))
-    upscale.load_official(copied, tmp_path / "models/superres/generator.pth")
-    original = upscale.build_generator(upscale.GeneratorSpec(**spec))
-    upscale.load_official(original, tmp_path / "g.pth")
-    assert upscale.weights_digest(copied) == upscale.weights_digest(original)
+    copied = network.build_generator(network.GeneratorSpec(**spec))
+    network.load_official(copied, tmp_path / "models/superres/generator.pth")
+    original = network.build_generator(network.GeneratorSpec(**spec))
+    network.load_official(original, tmp_path / "g.pth")
+    assert network.weights_digest(copied) == network.weights_digest(original)
     assert json.loads((tmp_path / "metrics/superres.json").read_text())["fitted"] is False
     assert list(pd.read_csv(tmp_path / "metrics/superres_clips.csv").columns) == fit.COMPARISON_COLUMNS
     assert len(pd.read_csv(tmp_path / "metrics/superres_fit.tsv", sep="\t")) == 0

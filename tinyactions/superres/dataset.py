@@ -1,0 +1,118 @@
+"""The superres stage's job: every readable video of the prepared index, upscaled once into a per-video
+cache keyed by the input's bytes, the SR settings and the weights, then assembled into ``data/superres``
+with its manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from tinyactions.challenge.annotations import SPLITS
+from tinyactions.core import paths
+from tinyactions.core import precision as numeric
+from tinyactions.core.files import file_digest, remove_orphans, write_json
+from tinyactions.data.index import originals
+from tinyactions.superres.network import weights_digest
+from tinyactions.superres.upscale import UpscaleJob, process_parallel
+
+log = logging.getLogger(__name__)
+
+
+def cache_key(video: str | os.PathLike, settings: dict, weights: str) -> str:
+    """Identity of one SR output: the input file's bytes, the SR settings, the weights."""
+    blob = json.dumps({"video": file_digest(video), "settings": settings, "weights": weights}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cached(key: str) -> Path:
+    """Where the per-video cache keeps the output of ``key``."""
+    return paths.SUPERRES_CACHE / key[:2] / f"{key}.mp4"
+
+
+def dataset_videos() -> list[str]:
+    """Relative paths of every readable video of every split (balance copies share their video)."""
+    import pandas as pd
+
+    found = []
+    for split in SPLITS:
+        index = pd.read_parquet(paths.index(split))
+        found += originals(index)["path"].tolist()
+    return sorted(set(found))
+
+
+def upscale_dataset(
+    root: str | os.PathLike,
+    job: UpscaleJob,
+    codec: str,
+    where: list[str],
+    shard: int,
+    shards: int,
+    progress: Callable[..., Callable[[int], None]] | None = None,
+) -> int:
+    """The superres stage's job: the prepared index's videos and their cache keys (load), the ones the
+    per-video cache lacks (``to_upscale``; only every ``shards``-th from ``shard`` when sharded), upscaled on
+    the devices of ``where`` (see ``devices``), then, unsharded, ``assemble``. Returns the number of videos
+    upscaled now."""
+    root = Path(root)
+    remove_orphans(paths.SUPERRES_CACHE, recursive=True)  # outputs of a worker killed before its rename
+    videos = dataset_videos()
+    mine = videos[shard::shards]
+    net = job.network()
+    weights = weights_digest(net)
+    stored = {**job.settings(where[0]), **({"codec": codec} if codec != "mp4v" else {})}
+    keys = {rel: cache_key(root / rel, stored, weights) for rel in mine}
+    todo = to_upscale(mine, keys, lambda key: cached(key).is_file())
+    log.info(
+        "%d videos (shard %d/%d: %d), %d cached, %d to upscale",
+        len(videos),
+        shard,
+        shards,
+        len(mine),
+        len(mine) - len(todo),
+        len(todo),
+    )
+    process_parallel(
+        [(str(root / rel), str(cached(keys[rel]))) for rel in todo],
+        job,
+        where,
+        codec,
+        progress("superres", len(todo)) if progress else None,
+        net,
+    )
+    if shards > 1:
+        return len(todo)
+    device = torch.device(where[0])
+    assemble(videos, keys, numeric.record(numeric.resolve(job.precision, "superres", device), device))
+    log.info("wrote %d videos to %s", len(videos), paths.SUPERRES)
+    return len(todo)
+
+
+def to_upscale(videos: list[str], keys: dict[str, str], is_cached: Callable[[str], bool]) -> list[str]:
+    """The videos to upscale now: one per cache key the cache lacks (identical files are upscaled once)."""
+    todo, queued = [], set()
+    for rel in videos:
+        if keys[rel] not in queued and not is_cached(keys[rel]):
+            queued.add(keys[rel])
+            todo.append(rel)
+    return todo
+
+
+def assemble(videos: list[str], keys: dict[str, str], made_with: dict) -> None:
+    """``data/superres`` from the cache (hard links, copies where links fail) and ``data/manifests/sr.json``:
+    how the videos were made, and path -> cache key (what runs on super-resolved input depend on)."""
+    shutil.rmtree(paths.SUPERRES, ignore_errors=True)
+    for rel in videos:
+        target = paths.SUPERRES / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(cached(keys[rel]), target)
+        except OSError:
+            shutil.copyfile(cached(keys[rel]), target)
+    write_json(paths.SR_MANIFEST, {"made_with": made_with, "videos": {rel: keys[rel] for rel in videos}})
