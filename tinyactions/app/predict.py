@@ -20,7 +20,8 @@ labels, the 26 averaged scores. A video no decoder reads, or that fails to score
 clips as the members' dumps batched (the bundle records it; scores depend on a batch's composition within
 float rounding), in input order; after every batch the rows so far are kept in ``<out>.partial``, so an
 interrupted run resumes where it stopped and writes the same bytes as an uninterrupted one. Paths in the
-bundle are relative to the project root: run it there.
+bundle are relative to the project root: run it there. torch and the scoring and upscaling modules are
+imported where videos are scored, so that ``tinyactions predict --help`` and its input errors come at once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyactions import settings
+from tinyactions.app import stage
 from tinyactions.challenge.annotations import (
     ANNOTATION_FILES,
     CLASSES,
@@ -49,11 +52,15 @@ from tinyactions.challenge.annotations import (
     video_file,
 )
 from tinyactions.core import paths
+from tinyactions.core import precision as numeric
+from tinyactions.core.checkpoint_io import CheckpointError
 from tinyactions.core.filenames import as_written
-from tinyactions.core.files import remove_orphans
+from tinyactions.core.files import remove_orphans, write_json
 from tinyactions.core.progress import Phases
-from tinyactions.data.video import MAX_PIXELS
+from tinyactions.data.video import CODECS, MAX_PIXELS, read_video, write_video
 from tinyactions.decide import bundle
+from tinyactions.score import canary
+from tinyactions.train.spec import RunSpec
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -107,9 +114,7 @@ class Ensemble:
     def __init__(self, loaded: dict, device: str, sr_batch: int, root: str | os.PathLike = "."):
         import torch
 
-        from tinyactions.core import precision as numeric
         from tinyactions.score.dump import load_model, test_transform
-        from tinyactions.train.spec import RunSpec
 
         bundle.verify(loaded, root)
         self.bundle, self.device = loaded, torch.device(device)
@@ -147,8 +152,6 @@ class Ensemble:
         return sorted(out)
 
     def describe(self) -> str:
-        from tinyactions.core import precision as numeric
-
         sr = f"; super-resolution {self.upscaler.precision} on {self.device}" if self.upscaler else ""
         text = f"{len(self.bundle['members'])} members, scoring {self.precision} on {self.device}{sr}"
         made = self.bundle["scoring"].get("made_with")
@@ -207,8 +210,6 @@ class Ensemble:
 
 def as_stored(frames: np.ndarray, codec: str) -> np.ndarray:
     """The frames as the superres stage stores them: written with ``codec`` and decoded again."""
-    from tinyactions.data.video import CODECS, read_video, write_video
-
     with tempfile.TemporaryDirectory(prefix="tinyactions-sr-") as folder:
         path = Path(folder) / f"clip{CODECS[codec][1]}"
         write_video(path, frames, codec=codec)
@@ -232,8 +233,6 @@ def decoded(
     ``refuse`` names a reason for."""
     import queue
     import threading
-
-    from tinyactions.data.video import read_video
 
     def decode(clip: Clip) -> tuple[np.ndarray | None, str]:
         try:
@@ -396,8 +395,6 @@ class PartialOutput:
         self._save(rows)
 
     def _save(self, rows: int) -> None:
-        from tinyactions.core.files import write_json
-
         write_json(
             self.state_file, {"fingerprint": self.fingerprint, "rows": rows, "bytes": self.rows_file.stat().st_size}
         )
@@ -412,9 +409,6 @@ def check_canaries(ensemble: Ensemble, accept: bool) -> dict:
     device kind and precision the dumps ran with, the code or libraries that score changed since the bundle
     was made: a BundleError naming the member, the difference and the changed libraries, unless ``accept``
     (the returned record says so). Elsewhere the difference is only logged (rounding differs there)."""
-    from tinyactions.core import precision as numeric
-    from tinyactions.score import canary
-
     loaded = ensemble.bundle
     tolerance = canary.TOLERANCE[ensemble.precision]
     comparable = loaded["scoring"]["made_with"] == numeric.record(ensemble.precision, ensemble.device)
@@ -501,8 +495,6 @@ def _predict(
     progress,
     accept_changed_scores: bool,
 ) -> dict:
-    from tinyactions.core.files import write_json
-
     out = state.out
     remove_orphans(out.parent)  # a run killed while saving its state leaves a temporary file
     ensemble = Ensemble(loaded, device, sr_batch, root)  # checks the files first
@@ -578,8 +570,6 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions predict") -> No
         help="predict even when the canary check finds the members score otherwise than at their dumps",
     )
     args = ap.parse_args(argv)
-    from tinyactions import settings
-    from tinyactions.app import stage
 
     stage.logger("predict")
     s = settings.load()
@@ -609,9 +599,6 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions predict") -> No
 def command(argv: list[str], prog: str) -> None:
     """``tinyactions predict``: a known failure (a missing or changed file, a bundle of another shape) is
     one line."""
-    from tinyactions.app import stage
-    from tinyactions.core.checkpoint_io import CheckpointError
-
     errors = (FileNotFoundError, AnnotationError, bundle.BundleError, CheckpointError, OutputBusy)
     stage.run("predict", lambda: main(argv, prog), errors=errors)
 
