@@ -98,12 +98,6 @@ def best_f1_thresholds(ranked: Ranked) -> tuple[np.ndarray, np.ndarray]:
     return thresholds, np.where(empty, 0.0, best)
 
 
-def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(threshold, F1) of one class (see :func:`best_f1_thresholds`)."""
-    t, f1 = best_f1_thresholds(Ranked.of(np.asarray(scores, float)[:, None], np.asarray(labels)[:, None]))
-    return float(t[0]), float(f1[0])
-
-
 def f1_at(ranked: Ranked, candidates: np.ndarray) -> np.ndarray:
     """The F1 of each class at each of its candidate thresholds: ``candidates`` is (classes, ...), the
     result has its shape. A class with neither positives nor predictions scores 0."""
