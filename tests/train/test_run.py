@@ -397,3 +397,23 @@ def test_a_cut_last_checkpoint_names_the_newest_whole_epoch(tmp_path):
         (tmp_path / f"epoch_{epoch}.pth").unlink()
     marker.write_text("")
     assert not resumable(tmp_path) and not marker.exists()
+
+
+def test_a_runs_fingerprint_is_what_trains_not_where_the_code_lives(tmp_path):
+    """Moving the registry module (custom_imports) keeps a run's fingerprint, so run.json and resumable
+    work survive a code move; a training setting or an input's bytes change it."""
+    from tinyactions.train.run import run_fingerprint
+
+    data = tmp_path / "train.parquet"
+    data.write_bytes(b"a")
+    cfg = runner_config(run_spec(), "w", str(data), str(data), "root", "live")
+    key = run_fingerprint(cfg, 1, [str(data)])
+    moved = {**cfg, "custom_imports": {"imports": ["tinyactions.elsewhere"], "allow_failed_imports": False}}
+    assert run_fingerprint(moved, 1, [str(data)]) == key
+    assert (
+        run_fingerprint(runner_config(run_spec(lr=0.5), "w", str(data), str(data), "root", "live"), 1, [str(data)])
+        != key
+    )
+    assert run_fingerprint(cfg, 2, [str(data)]) != key
+    data.write_bytes(b"b")
+    assert run_fingerprint(cfg, 1, [str(data)]) != key

@@ -76,6 +76,14 @@ def fingerprint(cfg: dict, inputs: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def run_fingerprint(cfg: dict, processes: int, inputs: list[str]) -> str:
+    """A training run's identity: what trains (its resolved config and process count, less where it works,
+    how it launches and where its code lives: ``custom_imports`` names the registry's module, and a code
+    move once changed run.json through it while the weights stayed byte for byte) and its inputs' bytes."""
+    kept = {k: v for k, v in cfg.items() if k not in ("work_dir", "launcher", "custom_imports")}
+    return fingerprint({**kept, "processes": processes}, inputs)
+
+
 def publish(spec: RunSpec, key: str, work_dir: Path, final: Path, live_out: Path, logs_out: Path) -> None:
     """A finished run becomes ``final``: the weights of every epoch and run.json, the same bytes for the
     same code, settings and inputs. Resume state (optimizer, schedulers, message hub) and the Runner's
@@ -177,10 +185,7 @@ def train(
         processes=world,
         batch_per_process=batch_per_process,
     )
-    key = fingerprint(
-        {**{k: v for k, v in probe.items() if k not in ("work_dir", "launcher")}, "processes": world},
-        [train_index, val_index, teacher_file or "", spec.pretrained or ""],
-    )
+    key = run_fingerprint(probe, world, [train_index, val_index, teacher_file or "", spec.pretrained or ""])
     work_dir = partial_root / f"{spec.name}-{key}"
     if rank == 0:
         remove_stale_work(partial_root, spec.name, keep=work_dir)
