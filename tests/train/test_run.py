@@ -13,7 +13,8 @@ import torch
 
 from tests.conftest import make_prepared, run_spec
 from tinyactions.core.files import file_digest
-from tinyactions.train.recipes import RunSpec, model_config, runner_config
+from tinyactions.train.recipes import model_config, runner_config
+from tinyactions.train.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
