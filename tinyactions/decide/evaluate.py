@@ -370,6 +370,58 @@ def single_best(a: Analysis, rule: crossval.Rule, cv: dict) -> tuple[int, dict]:
     }
 
 
+def low_res_variant(
+    a: Analysis, rule: crossval.Rule, specs: dict, cv: dict
+) -> tuple[crossval.Rule, crossval.Decision, dict] | None:
+    """The rule on its low-res members alone, fitted and scored (None when every member, or none, is
+    low-res, or their weights are all zero); its out-of-fold decisions go into ``cv``."""
+    low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
+    if not low_res or len(low_res) == len(rule.members) or (rule.weights and not sum(rule.weights[i] for i in low_res)):
+        return None
+    lr_rule = replace(
+        rule,
+        members=[rule.members[i] for i in low_res],
+        weights=[rule.weights[i] for i in low_res] if rule.weights else None,
+    )
+    lr_final, lr_predicted = a.fitted(lr_rule)
+    cv["low-res members"] = crossval.nested(lr_rule, a.val).predicted
+    return lr_rule, lr_final, a.row(lr_predicted, cv["low-res members"])
+
+
+def ensemble_row(
+    a: Analysis,
+    rule: crossval.Rule,
+    final: crossval.Decision,
+    honest: crossval.Honest,
+    val_avg: np.ndarray,
+    final_scores,
+    steps: RuleSteps,
+    names: list[list[str]],
+) -> dict:
+    """The leaderboard's ensemble entry: members, each step of the rule, the threshold rules, the groups."""
+    ck, labels = a.val.checkpoints, a.labels
+    chosen = steps.strategies[rule.config.strategy]
+    return {
+        "members": [ck.name(i) for i in final.members],
+        "members_per_fold": [[ck.name(i) for i in d.members] for d in honest.decisions],
+        "mAP_in_sample": float(np.nanmean(metrics.average_precision(labels, np.nan_to_num(val_avg)))),
+        **{f"f1_at_0.5_{k}": v for k, v in steps.at_half.items()},
+        **{f"f1_thresholds_{k}": v for k, v in chosen.items() if not k.startswith("a_b")},
+        **{f"f1_postprocess_{k}": v for k, v in steps.with_groups.items()},
+        "postprocess_keep": rule.keep,
+        "postprocess_other_keep": steps.other_keep,
+        "strategies": steps.strategies,
+        "precision_in_sample": float(final_scores.precision.mean()),
+        "recall_in_sample": float(final_scores.recall.mean()),
+        "threshold_strategy": rule.config.strategy,
+        "groups": names,
+        "group_gain_cv": {" | ".join(n): g for n, g in zip(names, steps.gains)},
+        "groups_applied": [[CLASSES[c] for c in g] for g in final.groups],
+        "groups_applied_per_fold": [len(d.groups) for d in honest.decisions],
+        "derived_groups": steps.derived,
+    }
+
+
 def compute(s: Settings, inputs: Inputs) -> Outputs:
     """Every number, decision and file content of the stage, from what :func:`load` read."""
     labels, videos = inputs.labels, inputs.videos
@@ -405,16 +457,9 @@ def compute(s: Settings, inputs: Inputs) -> Outputs:
     generator = inputs.generator_sha256
     submission_bundle = ensemble_bundle(s, specs, ck, digests, made, final, rule.weights, val_f1, canaries, generator)
     # the same rule on the low-res members alone (what `predict --lr-only` applies): what SR adds on val
-    low_res = [i for i, m in enumerate(rule.members) if specs[m.run].input == "lr"]
-    if low_res and len(low_res) < len(rule.members) and (not rule.weights or sum(rule.weights[i] for i in low_res)):
-        lr_rule = replace(
-            rule,
-            members=[rule.members[i] for i in low_res],
-            weights=[rule.weights[i] for i in low_res] if rule.weights else None,
-        )
-        lr_final, lr_predicted = a.fitted(lr_rule)
-        cv["low-res members"] = crossval.nested(lr_rule, val).predicted
-        lr_row = a.row(lr_predicted, cv["low-res members"])
+    low = low_res_variant(a, rule, specs, cv)
+    if low is not None:
+        lr_rule, lr_final, lr_row = low
         lr_f1 = {"cv": lr_row["cv"], "in_sample": lr_row["in_sample"]}
         submission_bundle = bundle.with_lr_only(
             submission_bundle,
@@ -422,34 +467,12 @@ def compute(s: Settings, inputs: Inputs) -> Outputs:
         )
         board["lr_only"] = {
             "members": [ck.name(i) for i in lr_final.members],
-            "f1_cv": lr_row["cv"],
-            "f1_cv_ci": lr_row["cv_ci"],
-            "f1_in_sample": lr_row["in_sample"],
-            "f1_in_sample_ci": lr_row["in_sample_ci"],
+            **{f"f1_{k}": lr_row[k] for k in ("cv", "cv_ci", "in_sample", "in_sample_ci")},
         }
     _, test_predicted = bundle.decide(submission_bundle, [ck.test[i] for i in final.members])
     val_scores, val_predicted = bundle.decide(submission_bundle, [ck.val[i] for i in final.members])
     best, board["single_best"] = single_best(a, rule, cv)
-    chosen = steps.strategies[rule.config.strategy]
-    board["ensemble"] = {
-        "members": [ck.name(i) for i in final.members],
-        "members_per_fold": [[ck.name(i) for i in d.members] for d in honest.decisions],
-        "mAP_in_sample": float(np.nanmean(metrics.average_precision(labels, np.nan_to_num(val_avg)))),
-        **{f"f1_at_0.5_{k}": v for k, v in steps.at_half.items()},
-        **{f"f1_thresholds_{k}": v for k, v in chosen.items() if not k.startswith("a_b")},
-        **{f"f1_postprocess_{k}": v for k, v in steps.with_groups.items()},
-        "postprocess_keep": rule.keep,
-        "postprocess_other_keep": steps.other_keep,
-        "strategies": steps.strategies,
-        "precision_in_sample": float(final_scores.precision.mean()),
-        "recall_in_sample": float(final_scores.recall.mean()),
-        "threshold_strategy": rule.config.strategy,
-        "groups": names,
-        "group_gain_cv": {" | ".join(n): g for n, g in zip(names, steps.gains)},
-        "groups_applied": [[CLASSES[c] for c in g] for g in final.groups],
-        "groups_applied_per_fold": [len(d.groups) for d in honest.decisions],
-        "derived_groups": steps.derived,
-    }
+    board["ensemble"] = ensemble_row(a, rule, final, honest, val_avg, final_scores, steps, names)
     if s.ensemble.greedy.enabled:
         greedy = crossval.nested_greedy(rule, val, s.ensemble.greedy.max_members)
         board["greedy_selection"] = {

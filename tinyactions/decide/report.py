@@ -86,6 +86,20 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         "the data this pipeline ran on (the generated demo by default). F1 at threshold 0.5 unless noted.",
         "",
         *_intervals(board),
+        *_table1(board, specs),
+        *_every_run(board, specs),
+        *_table2(board, specs),
+        *_table3(board),
+        *_strategies(board["ensemble"]),
+        *_comparisons(board),
+        *_members_and_groups(board["ensemble"]),
+    ]
+    return "\n".join(lines)
+
+
+def _table1(board: dict, specs: dict[str, RunSpec]) -> list[str]:
+    """Sampling and data balance: ir-CSN on low-res input with BCE, one row per Table 1 row."""
+    lines = [
         "## Table 1: sampling and data balance (ir-CSN, low-res input, BCE)",
         "",
         *_chance(board),
@@ -111,6 +125,12 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         "Paper (ir-CSN): without / uniform / uniform + balance = 0.403 / 0.442 / 0.469. A row without a run: add",
         "one to `runs` (and to `ensemble.ablation_runs`, which keeps it out of the ensemble).",
         "",
+    ]
+    return lines
+
+
+def _every_run(board: dict, specs: dict[str, RunSpec]) -> list[str]:
+    lines = [
         "Every run:",
         "",
         "| run | backbone | input | loss | sampling | balance | F1 at the last epoch | over seeds (mean ± sd) "
@@ -124,7 +144,12 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
             f"{_get(row, 'f1_last')} | {_spread(board, name)} | {_f(row.get('mAP_last'))} | {row['best_epoch']} | "
             f"{_f(row['f1'])} | {_f(row['f1_last_epochs'])} |"
         )
-    lines += [
+    return lines
+
+
+def _table2(board: dict, specs: dict[str, RunSpec]) -> list[str]:
+    """Super-resolution and distillation: ir-CSN on LR, SR, and LR with KD."""
+    lines = [
         "",
         "## Table 2: super-resolution and distillation (ir-CSN)",
         "",
@@ -151,6 +176,13 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         "Tables 1 and 2 compare runs at their last epoch (not chosen on the val they are scored on); the best",
         "epoch is chosen on that val, so its F1 is in-sample.",
         "",
+    ]
+    return lines
+
+
+def _table3(board: dict) -> list[str]:
+    """The ensemble's steps, in-sample and cross-validated, with the ablations of the rule."""
+    lines = [
         "## Table 3: ensemble, thresholds, post-processing",
         "",
         "In-sample: member epochs, thresholds and groups chosen on the val they are scored on. Cross-validated",
@@ -193,7 +225,12 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
             f"| the submission rule on its {len(lr['members'])} low-res members alone (`predict --lr-only`) | – | "
             f"{_get(lr, 'f1_in_sample')} | {_get(lr, 'f1_cv')} |"
         )
-    lines += [
+    return lines
+
+
+def _strategies(e: dict) -> list[str]:
+    """Every threshold rule on the same members."""
+    lines = [
         "",
         "Threshold rules on the same members (ensemble + thresholds, no post-processing):",
         "",
@@ -205,19 +242,29 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         f"{_fitted(v)} | {_get(v, 'in_sample')} | {_get(v, 'cv')} |"
         for name, v in e["strategies"].items()
     ]
-    if board.get("comparisons"):
-        lines += [
-            "",
-            "## What each component changes (paired: the same source videos resampled for both sides)",
-            "",
-            "The submission rule's steps compare cross-validated decisions; runs compare at their last epochs, at "
-            "0.5, each pair differing in that component only. An interval that includes 0 does not separate the two.",
-            "",
-            "| comparison | F1 difference [interval] |",
-            "|---|---|",
-        ]
-        lines += [f"| {name} | {_ci(c['difference'], c['ci'])} |" for name, c in board["comparisons"].items()]
-    lines += [
+    return lines
+
+
+def _comparisons(board: dict) -> list[str]:
+    """Paired differences: the rule's steps, and runs that differ in one component."""
+    if not board.get("comparisons"):
+        return []
+    lines = [
+        "",
+        "## What each component changes (paired: the same source videos resampled for both sides)",
+        "",
+        "The submission rule's steps compare cross-validated decisions; runs compare at their last epochs, at "
+        "0.5, each pair differing in that component only. An interval that includes 0 does not separate the two.",
+        "",
+        "| comparison | F1 difference [interval] |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {_ci(c['difference'], c['ci'])} |" for name, c in board["comparisons"].items()]
+    return lines
+
+
+def _members_and_groups(e: dict) -> list[str]:
+    return [
         "",
         f"Members: {', '.join(e['members'])}.",
         "",
@@ -231,4 +278,3 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
         "thresholds alone cannot make).",
         "",
     ]
-    return "\n".join(lines)
