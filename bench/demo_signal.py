@@ -251,8 +251,9 @@ def train_and_score(
 def teacher_scores(spec, root: str, student: str, s: settings.Settings) -> Path:
     """The teacher stage's table for ``student``: ``spec``'s checkpoint at students.ircsn_kd.teacher_epoch
     (resolved on its val scores as the stage does) on the training samples of ``root``."""
-    from tinyactions.score.best_epoch import Member, resolve
+    from tinyactions.score.best_epoch import resolve
     from tinyactions.score.dump import score_split
+    from tinyactions.score.member import Member
 
     out = paths.teacher_scores(student)
     if not out.is_file():

@@ -59,6 +59,46 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     assert LAYERS.index(layer(next(iter(found)))) > LAYERS.index("data")
 
 
+# each stage's phase; the modules of later phases it may import are the terms the settings schema reads
+# and the stages' own plumbing (app/stage.py)
+STAGE_PHASES = {
+    "validate": "settings",
+    "synth": "data",
+    "prepare": "data",
+    "superres_fit": "superres",
+    "superres": "superres",
+    "train": "train",
+    "dump": "score",
+    "teacher": "score",
+    "evaluate": "decide",
+}
+VOCABULARY = {
+    "tinyactions/app/stage.py",
+    "tinyactions/superres/geometry.py",
+    "tinyactions/train/spec.py",
+    "tinyactions/score/member.py",
+    "tinyactions/decide/strategies.py",
+    "tinyactions/decide/groups.py",
+}
+
+
+@pytest.mark.parametrize("stage", sorted(STAGE_PHASES))
+def test_a_stage_depends_on_no_later_phases_rules(stage):
+    """A change to a later phase's rule (a threshold strategy, post-processing, the best-epoch rule) never
+    makes an earlier stage stale: training does not rerun when the decision rule changes."""
+    phase = LAYERS.index(STAGE_PHASES[stage])
+    later = [
+        f
+        for f in closure(f"stages.{stage}")
+        if f.startswith("tinyactions/") and f.count("/") == 2 and LAYERS.index(f.split("/")[1]) > phase
+    ]
+    assert sorted(set(later) - VOCABULARY) == []
+
+
+def test_every_stage_has_its_phase():
+    assert set(STAGE_PHASES) == {p.stem for p in (ROOT / "stages").glob("*.py")} - {"__init__"}
+
+
 @pytest.mark.parametrize("stage", sorted(p.stem for p in (ROOT / "stages").glob("*.py") if p.stem != "__init__"))
 def test_no_stage_runs_the_tools(stage):
     assert not [f for f in closure(f"stages.{stage}") if f.startswith(f"tinyactions/{TOOLS}/")]

@@ -25,9 +25,9 @@ from tinyactions.core.paths import GENERATOR, PARAMS, RUN_NAME, video_root
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.core.validation import one_line
 from tinyactions.data.video import CODECS
-from tinyactions.decide.postprocess import validate_groups
-from tinyactions.decide.thresholds import SHRINK_TARGETS, STRATEGIES
-from tinyactions.score.best_epoch import BEST_BY, Member
+from tinyactions.decide.groups import validate_groups
+from tinyactions.decide.strategies import SHRINK_TARGETS, STRATEGIES
+from tinyactions.score.member import BEST_BY, Member
 from tinyactions.superres.geometry import INPUTS as SR_INPUTS
 from tinyactions.superres.geometry import SCALE, plan_windows
 from tinyactions.train.spec import BACKBONE_NAMES, PRESETS, RunSpec

@@ -22,7 +22,7 @@ from tinyactions.decide.checkpoint_scores import Checkpoints
 from tinyactions.decide.folds import grouped_folds
 from tinyactions.decide.intervals import Bootstrap
 from tinyactions.score import best_epoch
-from tinyactions.score.best_epoch import Member
+from tinyactions.score.member import Member
 
 ROOT = Path(__file__).resolve().parents[2]
 RNG = np.random.default_rng(0)

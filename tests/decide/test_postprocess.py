@@ -7,6 +7,7 @@ import pytest
 
 from tinyactions.challenge.annotations import CLASSES
 from tinyactions.decide import postprocess
+from tinyactions.decide.groups import validate_groups
 
 
 def test_postprocess_keeps_exactly_one_positive_per_group():
@@ -41,6 +42,6 @@ def test_groups_derive_from_never_co_occurring_classes_and_validate():
     co.loc["Misc", "Misc"] = 2  # rare: never seen with walking, but independence predicts only 1 shared video
     assert postprocess.derive_groups(co, videos=100, min_expected=3) == groups
     with pytest.raises(ValueError, match="overlaps"):
-        postprocess.validate_groups([["Push", "Pull"], ["Pull", "Misc"]])
+        validate_groups([["Push", "Pull"], ["Pull", "Misc"]])
     with pytest.raises(ValueError, match="unknown"):
-        postprocess.validate_groups([["Push", "Dancing"]])
+        validate_groups([["Push", "Dancing"]])

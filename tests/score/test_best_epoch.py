@@ -7,6 +7,7 @@ import pytest
 from tinyactions.decide import ensemble
 from tinyactions.score import best_epoch
 from tinyactions.score.dump import SCORE_COLUMNS
+from tinyactions.score.member import Member
 
 
 def table(run, epochs, ids, seed):
@@ -41,10 +42,10 @@ def test_ensemble_aligns_members_by_id_not_row_order():
         ensemble.average([m, 3 * m], [3, 1]), 1.5 * m
     )
     labels = (m >= 0.5).astype(int)  # epoch 1 is perfect at 0.5 by construction
-    assert best_epoch.resolve(best_epoch.Member.parse("a@best"), a, ids, labels, best_by="mAP", key="k") == 1
-    assert best_epoch.resolve(best_epoch.Member.parse("a@best"), a, ids, labels, best_by="f1", key="k") == 1
-    assert best_epoch.resolve(best_epoch.Member.parse("a@last"), a, ids, labels, best_by="mAP", key="k") == 2
+    assert best_epoch.resolve(Member.parse("a@best"), a, ids, labels, best_by="mAP", key="k") == 1
+    assert best_epoch.resolve(Member.parse("a@best"), a, ids, labels, best_by="f1", key="k") == 1
+    assert best_epoch.resolve(Member.parse("a@last"), a, ids, labels, best_by="mAP", key="k") == 2
     with pytest.raises(ValueError, match="not run@epoch"):
-        best_epoch.Member.parse("a-best")
+        Member.parse("a-best")
     with pytest.raises(KeyError, match="lack val ids"):
         best_epoch.split_matrix(a, "val", 1, ids + ["00009"])

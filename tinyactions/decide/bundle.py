@@ -38,7 +38,7 @@ from tinyactions.core.files import file_digest
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.data.video import CODECS
 from tinyactions.decide import crossval, ensemble
-from tinyactions.decide.postprocess import validate_groups
+from tinyactions.decide.groups import validate_groups
 from tinyactions.score import canary
 from tinyactions.superres.geometry import INPUTS as SR_INPUTS
 from tinyactions.superres.geometry import SCALE

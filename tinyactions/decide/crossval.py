@@ -21,7 +21,7 @@ from tinyactions.decide import ensemble, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
 from tinyactions.decide.folds import grouped_folds
 from tinyactions.score import best_epoch
-from tinyactions.score.best_epoch import Member
+from tinyactions.score.member import Member
 
 if TYPE_CHECKING:  # the thresholds section of params.yaml (settings sit above this phase)
     from tinyactions.settings import Thresholds

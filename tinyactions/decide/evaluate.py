@@ -30,11 +30,12 @@ from tinyactions.core.files import file_digest, write_json, write_table, write_t
 from tinyactions.data.index import truth
 from tinyactions.decide import bundle, crossval, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
+from tinyactions.decide.groups import validate_groups
 from tinyactions.decide.intervals import Bootstrap
 from tinyactions.decide.report import FEW_SOURCES, ablation_markdown
-from tinyactions.decide.thresholds import STRATEGIES
+from tinyactions.decide.strategies import STRATEGIES
 from tinyactions.score import best_epoch
-from tinyactions.score.best_epoch import BEST_BY, Member
+from tinyactions.score.member import BEST_BY, Member
 
 if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings sit above this phase)
     from tinyactions.settings import Settings
@@ -261,7 +262,7 @@ def submission_rule(s: Settings, inputs: Inputs, names: list[list[str]]) -> cros
         weights=s.ensemble.weights,
         config=t,
         freq=inputs.train_counts / max(inputs.train_videos, 1),
-        groups=postprocess.validate_groups(names),
+        groups=validate_groups(names),
         apply=s.postprocess.apply,
         keep=s.postprocess.keep,
         best_by=s.best_by,
@@ -339,7 +340,7 @@ def rule_steps(a: Analysis, rule: crossval.Rule, derived: list[list[str]], names
     base = strategies[rule.config.strategy]["cv"]
     derived_row = None
     if derived and derived != names:  # the ablation: groups derived from train co-occurrence instead
-        derived_rule = replace(rule, groups=postprocess.validate_groups(derived), apply=True)
+        derived_rule = replace(rule, groups=validate_groups(derived), apply=True)
         derived_row = {
             "groups": derived,
             **a.row(a.fitted(derived_rule)[1], crossval.nested(derived_rule, a.val).predicted),

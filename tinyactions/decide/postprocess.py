@@ -15,26 +15,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tinyactions.challenge.annotations import CLASSES
-
-
-def validate_groups(groups: list[list[str]]) -> list[list[int]]:
-    """Class indexes of each group; unknown names and overlapping groups are errors."""
-    index = {c: i for i, c in enumerate(CLASSES)}
-    seen: set[str] = set()
-    out = []
-    for g in groups:
-        unknown = [c for c in g if c not in index]
-        if unknown:
-            raise ValueError(f"postprocess group {g}: unknown classes {unknown}")
-        if seen & set(g):
-            raise ValueError(f"postprocess group {g} overlaps another group on {sorted(seen & set(g))}")
-        if len(g) < 2:
-            raise ValueError(f"postprocess group {g} needs at least two classes")
-        seen.update(g)
-        out.append([index[c] for c in g])
-    return out
-
 
 def derive_groups(cooccurrence: pd.DataFrame, videos: int, min_expected: float) -> list[list[str]]:
     """Groups of classes that never share a training video where independence predicts they would."""

@@ -33,8 +33,6 @@ import numpy as np
 if TYPE_CHECKING:  # the thresholds section of params.yaml (its types and choices are checked there)
     from tinyactions.settings import Thresholds
 
-STRATEGIES = ("fixed", "f1", "frequency", "frequency_set")  # the per-class threshold rules (thresholds.strategy)
-SHRINK_TARGETS = ("pooled", "prior")  # what the f1 rule shrinks rare classes towards
 
 POOLED_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
 FREQUENCY_BASE = np.round(np.arange(0.0, 0.99, 0.02), 2)  # a: the rarest class's threshold

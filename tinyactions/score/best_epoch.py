@@ -1,4 +1,5 @@
-"""Which checkpoint a member names: the one "best epoch" rule over a run's dumped validation scores.
+"""Which checkpoint a member (``tinyactions.score.member``) names: the one "best epoch" rule over a run's
+dumped validation scores.
 
 A member is written ``run@epoch`` with epoch an integer, ``best`` or ``last``. ``best`` is the dumped epoch
 with the highest validation mAP (default) or F1 at 0.5: mAP is threshold-free, while F1 at 0.5 can peak in
@@ -8,9 +9,7 @@ on video ids, never on row order.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,28 +17,7 @@ import pandas as pd
 from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import SCORE_COLUMNS
 from tinyactions.core.errors import SettingsError
-from tinyactions.core.paths import RUN_NAME
-
-BEST_BY = ("mAP", "f1")  # what a run's "best" epoch maximises on val
-MEMBER = re.compile(rf"(?P<run>{RUN_NAME.pattern})@(?P<epoch>best|last|[0-9]+)")
-
-
-@dataclass(frozen=True)
-class Member:
-    """An ensemble member ``run@epoch``: epoch an integer, ``best`` or ``last``."""
-
-    run: str
-    epoch: str  # as written
-
-    @classmethod
-    def parse(cls, text: str) -> "Member":
-        m = MEMBER.fullmatch(str(text))
-        if not m:
-            raise ValueError(f"ensemble member {text!r} is not run@epoch (epoch: a number, best or last)")
-        return cls(m["run"], m["epoch"])
-
-    def __str__(self) -> str:
-        return f"{self.run}@{self.epoch}"
+from tinyactions.score.member import BEST_BY, Member
 
 
 def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) -> np.ndarray:

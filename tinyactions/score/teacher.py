@@ -11,8 +11,9 @@ import pandas as pd
 from tinyactions.core import paths
 from tinyactions.core.files import write_table
 from tinyactions.data.index import truth
-from tinyactions.score.best_epoch import Member, resolve
+from tinyactions.score.best_epoch import resolve
 from tinyactions.score.dump import score_split
+from tinyactions.score.member import Member
 from tinyactions.train.recipes import RunSpec
 
 log = logging.getLogger(__name__)
