@@ -15,6 +15,7 @@ from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core import paths
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.errors import SettingsError
 
 
 def main() -> None:
@@ -25,7 +26,7 @@ def main() -> None:
     s = settings.load()
     spec = s.run_spec(name)
     if spec.pretrained and not Path(spec.pretrained).is_file():
-        raise settings.SettingsError(f"train.pretrained.{spec.backbone}: {spec.pretrained} does not exist")
+        raise SettingsError(f"train.pretrained.{spec.backbone}: {spec.pretrained} does not exist")
     stage.relaunch_on(s.execution.nproc, "stages.train", name, log=log)
     from tinyactions.train.run import train
 

@@ -16,6 +16,7 @@ from tinyactions import settings
 from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLUMNS
 from tinyactions.challenge.submission import format_answer
+from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import file_digest
 from tinyactions.decide import bundle, crossval, evaluate
 from tinyactions.decide.checkpoint_scores import Checkpoints
@@ -413,9 +414,9 @@ def test_members_are_distinct_checkpoints():
 
     assert best_epoch.resolve_members(members, {"a": [1, 2, 3, 4]}, score) == [2, 4, 1] and asked == ["a"]
     assert best_epoch.resolve(Member.parse("a@best"), t, VAL_IDS, LABELS, "mAP", "k") == 4  # a run's own best
-    with pytest.raises(settings.SettingsError, match="^students.s.teacher_epoch: a@9: epoch 9 was not dumped"):
+    with pytest.raises(SettingsError, match="^students.s.teacher_epoch: a@9: epoch 9 was not dumped"):
         best_epoch.resolve(Member.parse("a@9"), t, VAL_IDS, LABELS, "mAP", "students.s.teacher_epoch")
-    with pytest.raises(settings.SettingsError, match="^ensemble.members: a@last: every dumped epoch of a"):
+    with pytest.raises(SettingsError, match="^ensemble.members: a@last: every dumped epoch of a"):
         best_epoch.resolve_members(
             [Member.parse(m) for m in ("a@1", "a@2", "a@3", "a@4", "a@last")], {"a": [1, 2, 3, 4]}, score
         )
@@ -461,7 +462,7 @@ def test_fewer_source_videos_than_folds_is_one_line_naming_both(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     p, _, _ = tiny_workspace(tmp_path)
     p["thresholds"].update(folds=11)
-    with pytest.raises(settings.SettingsError, match=r"^thresholds.folds: 11 folds, but val has 10 source videos"):
+    with pytest.raises(SettingsError, match=r"^thresholds.folds: 11 folds, but val has 10 source videos"):
         evaluate.evaluate(settings.parse(p))
     p["thresholds"].update(folds=4)
     board = evaluate.evaluate(settings.parse(p))

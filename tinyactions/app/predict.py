@@ -562,7 +562,9 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions predict") -> No
     ap.add_argument("--out", required=True, help="the CSV to write")
     ap.add_argument("--bundle", default=str(paths.BUNDLE), help="the ensemble (default: %(default)s)")
     ap.add_argument("--lr-only", action="store_true", help="low-res members only: no super-resolution")
-    ap.add_argument("--video-root", help="where an annotation file's videos are (default: see above)")
+    ap.add_argument(
+        "--video-root", help="where an annotation file's videos are (default: videos/<split>/ beside the file)"
+    )
     ap.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     ap.add_argument(
         "--accept-changed-scores",

@@ -1,7 +1,7 @@
 """TinyVIRAT-v2 annotations: the 26 classes, the JSON schema, and where each entry's video lives.
 
 Reading is strict about structure (a malformed file or entry stops with its file and position named)
-and leaves content checks against the video files to :mod:`tinyactions.prepare`.
+and leaves content checks against the video files to :mod:`tinyactions.data.index` (run by the prepare stage).
 """
 
 from __future__ import annotations
