@@ -92,14 +92,12 @@ def rule(**changes) -> crossval.Rule:
     base = dict(
         members=[Member("a", "best")],
         weights=None,
-        config=threshold_config(strategy="f1"),
+        config=threshold_config(strategy="f1", folds=4, seed=0),
         freq=LABELS.mean(0),
         groups=[],
         apply=False,
         keep="score",
         best_by="mAP",
-        folds=4,
-        seed=0,
     )
     return crossval.Rule(**{**base, **changes})
 

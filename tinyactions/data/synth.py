@@ -180,6 +180,12 @@ class _Scene:
         self.clothes = self.rng.uniform(0.1, 0.9, 3)
         self.skin = np.array([0.85, 0.65, 0.5]) * self.rng.uniform(0.6, 1.0)
         self.door_x = s * self.rng.uniform(0.15, 0.3)
+        # what is in the scene (from the labels alone: no random draw)
+        self.vehicle = next((c for c in self.labels if c.startswith("vehicle_")), None)
+        self.door = any(c in self.labels for c in ("Entering", "Exiting", "Opening", "Closing"))
+        self.person = any(
+            c in self.labels for c in ("activity_walking", "activity_standing", "activity_running", "Riding")
+        )
 
 
 def _draw_person(frame, x, foot_y, h, clothes, skin, phase, legs_move: bool, alpha=1.0, arm_up=0.0):
@@ -224,13 +230,12 @@ class _Path:
 
 def _person_path(sc: _Scene, rng: np.random.Generator) -> _Path:
     L, s, h, d, T = sc.labels, sc.size, sc.h, sc.direction, sc.frames
-    door = any(c in L for c in ("Entering", "Exiting", "Opening", "Closing"))
     speed = {"activity_walking": 0.006, "activity_running": 0.018, "Riding": 0.014}
     v = next((speed[c] for c in speed if c in L), 0.0) * s
     if "Transport_HeavyCarry" in L or "Push" in L or "Pull" in L:
         v *= 0.7
     x0 = s * 0.5 - d * v * T / 2 if v else s * rng.uniform(0.35, 0.65)
-    if door:
+    if sc.door:
         x0 = sc.door_x + (0.25 * h if not v else 0.0)
         if v:
             d = 1.0
@@ -244,12 +249,11 @@ def _person_path(sc: _Scene, rng: np.random.Generator) -> _Path:
 def _draw_frame(f: np.ndarray, i: int, sc: _Scene, path: _Path, misc_position: np.ndarray) -> None:
     L = sc.labels
     progress = path.progress[i]
-    vehicle = next((c for c in L if c.startswith("vehicle_")), None)
-    if any(c in L for c in ("Entering", "Exiting", "Opening", "Closing")):
+    if sc.door:
         _draw_door(f, sc, progress)
-    if vehicle or "Loading" in L:
-        _draw_vehicle(f, sc, vehicle, progress, path.direction)
-    if not any(c in L for c in ("activity_walking", "activity_standing", "activity_running", "Riding")):
+    if sc.vehicle or "Loading" in L:
+        _draw_vehicle(f, sc, sc.vehicle, progress, path.direction)
+    if not sc.person:
         return
     x, foot, h = path.x[i], sc.ground, sc.h
     if "Riding" in L:

@@ -39,8 +39,6 @@ class Rule:
     apply: bool | str  # postprocess.apply: True | False | "auto"
     keep: Literal["score", "margin"]  # postprocess.keep: the top score (the seed) | the largest margin
     best_by: str
-    folds: int
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class Val:
 
     def folds(self, rows: np.ndarray, rule: Rule, salt: int = 0) -> np.ndarray:
         """Fold index of each video of ``rows`` (grouped by source video)."""
-        return grouped_folds(self.labels[rows], self.videos[rows], rule.folds, rule.seed + salt)
+        return grouped_folds(self.labels[rows], self.videos[rows], rule.config.folds, rule.config.seed + salt)
 
 
 def cv_predictions(

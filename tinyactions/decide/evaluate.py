@@ -256,18 +256,15 @@ def evaluate(s: Settings) -> dict:
 
 def submission_rule(s: Settings, inputs: Inputs, names: list[list[str]]) -> crossval.Rule:
     """The settings' submission rule: members, weights, the threshold rule, groups and when they apply."""
-    t = s.thresholds
     return crossval.Rule(
         members=s.members(),
         weights=s.ensemble.weights,
-        config=t,
+        config=s.thresholds,
         freq=inputs.train_counts / max(inputs.train_videos, 1),
         groups=validate_groups(names),
         apply=s.postprocess.apply,
         keep=s.postprocess.keep,
         best_by=s.best_by,
-        folds=t.folds,
-        seed=t.seed,
     )
 
 
@@ -349,8 +346,9 @@ def rule_steps(a: Analysis, rule: crossval.Rule, derived: list[list[str]], names
     return RuleSteps(strategies, at_half, with_groups, other_keep, derived_row, gains)
 
 
-def single_best(a: Analysis, rule: crossval.Rule, cv: dict) -> tuple[int, dict]:
-    """The single best checkpoint by the selection's own criterion: on all of val, and inside the folds."""
+def single_best(a: Analysis, rule: crossval.Rule, cv: dict) -> tuple[int, np.ndarray, dict]:
+    """The single best checkpoint by the selection's own criterion, on all of val and inside the folds:
+    (its index, its val scores, its leaderboard entry)."""
     ck = a.val.checkpoints
     best = crossval.greedy(rule, a.val, a.everything, max_members=1)[0]
     single = ck.val[best].astype(np.float64)
@@ -359,16 +357,20 @@ def single_best(a: Analysis, rule: crossval.Rule, cv: dict) -> tuple[int, dict]:
     single_row = a.row(
         thresholds.predict(single, thresholds.fit(single, a.labels, rule.config, rule.freq)), selected.predicted
     )
-    return best, {
-        "checkpoint": ck.name(best),
-        "run": ck.keys[best][0],
-        "mAP_in_sample": best_epoch.epoch_score(single, a.labels, "mAP"),
-        "f1_thresholds_in_sample": single_row["in_sample"],
-        "f1_thresholds_in_sample_ci": single_row["in_sample_ci"],
-        "f1_selected_cv": single_row["cv"],
-        "f1_selected_cv_ci": single_row["cv_ci"],
-        "selected_per_fold": [ck.name(d.members[0]) for d in selected.decisions],
-    }
+    return (
+        best,
+        single,
+        {
+            "checkpoint": ck.name(best),
+            "run": ck.keys[best][0],
+            "mAP_in_sample": best_epoch.epoch_score(single, a.labels, "mAP"),
+            "f1_thresholds_in_sample": single_row["in_sample"],
+            "f1_thresholds_in_sample_ci": single_row["in_sample_ci"],
+            "f1_selected_cv": single_row["cv"],
+            "f1_selected_cv_ci": single_row["cv_ci"],
+            "selected_per_fold": [ck.name(d.members[0]) for d in selected.decisions],
+        },
+    )
 
 
 def low_res_variant(
@@ -437,9 +439,9 @@ def compute(s: Settings, inputs: Inputs) -> Outputs:
     names = group_names(s.postprocess.groups, derived)
     rule = submission_rule(s, inputs, names)
     sources = len(set(videos))
-    if sources < rule.folds:
+    if sources < rule.config.folds:
         raise SettingsError(
-            f"thresholds.folds: {rule.folds} folds, but val has {sources} source videos (folds are grouped by "
+            f"thresholds.folds: {rule.config.folds} folds, but val has {sources} source videos (folds are grouped by "
             "source video): set thresholds.folds to at most that"
         )
     outer = val.folds(np.ones(len(labels), bool), rule)
@@ -472,7 +474,7 @@ def compute(s: Settings, inputs: Inputs) -> Outputs:
         }
     _, test_predicted = bundle.decide(submission_bundle, [ck.test[i] for i in final.members])
     val_scores, val_predicted = bundle.decide(submission_bundle, [ck.val[i] for i in final.members])
-    best, board["single_best"] = single_best(a, rule, cv)
+    best, single, board["single_best"] = single_best(a, rule, cv)
     board["ensemble"] = ensemble_row(a, rule, final, honest, val_avg, final_scores, steps, names)
     if s.ensemble.greedy.enabled:
         greedy = crossval.nested_greedy(rule, val, s.ensemble.greedy.max_members)
@@ -497,7 +499,6 @@ def compute(s: Settings, inputs: Inputs) -> Outputs:
     }
     board["comparisons"] = comparisons(boot, labels, cv, last_epoch_decisions(ck), specs, rule.config.strategy)
     unreadable = np.isnan(val_scores).all(axis=1)
-    single = ck.val[best].astype(np.float64)
     return Outputs(
         bundle=submission_bundle,
         answer=format_answer(inputs.test_ids, test_predicted),  # through the bundle, as predict does
