@@ -59,8 +59,8 @@ sys.path.insert(0, str(ROOT))
 from tinyactions import settings  # noqa: E402
 from tinyactions.challenge.annotations import CLASSES  # noqa: E402
 from tinyactions.challenge.metrics import average_precision, per_class  # noqa: E402
-from tinyactions.core import paths  # noqa: E402
 from tinyactions.core.files import write_json, write_table, write_text  # noqa: E402
+from tinyactions.core.paths import REPO  # noqa: E402
 from tinyactions.data.index import add_balance_copies, originals, truth  # noqa: E402
 from tinyactions.data.synth import DETAIL_CLASSES, TAIL_CLASSES  # noqa: E402
 from tinyactions.decide.intervals import Bootstrap  # noqa: E402
@@ -145,14 +145,14 @@ def prepare_data(workspace: Path, params: dict) -> None:
     done = workspace / "data/manifests/sr.json"
     if done.is_file():
         return
-    generator = workspace / paths.GENERATOR
+    generator = workspace / REPO.generator
     generator.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ROOT / paths.GENERATOR, generator)
-    cache = workspace / paths.SUPERRES_CACHE  # content-addressed: shared with the demo's
+    shutil.copyfile(ROOT / REPO.generator, generator)
+    cache = workspace / REPO.superres_cache  # content-addressed: shared with the demo's
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
-        (ROOT / paths.SUPERRES_CACHE).mkdir(parents=True, exist_ok=True)
-        cache.symlink_to(ROOT / paths.SUPERRES_CACHE)
+        (ROOT / REPO.superres_cache).mkdir(parents=True, exist_ok=True)
+        cache.symlink_to(ROOT / REPO.superres_cache)
     for name in ("validate", "synth", "prepare", "superres"):
         stage(workspace, name)
 
@@ -179,7 +179,7 @@ def bicubic_root(s: settings.Settings) -> str:
         precision="fp32",
     )
     for split in ("train", "val", "test"):
-        for rel in originals(pd.read_parquet(paths.index(split))).query("readable")["path"]:
+        for rel in originals(pd.read_parquet(REPO.index(split))).query("readable")["path"]:
             frames = up.bicubic(read_video(Path(s.data.root) / rel))
             write_video(root / rel, frames, codec=s.superres.storage)
     write_text(marker, "done\n")
@@ -190,15 +190,15 @@ def score(spec, root: str, s: settings.Settings, splits=("val", "test")) -> pd.D
     """Every epoch of a finished run scored on ``splits`` as dump does, kept in data/scores."""
     from tinyactions.score.dump import score_split
 
-    out = paths.SCORES / f"{spec.name}.parquet"
+    out = REPO.scores(spec.name)
     if out.is_file():
         return pd.read_parquet(out)
-    checkpoints = {e: paths.MODELS / spec.name / f"epoch_{e}.pth" for e in range(1, spec.epochs + 1)}
+    checkpoints = {e: REPO.checkpoint(spec.name, e) for e in range(1, spec.epochs + 1)}
     tables = [
         score_split(
             spec,
             checkpoints,
-            pd.read_parquet(paths.index(split)),
+            pd.read_parquet(REPO.index(split)),
             root,
             split,
             s.dump.views,
@@ -231,15 +231,15 @@ def train_and_score(
     evaluate writes)."""
     from tinyactions.train.run import train
 
-    if not (paths.SCORES / f"{spec.name}.parquet").is_file():
+    if not REPO.scores(spec.name).is_file():
         started = time.monotonic()
         train(
             spec,
-            paths.MODELS,
-            paths.TRAIN_METRICS,
-            paths.TRAIN_LOGS,
+            REPO.models,
+            REPO.train_metrics,
+            REPO.train_logs,
             str(train_index),
-            str(paths.index("val")),
+            str(REPO.index("val")),
             root,
             teacher_file=str(teacher) if teacher else None,
             workers=s.execution.loader_workers,
@@ -255,15 +255,15 @@ def teacher_scores(spec, root: str, student: str, s: settings.Settings) -> Path:
     from tinyactions.score.dump import score_split
     from tinyactions.score.member import Member
 
-    out = paths.teacher_scores(student)
+    out = REPO.teacher_scores(student)
     if not out.is_file():
-        ids, labels = truth(pd.read_parquet(paths.index("val")))
+        ids, labels = truth(pd.read_parquet(REPO.index("val")))
         rule = Member(spec.name, str(s.students["ircsn_kd"].teacher_epoch))
         epoch = resolve(rule, score(spec, root, s), ids, labels, s.best_by, "students.ircsn_kd.teacher_epoch")
         table = score_split(
             spec,
-            {epoch: paths.MODELS / spec.name / f"epoch_{epoch}.pth"},
-            pd.read_parquet(paths.index("train")),
+            {epoch: REPO.checkpoint(spec.name, epoch)},
+            pd.read_parquet(REPO.index("train")),
             root,
             "train",
             s.dump.views,
@@ -281,9 +281,9 @@ def run_seed(seed: int, base: dict, input_size: int | None = None, epochs: int |
     os.chdir(workspace)
     s = settings.load()
     lr = s.run_spec("ircsn_lr")
-    roots = {"lr": s.data.root, "sr": str(paths.SUPERRES), "hr": str(paths.SYNTH_HR), "bicubic": bicubic_root(s)}
-    train_index = paths.index("train")
-    plain = paths.PREPARED / "train_no_tail_balance.parquet"
+    roots = {"lr": s.data.root, "sr": str(REPO.superres), "hr": str(REPO.synth_hr), "bicubic": bicubic_root(s)}
+    train_index = REPO.index("train")
+    plain = REPO.prepared / "train_no_tail_balance.parquet"
     if not plain.is_file():
         write_table(plain, no_tail_balance(pd.read_parquet(train_index), s, seed))
     student = s.run_spec("ircsn_kd")
@@ -315,7 +315,7 @@ def run_seed(seed: int, base: dict, input_size: int | None = None, epochs: int |
     teacher = teacher_scores(specs["hr"][0], roots["hr"], "ircsn_kd_hr", s)
     tables["kd_hr"] = train_and_score(informed, roots["lr"], train_index, s, teacher)
 
-    val = pd.read_parquet(paths.index("val"))
+    val = pd.read_parquet(REPO.index("val"))
     ids, labels = truth(val)
     videos = val.loc[~val["flip"], "video_id"].to_numpy()
     boot = Bootstrap.over(videos, s.intervals.draws, s.intervals.seed, s.intervals.level)
@@ -436,8 +436,8 @@ def main() -> None:
         "classes; 0: params.yaml's)",
     )
     args = ap.parse_args()
-    if not (ROOT / paths.GENERATOR).is_file():
-        sys.exit(f"{paths.GENERATOR} is missing: run `make repro` first (the bench reuses its generator)")
+    if not (ROOT / REPO.generator).is_file():
+        sys.exit(f"{REPO.generator} is missing: run `make repro` first (the bench reuses its generator)")
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     started = time.monotonic()
     results = {}

@@ -48,13 +48,13 @@ def main() -> None:
     from tinyactions import settings
     from tinyactions.app import predict
     from tinyactions.challenge.annotations import ANNOTATION_FILES
-    from tinyactions.core import paths
+    from tinyactions.core.paths import REPO
     from tinyactions.decide import bundle
     from tinyactions.superres import upscale
 
     s = settings.load()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    full = bundle.load(paths.BUNDLE)
+    full = bundle.load(REPO.bundle)
     modes = {"full": full, "lr_only": predict.choose(full, lr_only=True)}
     clips = predict.clips_of([str(Path(s.data.root) / ANNOTATION_FILES["test"])])
     totals: dict[str, float] = {}

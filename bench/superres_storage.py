@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tinyactions import settings  # noqa: E402
-from tinyactions.core import paths  # noqa: E402
+from tinyactions.core.paths import REPO  # noqa: E402
 from tinyactions.data.video import write_video  # noqa: E402
 from tinyactions.superres import fit, network, upscale  # noqa: E402
 
@@ -30,9 +30,9 @@ def main() -> None:
     s = settings.load()
     sr = s.superres
     net = network.build_generator(network.GeneratorSpec(**sr.generator.model_dump()))
-    network.load_official(net, paths.GENERATOR, key=str(paths.GENERATOR))
-    clips = fit.sample_clips("val", sr.fit.eval_clips, sr.fit.seed)
-    pairs = fit.load_pairs(clips, s.data.root)
+    network.load_official(net, REPO.generator, key=str(REPO.generator))
+    clips = fit.sample_clips(REPO.index("val"), sr.fit.eval_clips, sr.fit.seed)
+    pairs = fit.load_pairs(clips, s.data.root, REPO.synth_hr)
     print(
         f"{len(pairs)} held-out val clips, LR {min(p[0].shape[1] for p in pairs)}-"
         f"{max(p[0].shape[1] for p in pairs)} px "

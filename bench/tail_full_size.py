@@ -158,8 +158,9 @@ import resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from tinyactions.decide import evaluate
 from tinyactions import settings
+from tinyactions.core.paths import REPO
 start = time.perf_counter()
-board = evaluate.evaluate(settings.load())
+board = evaluate.evaluate(settings.load(), REPO)
 print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, flush=True)
 """
 

@@ -11,6 +11,7 @@ import sys
 from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.score.dump import dump_run
 
@@ -24,11 +25,12 @@ def main() -> None:
     with Phases("clip") as progress:
         dump_run(
             spec,
-            s.video_root(spec.input),
+            REPO.video_root(spec.input, s.data.root),
             s.dump.views,
             s.execution.score_chunk,
             s.dump.precision,
             s.epochs_key(spec.name),
+            REPO,
             progress,
         )
 

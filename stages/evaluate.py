@@ -3,12 +3,13 @@
 
 from tinyactions import settings
 from tinyactions.app import stage
+from tinyactions.core.paths import REPO
 from tinyactions.decide.evaluate import evaluate
 
 
 def main() -> None:
     stage.logger("evaluate")
-    evaluate(settings.load())
+    evaluate(settings.load(), REPO)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.challenge.annotations import AnnotationError
+from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.data.index import BadEntriesError, default_workers
 from tinyactions.data.prepare import prepare
@@ -14,7 +15,7 @@ def main() -> None:
     s = settings.load()
     groups = s.postprocess.groups if isinstance(s.postprocess.groups, list) else []  # configured ones only
     with Phases("video") as progress:
-        stats = prepare(s.data, s.balance, groups, s.execution.data_workers or default_workers(), progress)
+        stats = prepare(s.data, s.balance, groups, s.execution.data_workers or default_workers(), REPO, progress)
     log.info("prepared %s videos (%d train samples with balance copies)", stats["videos"], stats["train_samples"])
 
 

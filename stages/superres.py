@@ -15,8 +15,8 @@ import argparse
 
 from tinyactions import settings
 from tinyactions.app import stage
-from tinyactions.core import paths
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.data.video import VideoDecodeError
 from tinyactions.superres import dataset, upscale
@@ -40,13 +40,13 @@ def main() -> None:
     shard, shards = parse_shard(ap.parse_args().shard)
     log = stage.logger("superres")
     s = settings.load()
-    job = upscale.UpscaleJob.of(s.superres.inference(), str(paths.GENERATOR), s.execution.superres_batch)
+    job = upscale.UpscaleJob.of(s.superres.inference(), str(REPO.generator), s.execution.superres_batch)
     where = upscale.devices(s.execution.superres_workers)
     log.info("%d worker(s) on %s, %s", len(where), where[0], job.settings(where[0]).get("precision", "fp32"))
     with Phases("clip") as progress:
-        dataset.upscale_dataset(s.data.root, job, s.superres.storage, where, shard, shards, progress)
+        dataset.upscale_dataset(s.data.root, job, s.superres.storage, where, shard, shards, REPO, progress)
     if shards > 1:
-        log.info("shard done; run without --shard to assemble %s", paths.SUPERRES)
+        log.info("shard done; run without --shard to assemble %s", REPO.superres)
 
 
 if __name__ == "__main__":

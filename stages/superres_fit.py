@@ -9,6 +9,7 @@ models/superres/generator.pth (see tinyactions.superres.fit).
 from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.superres.fit import make_generator
 
@@ -17,7 +18,7 @@ def main() -> None:
     stage.logger("superres_fit")
     s = settings.load()
     with Phases("step") as progress:
-        make_generator(s.superres, s.data.root, s.execution.superres_batch, progress=progress)
+        make_generator(s.superres, s.data.root, s.execution.superres_batch, REPO, progress)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ pipeline keeps one shape for both sources.
 
 from tinyactions import settings
 from tinyactions.app import stage
-from tinyactions.core import paths
+from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.data.synth import write_demo
 
@@ -15,15 +15,15 @@ def main() -> None:
     log = stage.logger("synth")
     s = settings.load()
     if s.data.source != "synth":
-        write_demo(None, paths.SYNTH_LR, paths.SYNTH_HR)
+        write_demo(None, REPO.synth_lr, REPO.synth_hr)
         log.info("data.source = %s: demo dataset not generated", s.data.source)
         return
     cfg = s.synth
     total = cfg.videos.train + cfg.videos.val + cfg.videos.test
-    log.info("rendering %d clips (%s) at %d px into %s", total, cfg.videos.model_dump(), cfg.hr_size, paths.SYNTH_LR)
+    log.info("rendering %d clips (%s) at %d px into %s", total, cfg.videos.model_dump(), cfg.hr_size, REPO.synth_lr)
     with Phases("clip") as progress:
-        write_demo(cfg, paths.SYNTH_LR, paths.SYNTH_HR, progress=progress)
-    log.info("wrote %s and clean renders in %s", paths.SYNTH_LR, paths.SYNTH_HR)
+        write_demo(cfg, REPO.synth_lr, REPO.synth_hr, progress=progress)
+    log.info("wrote %s and clean renders in %s", REPO.synth_lr, REPO.synth_hr)
 
 
 if __name__ == "__main__":

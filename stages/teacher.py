@@ -13,6 +13,7 @@ import sys
 from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.score.teacher import score_teacher
 
@@ -33,6 +34,7 @@ def main() -> None:
             s.dump.views,
             s.execution.score_chunk,
             s.dump.precision,
+            REPO,
             progress,
         )
     log.info("%s: teacher %s@%d", student, rule.run, epoch)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from tinyactions import settings
 from tinyactions.app import stage
-from tinyactions.core import paths
 from tinyactions.core.checkpoint_io import CheckpointError
 from tinyactions.core.errors import SettingsError
+from tinyactions.core.paths import REPO
 
 
 def main() -> None:
@@ -32,17 +32,17 @@ def main() -> None:
 
     train(
         spec,
-        paths.MODELS,
-        paths.TRAIN_METRICS,
-        paths.TRAIN_LOGS,
-        str(paths.index("train")),
-        str(paths.index("val")),
-        s.video_root(spec.input),
-        teacher_file=str(paths.teacher_scores(name)) if spec.loss == "kd" else None,
+        REPO.models,
+        REPO.train_metrics,
+        REPO.train_logs,
+        str(REPO.index("train")),
+        str(REPO.index("val")),
+        REPO.video_root(spec.input, s.data.root),
+        teacher_file=str(REPO.teacher_scores(name)) if spec.loss == "kd" else None,
         workers=s.execution.loader_workers,
         batch_per_process=s.execution.batch_per_process,
     )
-    log.info("done: %s", paths.MODELS / name)
+    log.info("done: %s", REPO.models / name)
 
 
 if __name__ == "__main__":

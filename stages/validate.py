@@ -7,13 +7,13 @@ same marker every time, so a valid change reruns only what reads the changed key
 
 from tinyactions import settings
 from tinyactions.app import stage
-from tinyactions.core import paths
 from tinyactions.core.files import write_text
+from tinyactions.core.paths import REPO
 
 
 def main() -> None:
     s = settings.load()
-    write_text(paths.VALIDATED, "params.yaml is valid\n")
+    write_text(REPO.validated, "params.yaml is valid\n")
     stage.logger("validate").info("params.yaml: valid (%d runs: %s)", len(s.run_names()), ", ".join(s.run_names()))
 
 

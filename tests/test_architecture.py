@@ -112,6 +112,40 @@ def test_package_inits_hold_a_docstring_only():
         assert len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant), init
 
 
+def repo_readers(files) -> list[str]:
+    """The files that name the repository's workspace (``tinyactions.core.paths.REPO``)."""
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.ImportFrom) and node.module == "tinyactions.core.paths"
+                else [node.attr]
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "paths"
+                else []
+            )
+            if "REPO" in names:
+                found.append(str(path.relative_to(ROOT)))
+    return sorted(set(found))
+
+
+def test_only_stages_and_commands_resolve_the_workspace():
+    """One I/O rule: a stage or a command resolves where files are and passes it on; a phase's function
+    reads and writes only where its caller says, so that a test runs it on a scratch folder as is."""
+    phases = [p for p in LIBRARY.rglob("*.py") if layer(".".join(p.relative_to(ROOT).parts)) in LAYERS[:7]]
+    assert repo_readers(phases) == []
+    assert repo_readers([*(ROOT / "stages").glob("*.py")]) == sorted(
+        f"stages/{p.name}" for p in (ROOT / "stages").glob("*.py") if p.stem not in ("__init__",)
+    )
+
+
+def test_the_workspace_rule_sees_a_phase_reading_it(tmp_path, monkeypatch):
+    fake = tmp_path / "fake.py"
+    fake.write_text("from tinyactions.core import paths\nx = paths.REPO.models\n")
+    monkeypatch.setattr("tests.test_architecture.ROOT", tmp_path)
+    assert repo_readers([fake]) == ["fake.py"]
+
+
 def test_project_modules_are_imported_by_their_names():
     """No one-letter aliases (``from tinyactions.decide import crossval as X``): a reader sees which
     module a call goes to."""

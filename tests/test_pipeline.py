@@ -17,7 +17,7 @@ from tests.dvcrepo import commit, deep_update, dvc, make_repo
 from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import ANNOTATION_FILES, SCORE_COLUMNS
 from tinyactions.challenge.submission import format_answer
-from tinyactions.core.paths import VAL_PREDICTIONS as PV
+from tinyactions.core.paths import Workspace
 from tinyactions.data.index import truth
 from tinyactions.decide.bundle import predicted_matrix, read_predictions
 
@@ -136,7 +136,7 @@ def test_dvc_repro_end_to_end(tmp_path):
         )
         assert run.returncode == 0, run.stderr[-3000:]
     assert re.search(r"--lr-only: \d+ of 4 members \(no super-resolution\); val F1 [.\d]+ cross-validated", run.stderr)
-    val, expected = (read_predictions(p) for p in (tmp_path / "predicted/val.csv", repo / PV))
+    val, expected = (read_predictions(p) for p in (tmp_path / "predicted/val.csv", Workspace(repo).val_predictions))
     for column in ("id", "video", "readable", "labels"):
         assert val[column].tolist() == expected[column].tolist(), column
     np.testing.assert_array_equal(val[list(SCORE_COLUMNS)].to_numpy(), expected[list(SCORE_COLUMNS)].to_numpy())

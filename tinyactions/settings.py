@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tinyactions.challenge.annotations import CLASSES
 from tinyactions.core.errors import SettingsError
-from tinyactions.core.paths import GENERATOR, PARAMS, RUN_NAME, video_root
+from tinyactions.core.paths import REPO, RUN_NAME
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.core.validation import one_line
 from tinyactions.data.video import CODECS
@@ -34,7 +34,7 @@ from tinyactions.train.spec import BACKBONE_NAMES, PRESETS, RunSpec
 
 # A run's name names its folders (models/<run>, metrics/train/<run>, data/scores/<run>.parquet): no dot,
 # no path, nothing that another output of models/ already is (the SR generator's folder).
-RESERVED_RUN_NAMES = frozenset({GENERATOR.parent.name})
+RESERVED_RUN_NAMES = frozenset({REPO.generator.parent.name})
 
 
 Count = Annotated[int, Field(ge=0)]
@@ -316,9 +316,6 @@ class Settings(Section):
         s = self.students[student]
         return Member(s.teacher, str(s.teacher_epoch))
 
-    def video_root(self, input_kind: str) -> str:
-        return video_root(input_kind, self.data.root)
-
     def members(self) -> list[Member]:
         return [Member.parse(m) for m in self.ensemble.members]
 
@@ -404,7 +401,7 @@ def _runs_are_named(s: Settings) -> None:
         if not RUN_NAME.fullmatch(str(name)):
             _fail(s.run_key(name), "a run name starts with a letter or digit, then letters, digits, '_' or '-'")
         if name in RESERVED_RUN_NAMES:
-            _fail(s.run_key(name), f"{name} names another output of {GENERATOR.parent.parent}/; pick another name")
+            _fail(s.run_key(name), f"{name} names another output of {REPO.models}/; pick another name")
     for name in set(s.runs) & set(s.students):
         _fail(f"students.{name}", f"{name} is also a run in runs; pick another name")
 
@@ -476,7 +473,7 @@ def _threshold_ends_are_ordered(s: Settings) -> None:
         _fail("thresholds.low", f"{s.thresholds.low} is above thresholds.high {s.thresholds.high}")
 
 
-def parse(data: object, source: str = str(PARAMS)) -> Settings:
+def parse(data: object, source: str = str(REPO.params)) -> Settings:
     """Settings from the parsed YAML of params.yaml; raises SettingsError naming the first bad key."""
     if not isinstance(data, dict):
         raise SettingsError(f"{source}: expected a mapping at the top level")
@@ -488,7 +485,7 @@ def parse(data: object, source: str = str(PARAMS)) -> Settings:
     return settings
 
 
-def load(path: str | Path = PARAMS) -> Settings:
+def load(path: str | Path = REPO.params) -> Settings:
     """The validated settings of ``path`` (params.yaml of the working directory by default)."""
     path = Path(path)
     try:

@@ -4,6 +4,7 @@ the whole evaluate() on a tiny workspace whose answer is known."""
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from tinyactions.challenge.annotations import CLASSES, LABEL_COLUMNS, SCORE_COLU
 from tinyactions.challenge.submission import format_answer
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import file_digest
+from tinyactions.core.paths import Workspace
 from tinyactions.decide import bundle, crossval, evaluate
 from tinyactions.decide.checkpoint_scores import Checkpoints
 from tinyactions.decide.folds import grouped_folds
@@ -275,23 +277,21 @@ def tiny_workspace(tmp_path: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     return p, good, kd
 
 
-def test_an_ablation_run_is_reported_but_never_selected(tmp_path, monkeypatch):
+def test_an_ablation_run_is_reported_but_never_selected(tmp_path):
     """ensemble.ablation_runs: the perfect run is in the runs' rows, and neither the single best nor the
     greedy selection picks it, in-sample or inside any fold."""
-    monkeypatch.chdir(tmp_path)
     p, _, _ = tiny_workspace(tmp_path)
     p["ensemble"].update(members=["kd@1"], greedy={"enabled": True, "max_members": 3}, ablation_runs=["good"])
-    board = evaluate.evaluate(settings.parse(p))
+    board = evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
     assert set(board["runs"]) == {"good", "kd"} and board["runs"]["good"]["f1_last"] == pytest.approx(25 / 26)
     assert board["single_best"]["run"] == "kd" and set(board["single_best"]["selected_per_fold"]) == {"kd@1"}
     assert {m for fold in board["greedy_selection"]["members_per_fold"] for m in fold} == {"kd@1"}
     assert board["ensemble"]["members"] == ["kd@1"]
 
 
-def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_evaluate_on_a_tiny_workspace(tmp_path):
     p, good, _ = tiny_workspace(tmp_path)
-    board = evaluate.evaluate(settings.parse(p))
+    board = evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
     assert board["ensemble"]["members"] == ["good@2"] and board["single_best"]["run"] == "good"
     ens = board["ensemble"]
     assert ens["f1_thresholds_in_sample"] == pytest.approx(25 / 26) and ens["f1_thresholds_cv"] == pytest.approx(
@@ -353,11 +353,10 @@ def test_evaluate_on_a_tiny_workspace(tmp_path, monkeypatch):
     assert "| + post-processing with groups derived from train co-occurrence (ablation) |" in text
 
 
-def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_path):
     p, good, kd = tiny_workspace(tmp_path)
     p["ensemble"]["members"] = ["good@last", "kd@1"]
-    board = evaluate.evaluate(settings.parse(p))
+    board = evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
     ensemble = bundle.load(tmp_path / "submission/bundle.json")
     val = {
         name: t[(t.split == "val") & (t.epoch == e)]
@@ -395,7 +394,7 @@ def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_pat
     assert "low-res members alone (`predict --lr-only`)" in (tmp_path / "metrics/ablation.md").read_text()
     # a weight of 0 on every low-res member leaves no low-res ensemble
     p["ensemble"]["weights"] = [1.0, 0.0]
-    evaluate.evaluate(settings.parse(p))
+    evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
     with pytest.raises(bundle.BundleError, match="no member reads low-res video"):
         bundle.lr_only(bundle.load(tmp_path / "submission/bundle.json"))
 
@@ -425,7 +424,7 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     best epoch and of ensemble members (best_by), and writes data/teachers/<student>.parquet."""
     from tinyactions.score import teacher
 
-    monkeypatch.chdir(tmp_path)
+    ws = Workspace(tmp_path)
     prepared = write_val_index(tmp_path)
     pd.DataFrame({"sample_id": ["t1", "t1:flip"]}).to_parquet(prepared / "train.parquet")
     (tmp_path / "data/scores").mkdir()
@@ -440,8 +439,8 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     monkeypatch.setattr(teacher, "score_split", score_split)
     spec = None  # the recipe only reaches score_split
     for rule, by, expected in (("best", "mAP", 2), ("last", "mAP", 3), ("1", "mAP", 1), ("best", "f1", 2)):
-        epoch = teacher.score_teacher(spec, Member("sr", rule), "kd", by, views=2, chunk=4, precision="bf16")
-        assert epoch == expected and scored[-1] == ([expected], "data/superres", "train", 2, "bf16")
+        epoch = teacher.score_teacher(spec, Member("sr", rule), "kd", by, views=2, chunk=4, precision="bf16", ws=ws)
+        assert epoch == expected and scored[-1] == ([expected], str(ws.superres), "train", 2, "bf16")
         if rule == "best":
             assert (
                 epoch
@@ -452,18 +451,17 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     written = pd.read_parquet(tmp_path / "data/teachers/kd.parquet")
     assert written["sample_id"].tolist() == ["t1", "t1:flip"] and (written["epoch"] == 2).all()
     (tmp_path / "data/scores/sr.parquet").unlink()
-    with pytest.raises(FileNotFoundError, match=r"^students.kd.teacher: data/scores/sr.parquet is missing"):
-        teacher.score_teacher(spec, Member("sr", "best"), "kd", "mAP", views=1, chunk=4, precision="fp32")
+    with pytest.raises(FileNotFoundError, match=rf"^students.kd.teacher: {re.escape(str(ws.scores('sr')))} is missing"):
+        teacher.score_teacher(spec, Member("sr", "best"), "kd", "mAP", views=1, chunk=4, precision="fp32", ws=ws)
 
 
-def test_fewer_source_videos_than_folds_is_one_line_naming_both(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_fewer_source_videos_than_folds_is_one_line_naming_both(tmp_path):
     p, _, _ = tiny_workspace(tmp_path)
     p["thresholds"].update(folds=11)
     with pytest.raises(SettingsError, match=r"^thresholds.folds: 11 folds, but val has 10 source videos"):
-        evaluate.evaluate(settings.parse(p))
+        evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
     p["thresholds"].update(folds=4)
-    board = evaluate.evaluate(settings.parse(p))
+    board = evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
     frequency = board["ensemble"]["strategies"]["frequency"]  # the fitted rule reports its (a, b)
     assert len(frequency["a_b_per_fold"]) == 4 and len(frequency["a_b_in_sample"]) == 2
     assert set(board["ensemble"]["strategies"]) == {"fixed", "f1", "frequency", "frequency_set"}
@@ -522,7 +520,6 @@ def test_runs_are_compared_only_with_their_twin_in_one_component():
 def test_compute_takes_arrays_and_touches_no_file(tmp_path, monkeypatch):
     """evaluate is load -> compute -> write: compute on in-memory inputs, in an empty folder, gives what the
     stage writes from the files holding the same data."""
-    monkeypatch.chdir(tmp_path)
     p, good, kd = tiny_workspace(tmp_path)
     s = settings.parse(p)
     counts = np.array([int(n) for n in LABELS.sum(0) + 1], float)
@@ -546,8 +543,8 @@ def test_compute_takes_arrays_and_touches_no_file(tmp_path, monkeypatch):
     assert list(empty.iterdir()) == []
     assert set(out.plots) == {"per_class_f1.csv", "thresholds.csv", "threshold_curves.csv"}
     assert len(out.answer.splitlines()) == len(TEST_IDS) and len(out.val_predictions) == len(VAL_IDS)
-    monkeypatch.chdir(tmp_path)
-    board = evaluate.evaluate(s)
+    board = evaluate.evaluate(s, Workspace(tmp_path))  # the stage's job, in the workspace it is given
+    assert list(empty.iterdir()) == [], "nothing written where the process runs"
     assert json.dumps(out.board) == json.dumps(board)
     assert (tmp_path / "submission/answer.txt").read_text() == out.answer
     assert json.loads((tmp_path / "submission/bundle.json").read_text()) == out.bundle

@@ -51,11 +51,11 @@ from tinyactions.challenge.annotations import (
     read_entries,
     video_file,
 )
-from tinyactions.core import paths
 from tinyactions.core import precision as numeric
 from tinyactions.core.checkpoint_io import CheckpointError
 from tinyactions.core.filenames import as_written
 from tinyactions.core.files import remove_orphans, write_json
+from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.data.video import CODECS, MAX_PIXELS, read_video, write_video
 from tinyactions.decide import bundle
@@ -560,7 +560,7 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions predict") -> No
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     ap.add_argument("inputs", nargs="+", help="video files, folders of videos, TinyVIRAT annotation json files")
     ap.add_argument("--out", required=True, help="the CSV to write")
-    ap.add_argument("--bundle", default=str(paths.BUNDLE), help="the ensemble (default: %(default)s)")
+    ap.add_argument("--bundle", default=str(REPO.bundle), help="the ensemble (default: %(default)s)")
     ap.add_argument("--lr-only", action="store_true", help="low-res members only: no super-resolution")
     ap.add_argument(
         "--video-root", help="where an annotation file's videos are (default: videos/<split>/ beside the file)"
@@ -577,7 +577,7 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions predict") -> No
     s = settings.load()
     path = Path(args.bundle)
     if not path.is_file():
-        raise FileNotFoundError(f"--bundle: {path} does not exist (the evaluate stage writes {paths.BUNDLE})")
+        raise FileNotFoundError(f"--bundle: {path} does not exist (the evaluate stage writes {REPO.bundle})")
     loaded = choose(bundle.load(path), args.lr_only)
     clips = clips_of(args.inputs, args.video_root)
     import torch

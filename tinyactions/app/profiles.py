@@ -20,7 +20,7 @@ from tinyactions import settings
 from tinyactions.challenge.annotations import ANNOTATION_FILES
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_text
-from tinyactions.core.paths import PARAMS
+from tinyactions.core.paths import REPO
 
 PROFILES = Path("profiles")
 REPLACED = ("runs",)  # sections a profile replaces whole instead of merging key by key
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions profile") -> No
     ap.add_argument("--data-root", required=True, help="the TinyVIRAT-v2 root (holds tiny_train_v2.json)")
     ap.add_argument("--weights", required=True, help="folder with the checkpoints the profile names")
     ap.add_argument("--gpus", type=int, default=1, help="training processes per machine (default 1)")
-    ap.add_argument("--params", default=str(PARAMS), help="the params file to read and write")
+    ap.add_argument("--params", default=str(REPO.params), help="the params file to read and write")
     ap.add_argument("--check", action="store_true", help="validate only; do not write")
     args = ap.parse_args(argv)
     try:

@@ -1,46 +1,126 @@
-"""Where every stage reads and writes, relative to the repository root: the one spelling of each path
-(dvc.yaml names the same paths as the stages' deps and outs)."""
+"""Where the stages read and write: the one spelling of each path (dvc.yaml names the same paths as the
+stages' deps and outs).
+
+One rule for I/O: a stage (or a command of ``tinyactions.app``) resolves the workspace, ``REPO``, and
+passes it to the library function it calls; no library module reads ``REPO`` itself. Tests and benchmarks
+pass a ``Workspace`` of their own (a scratch folder) instead of changing directory.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-
-PARAMS = Path("params.yaml")
-VALIDATED = Path("data/params-validated.txt")  # validate's constant marker: every root stage depends on it
-SYNTH_LR = Path("data/raw/tinyvirat-synth")  # the generated demo in the TinyVIRAT-v2 layout
-SYNTH_HR = Path("data/raw/tinyvirat-synth-hr")  # its clean renders (the generator fit's targets)
-PREPARED = Path("data/prepared")  # train/val/test.parquet, stats.json, cooccurrence.csv, problems.csv
-LR_MANIFEST = Path("data/manifests/lr.json")
-SR_MANIFEST = Path("data/manifests/sr.json")
-SUPERRES = Path("data/superres")  # every readable video at superres.size, same relative paths
-SUPERRES_CACHE = Path("data/.superres-cache")  # per-video cache, outside DVC's outputs
-GENERATOR = Path("models/superres/generator.pth")
-MODELS = Path("models")  # models/<run>/epoch_<n>.pth
-SCORES = Path("data/scores")  # data/scores/<run>.parquet
-TEACHERS = Path("data/teachers")  # data/teachers/<student>.parquet: a student's teacher on its training samples
-METRICS = Path("metrics")
-TRAIN_METRICS = METRICS / "train"  # metrics/train/<run>/ (dvclive)
-TRAIN_LOGS = Path("logs/train")  # logs/train/<run>/: the Runner's timestamped logs, outside every output
-ANSWER = Path("submission/answer.txt")
-BUNDLE = Path("submission/bundle.json")  # the trained ensemble as one file (tinyactions.decide.bundle)
-VAL_PREDICTIONS = Path("submission/val_predictions.csv")  # the bundle's decisions on val, as predict writes them
-
-
-def index(split: str) -> Path:
-    """The prepared index of a split."""
-    return PREPARED / f"{split}.parquet"
-
-
-def teacher_scores(student: str) -> Path:
-    """The scores a student learns from: its teacher on the SR version of every training sample."""
-    return TEACHERS / f"{student}.parquet"
-
-
-def video_root(input_kind: str, data_root: str) -> str:
-    """Where a run on ``lr`` or ``sr`` input reads its videos."""
-    return str(SUPERRES) if input_kind == "sr" else data_root
-
 
 # A run's name names its folders (models/<run>, metrics/train/<run>, data/scores/<run>.parquet)
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Every file and folder the pipeline reads or writes, under ``root``. The repository's workspace has
+    root ``.``, so that every path it gives (and every path recorded in an output) stays relative."""
+
+    root: Path = Path(".")
+
+    @property
+    def params(self) -> Path:
+        return self.root / "params.yaml"
+
+    @property
+    def validated(self) -> Path:
+        """validate's constant marker: every root stage depends on it."""
+        return self.root / "data/params-validated.txt"
+
+    @property
+    def synth_lr(self) -> Path:
+        """The generated demo in the TinyVIRAT-v2 layout."""
+        return self.root / "data/raw/tinyvirat-synth"
+
+    @property
+    def synth_hr(self) -> Path:
+        """The demo's clean renders (the generator fit's targets), same relative paths."""
+        return self.root / "data/raw/tinyvirat-synth-hr"
+
+    @property
+    def prepared(self) -> Path:
+        """train/val/test.parquet, stats.json, cooccurrence.csv, problems.csv."""
+        return self.root / "data/prepared"
+
+    def index(self, split: str) -> Path:
+        """The prepared index of a split."""
+        return self.prepared / f"{split}.parquet"
+
+    @property
+    def lr_manifest(self) -> Path:
+        return self.root / "data/manifests/lr.json"
+
+    @property
+    def sr_manifest(self) -> Path:
+        return self.root / "data/manifests/sr.json"
+
+    @property
+    def superres(self) -> Path:
+        """Every readable video at superres.size, same relative paths."""
+        return self.root / "data/superres"
+
+    @property
+    def superres_cache(self) -> Path:
+        """The per-video SR cache, outside DVC's outputs."""
+        return self.root / "data/.superres-cache"
+
+    @property
+    def generator(self) -> Path:
+        return self.root / "models/superres/generator.pth"
+
+    @property
+    def models(self) -> Path:
+        """models/<run>/epoch_<n>.pth."""
+        return self.root / "models"
+
+    def checkpoint(self, run: str, epoch: int) -> Path:
+        """The checkpoint a run saved after ``epoch``."""
+        return self.models / run / f"epoch_{epoch}.pth"
+
+    def scores(self, run: str) -> Path:
+        """Every saved epoch of a run scored on val and test (the dump stage's output)."""
+        return self.root / "data/scores" / f"{run}.parquet"
+
+    def teacher_scores(self, student: str) -> Path:
+        """The scores a student learns from: its teacher on the SR version of every training sample."""
+        return self.root / "data/teachers" / f"{student}.parquet"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics"
+
+    @property
+    def train_metrics(self) -> Path:
+        """metrics/train/<run>/ (dvclive)."""
+        return self.metrics / "train"
+
+    @property
+    def train_logs(self) -> Path:
+        """logs/train/<run>/: the Runner's timestamped logs, outside every output."""
+        return self.root / "logs/train"
+
+    @property
+    def answer(self) -> Path:
+        return self.root / "submission/answer.txt"
+
+    @property
+    def bundle(self) -> Path:
+        """The trained ensemble as one file (tinyactions.decide.bundle)."""
+        return self.root / "submission/bundle.json"
+
+    @property
+    def val_predictions(self) -> Path:
+        """The bundle's decisions on val, as predict writes them."""
+        return self.root / "submission/val_predictions.csv"
+
+    def video_root(self, input_kind: str, data_root: str) -> str:
+        """Where a run on ``lr`` or ``sr`` input reads its videos."""
+        return str(self.superres) if input_kind == "sr" else data_root
+
+
+REPO = Workspace()  # the repository's: what the stages pass

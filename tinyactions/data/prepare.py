@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASSES, SPLITS
-from tinyactions.core import paths
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_json, write_table
+from tinyactions.core.paths import Workspace
 from tinyactions.data.index import (
     Tolerance,
     add_balance_copies,
@@ -55,9 +55,10 @@ def prepare(
     balance: Balance,
     groups: list[list[str]],
     workers: int,
+    ws: Workspace,
     progress: Callable[..., Callable[[int], None]] | None = None,
 ) -> dict:
-    """Write every output of the stage for the dataset at ``data.root``; returns stats.json's content.
+    """Write every output of the stage into ``ws`` for the dataset at ``data.root``; returns stats.json's content.
     ``groups``: the configured exclusive groups (postprocess.groups when it lists them), whose pairs seen
     together in train are reported. ``progress`` (:mod:`tinyactions.core.progress`): one phase per split."""
     root = Path(data.root)
@@ -96,11 +97,11 @@ def prepare(
     log.info("balance: %d tail classes, %d flipped copies added", len(tail), int(frames["train"]["flip"].sum()))
 
     for split, frame in frames.items():
-        write_table(paths.index(split), frame)
-    write_table(paths.PREPARED / "problems.csv", problem_frame)
-    write_json(paths.LR_MANIFEST, video_manifest(list(frames.values())))
+        write_table(ws.index(split), frame)
+    write_table(ws.prepared / "problems.csv", problem_frame)
+    write_json(ws.lr_manifest, video_manifest(list(frames.values())))
     together = cooccurrence(frames["train"])
-    write_table(paths.PREPARED / "cooccurrence.csv", together.reset_index(names="class"))
+    write_table(ws.prepared / "cooccurrence.csv", together.reset_index(names="class"))
     contradicted = seen_together(together, groups)
     for pair, videos in contradicted.items():
         log.warning("postprocess.groups: %s share %d train videos, though a group calls them exclusive", pair, videos)
@@ -116,16 +117,16 @@ def prepare(
         "tail_classes": tail,
         "class_counts": counts,
     }
-    write_json(paths.PREPARED / "stats.json", stats)
+    write_json(ws.prepared / "stats.json", stats)
     write_json(
-        paths.METRICS / "data.json",
+        ws.metrics / "data.json",
         {
             **{k: stats[k] for k in ("videos", "train_samples", "unreadable_test_videos", "rejected", "warnings")},
             "exclusive_pairs_seen_together": contradicted,  # of postprocess.groups, in train videos
         },
     )
     write_table(
-        paths.METRICS / "class_frequency.csv",
+        ws.metrics / "class_frequency.csv",
         pd.DataFrame(
             {
                 "class": list(CLASSES),

@@ -33,8 +33,8 @@ from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, Validati
 from typing_extensions import TypedDict
 
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS, read_json
-from tinyactions.core import paths
 from tinyactions.core.files import file_digest
+from tinyactions.core.paths import Workspace
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.data.video import CODECS
 from tinyactions.decide import crossval, ensemble
@@ -136,7 +136,7 @@ def member_entries(
             "run": run,
             "epoch": epoch,
             "input": specs[run].input,
-            "checkpoint": str(paths.MODELS / run / f"epoch_{epoch}.pth"),
+            "checkpoint": str(Workspace().checkpoint(run, epoch)),  # relative to the project root (project_file)
             "sha256": digests[(run, epoch)],
             "recipe": recipe(specs[run]),
             "canary": canaries.get((run, epoch)),

@@ -24,9 +24,9 @@ import pandas as pd
 from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import CLASSES
 from tinyactions.challenge.submission import format_answer
-from tinyactions.core import paths
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import file_digest, write_json, write_table, write_text
+from tinyactions.core.paths import Workspace
 from tinyactions.data.index import truth
 from tinyactions.decide import bundle, crossval, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
@@ -205,15 +205,15 @@ class Outputs:
     summary: list[tuple[int, str]]  # what the log says: (logging level, line)
 
 
-def load(s: Settings) -> Inputs:
-    """Read the prepared index and every run's score table."""
-    val_index = pd.read_parquet(paths.index("val"))
+def load(s: Settings, ws: Workspace) -> Inputs:
+    """Read the prepared index and every run's score table from ``ws``."""
+    val_index = pd.read_parquet(ws.index("val"))
     val_ids, labels = truth(val_index)
     originals = val_index.loc[~val_index["flip"]]  # truth's rows
-    stats = json.loads((paths.PREPARED / "stats.json").read_text())
+    stats = json.loads((ws.prepared / "stats.json").read_text())
     tables = {}
     for name in s.run_names():
-        path = paths.SCORES / f"{name}.parquet"
+        path = ws.scores(name)
         if not path.is_file():
             raise SettingsError(
                 f"{s.run_key(name)}: score table {path} is missing "
@@ -225,32 +225,32 @@ def load(s: Settings) -> Inputs:
         labels=labels,
         videos=originals["video_id"].to_numpy(),
         val_paths=[str(Path(s.data.root) / p) for p in originals["path"]],
-        test_ids=pd.read_parquet(paths.index("test"))["id"].tolist(),
+        test_ids=pd.read_parquet(ws.index("test"))["id"].tolist(),
         train_videos=stats["videos"]["train"],
         train_counts=np.array([stats["class_counts"]["train"][c] for c in CLASSES], float),
-        cooccurrence=pd.read_csv(paths.PREPARED / "cooccurrence.csv", index_col=0),
+        cooccurrence=pd.read_csv(ws.prepared / "cooccurrence.csv", index_col=0),
         tables=tables,
-        generator_sha256=file_digest(paths.GENERATOR),
+        generator_sha256=file_digest(ws.generator),
     )
 
 
-def write(out: Outputs) -> None:
-    write_json(paths.BUNDLE, out.bundle)
-    write_text(paths.ANSWER, out.answer)
-    write_table(paths.VAL_PREDICTIONS, out.val_predictions)
+def write(out: Outputs, ws: Workspace) -> None:
+    write_json(ws.bundle, out.bundle)
+    write_text(ws.answer, out.answer)
+    write_table(ws.val_predictions, out.val_predictions)
     for name, table in out.plots.items():
-        write_table(paths.METRICS / name, table)
-    write_json(paths.METRICS / "leaderboard.json", out.board)
-    write_text(paths.METRICS / "ablation.md", out.ablation)
+        write_table(ws.metrics / name, table)
+    write_json(ws.metrics / "leaderboard.json", out.board)
+    write_text(ws.metrics / "ablation.md", out.ablation)
 
 
-def evaluate(s: Settings) -> dict:
-    """The evaluate stage: load, compute, write; returns the leaderboard."""
-    out = compute(s, load(s))
-    write(out)
+def evaluate(s: Settings, ws: Workspace) -> dict:
+    """The evaluate stage's job in ``ws``: load, compute, write; returns the leaderboard."""
+    out = compute(s, load(s, ws))
+    write(out, ws)
     for level, line in out.summary:
         log.log(level, line)
-    log.info("wrote %s (%d test videos)", paths.ANSWER, len(out.answer.splitlines()))
+    log.info("wrote %s (%d test videos)", ws.answer, len(out.answer.splitlines()))
     return out.board
 
 
@@ -568,7 +568,8 @@ def ensemble_bundle(
 ) -> dict:
     """A fitted rule as a bundle (tinyactions.decide.bundle): the members' checkpoints, weights, thresholds and
     applied groups, with how they score videos and, for SR members, super-resolve them."""
-    superres = bundle.superres_entry(paths.GENERATOR, generator_sha256, s.superres.inference())
+    # recorded relative to the project root, as every file of a bundle (bundle.project_file)
+    superres = bundle.superres_entry(Workspace().generator, generator_sha256, s.superres.inference())
     members = [ck.keys[i] for i in decision.members]
     return bundle.build(
         members,

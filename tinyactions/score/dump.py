@@ -18,9 +18,10 @@ import pandas as pd
 import torch
 
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS
-from tinyactions.core import checkpoint_io, paths
+from tinyactions.core import checkpoint_io
 from tinyactions.core import precision as numeric
 from tinyactions.core.files import file_digest, write_table
+from tinyactions.core.paths import Workspace
 from tinyactions.score import canary
 from tinyactions.train.recipes import RunSpec, model_config, pipeline
 
@@ -164,18 +165,19 @@ def dump_run(
     chunk: int,
     precision: str,
     epochs_key: str,
+    ws: Workspace,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> Path:
-    """The dump stage's job: every saved epoch of a run scored on val and test, one table in
-    ``data/scores/<run>.parquet``. ``progress(description, total)`` gives a per-video callback;
+    """The dump stage's job: every saved epoch of a run in ``ws`` scored on val and test, one table in
+    ``ws.scores(run)``. ``progress(description, total)`` gives a per-video callback;
     ``epochs_key`` names the setting of the run's epochs in the error for missing checkpoints."""
-    checkpoints = {e: paths.MODELS / spec.name / f"epoch_{e}.pth" for e in range(1, spec.epochs + 1)}
+    checkpoints = {e: ws.checkpoint(spec.name, e) for e in range(1, spec.epochs + 1)}
     missing = [str(c) for c in checkpoints.values() if not c.is_file()]
     if missing:
         raise FileNotFoundError(f"{epochs_key}: checkpoints missing: {', '.join(missing)}")
     tables = []
     for split in ("val", "test"):
-        index = pd.read_parquet(paths.index(split))
+        index = pd.read_parquet(ws.index(split))
         tick = progress(f"{split} x {len(checkpoints)} epochs", int(index["readable"].sum())) if progress else None
         tables.append(
             score_split(
@@ -192,7 +194,7 @@ def dump_run(
         )
     table = pd.concat(tables, ignore_index=True)
     table.attrs = tables[0].attrs
-    out = paths.SCORES / f"{spec.name}.parquet"
+    out = ws.scores(spec.name)
     write_table(out, table)
     log.info("%d rows (%d epochs x val+test) -> %s", len(table), len(checkpoints), out)
     return out

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from tinyactions.core import paths
 from tinyactions.core.files import write_table
+from tinyactions.core.paths import Workspace
 from tinyactions.data.index import truth
 from tinyactions.score.best_epoch import resolve
 from tinyactions.score.dump import score_split
@@ -27,29 +27,30 @@ def score_teacher(
     views: int,
     chunk: int,
     precision: str,
+    ws: Workspace,
     progress: Callable[..., Callable[[int], None]] | None = None,
 ) -> int:
     """The teacher stage's job: the teacher's checkpoint ``rule`` (``run@best``, ``@last`` or a number,
     resolved on its val dump as an ensemble member is) scores the super-resolved version of every
-    training sample (balance copies on the flipped clip) into ``data/teachers/<student>.parquet``,
+    training sample (balance copies on the flipped clip) into ``ws.teacher_scores(student)``,
     keyed by sample_id, with ``views`` and ``precision`` of the score dumps. Returns the epoch used."""
-    dumped = paths.SCORES / f"{rule.run}.parquet"
+    dumped = ws.scores(rule.run)
     if not dumped.is_file():
         raise FileNotFoundError(f"students.{student}.teacher: {dumped} is missing (dump@{rule.run} first)")
-    val_ids, val_labels = truth(pd.read_parquet(paths.index("val")))
+    val_ids, val_labels = truth(pd.read_parquet(ws.index("val")))
     epoch = resolve(rule, pd.read_parquet(dumped), val_ids, val_labels, best_by, f"students.{student}.teacher_epoch")
-    index = pd.read_parquet(paths.index("train"))
+    index = pd.read_parquet(ws.index("train"))
     log.info("teacher %s epoch %d scores %d training samples on SR video", rule.run, epoch, len(index))
     table = score_split(
         teacher,
-        {epoch: paths.MODELS / rule.run / f"epoch_{epoch}.pth"},
+        {epoch: ws.checkpoint(rule.run, epoch)},
         index,
-        str(paths.SUPERRES),
+        str(ws.superres),
         "train",
         views=views,
         chunk=chunk,
         precision=precision,
         progress=progress(f"teacher {rule.run}@{epoch}", len(index)) if progress else None,
     )
-    write_table(paths.teacher_scores(student), table)
+    write_table(ws.teacher_scores(student), table)
     return epoch

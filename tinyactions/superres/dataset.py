@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from tinyactions.challenge.annotations import SPLITS
-from tinyactions.core import paths
 from tinyactions.core import precision as numeric
 from tinyactions.core.files import file_digest, remove_orphans, write_json
+from tinyactions.core.paths import Workspace
 from tinyactions.data.index import originals
 from tinyactions.superres.network import weights_digest
 from tinyactions.superres.upscale import UpscaleJob, process_parallel
@@ -31,18 +31,18 @@ def cache_key(video: str | os.PathLike, settings: dict, weights: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def cached(key: str) -> Path:
+def cached(ws: Workspace, key: str) -> Path:
     """Where the per-video cache keeps the output of ``key``."""
-    return paths.SUPERRES_CACHE / key[:2] / f"{key}.mp4"
+    return ws.superres_cache / key[:2] / f"{key}.mp4"
 
 
-def dataset_videos() -> list[str]:
+def dataset_videos(ws: Workspace) -> list[str]:
     """Relative paths of every readable video of every split (balance copies share their video)."""
     import pandas as pd
 
     found = []
     for split in SPLITS:
-        index = pd.read_parquet(paths.index(split))
+        index = pd.read_parquet(ws.index(split))
         found += originals(index)["path"].tolist()
     return sorted(set(found))
 
@@ -54,21 +54,22 @@ def upscale_dataset(
     where: list[str],
     shard: int,
     shards: int,
+    ws: Workspace,
     progress: Callable[..., Callable[[int], None]] | None = None,
 ) -> int:
     """The superres stage's job: the prepared index's videos and their cache keys (load), the ones the
     per-video cache lacks (``to_upscale``; only every ``shards``-th from ``shard`` when sharded), upscaled on
-    the devices of ``where`` (see ``devices``), then, unsharded, ``assemble``. Returns the number of videos
-    upscaled now."""
+    the devices of ``where`` (see ``devices``), then, unsharded, ``assemble``; all of it in ``ws``.
+    Returns the number of videos upscaled now."""
     root = Path(root)
-    remove_orphans(paths.SUPERRES_CACHE, recursive=True)  # outputs of a worker killed before its rename
-    videos = dataset_videos()
+    remove_orphans(ws.superres_cache, recursive=True)  # outputs of a worker killed before its rename
+    videos = dataset_videos(ws)
     mine = videos[shard::shards]
     net = job.network()
     weights = weights_digest(net)
     stored = {**job.settings(where[0]), **({"codec": codec} if codec != "mp4v" else {})}
     keys = {rel: cache_key(root / rel, stored, weights) for rel in mine}
-    todo = to_upscale(mine, keys, lambda key: cached(key).is_file())
+    todo = to_upscale(mine, keys, lambda key: cached(ws, key).is_file())
     log.info(
         "%d videos (shard %d/%d: %d), %d cached, %d to upscale",
         len(videos),
@@ -79,7 +80,7 @@ def upscale_dataset(
         len(todo),
     )
     process_parallel(
-        [(str(root / rel), str(cached(keys[rel]))) for rel in todo],
+        [(str(root / rel), str(cached(ws, keys[rel]))) for rel in todo],
         job,
         where,
         codec,
@@ -89,8 +90,8 @@ def upscale_dataset(
     if shards > 1:
         return len(todo)
     device = torch.device(where[0])
-    assemble(videos, keys, numeric.record(numeric.resolve(job.precision, "superres", device), device))
-    log.info("wrote %d videos to %s", len(videos), paths.SUPERRES)
+    assemble(ws, videos, keys, numeric.record(numeric.resolve(job.precision, "superres", device), device))
+    log.info("wrote %d videos to %s", len(videos), ws.superres)
     return len(todo)
 
 
@@ -104,15 +105,15 @@ def to_upscale(videos: list[str], keys: dict[str, str], is_cached: Callable[[str
     return todo
 
 
-def assemble(videos: list[str], keys: dict[str, str], made_with: dict) -> None:
+def assemble(ws: Workspace, videos: list[str], keys: dict[str, str], made_with: dict) -> None:
     """``data/superres`` from the cache (hard links, copies where links fail) and ``data/manifests/sr.json``:
     how the videos were made, and path -> cache key (what runs on super-resolved input depend on)."""
-    shutil.rmtree(paths.SUPERRES, ignore_errors=True)
+    shutil.rmtree(ws.superres, ignore_errors=True)
     for rel in videos:
-        target = paths.SUPERRES / rel
+        target = ws.superres / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(cached(keys[rel]), target)
+            os.link(cached(ws, keys[rel]), target)
         except OSError:
-            shutil.copyfile(cached(keys[rel]), target)
-    write_json(paths.SR_MANIFEST, {"made_with": made_with, "videos": {rel: keys[rel] for rel in videos}})
+            shutil.copyfile(cached(ws, keys[rel]), target)
+    write_json(ws.sr_manifest, {"made_with": made_with, "videos": {rel: keys[rel] for rel in videos}})

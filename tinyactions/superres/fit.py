@@ -9,6 +9,7 @@ bicubic on held-out val pairs; ``superres.weights: <path>`` validates an officia
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -20,10 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tinyactions.core import paths
 from tinyactions.core import precision as numeric
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_json, write_table
+from tinyactions.core.paths import Workspace
 from tinyactions.data.index import originals
 from tinyactions.data.video import read_video, write_video
 from tinyactions.superres.geometry import SCALE
@@ -34,9 +35,10 @@ if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings 
     from tinyactions.settings import Superres
 
 log = logging.getLogger(__name__)
-FIT_CLIPS = paths.METRICS / "superres_clips.csv"  # per held-out clip: SR vs bicubic (a plot)
-FIT_LOSS = paths.METRICS / "superres_fit.tsv"  # the fit's L1 per step (a plot)
-FIT_SUMMARY = paths.METRICS / "superres.json"
+# the fit's metrics, in the workspace's metrics folder
+FIT_CLIPS = "superres_clips.csv"  # per held-out clip: SR vs bicubic (a plot)
+FIT_LOSS = "superres_fit.tsv"  # the fit's L1 per step (a plot)
+FIT_SUMMARY = "superres.json"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -198,21 +200,26 @@ def fit(
     return losses
 
 
-def sample_clips(split: str, count: int, seed: int) -> list[str]:
-    """Relative paths of ``count`` readable original (not flipped) clips of a split."""
-    rows = originals(pd.read_parquet(paths.index(split)))
+def sample_clips(index: str | os.PathLike, count: int, seed: int) -> list[str]:
+    """Relative paths of ``count`` readable original (not flipped) clips of a prepared index."""
+    rows = originals(pd.read_parquet(index))
     return rows.sample(n=min(count, len(rows)), random_state=seed)["path"].tolist()
 
 
-def load_pairs(rels: list[str], lr_root: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(read_video(Path(lr_root) / rel), read_video(paths.SYNTH_HR / rel)) for rel in rels]
+def load_pairs(rels: list[str], lr_root: str, hr_root: str | os.PathLike) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(read_video(Path(lr_root) / rel), read_video(Path(hr_root) / rel)) for rel in rels]
 
 
 def make_generator(
-    sr: Superres, lr_root: str, batch: int, progress: Callable[..., Callable[..., None]] | None = None
+    sr: Superres,
+    lr_root: str,
+    batch: int,
+    ws: Workspace,
+    progress: Callable[..., Callable[..., None]] | None = None,
 ) -> dict:
-    """The superres_fit stage's job: ``models/superres/generator.pth`` from an official checkpoint or
-    fitted on the demo's pairs, with the fit's metrics. Returns the summary written to superres.json."""
+    """The superres_fit stage's job: ``ws.generator`` from an official checkpoint or fitted on the demo's
+    pairs (LR under ``lr_root``, clean renders in ``ws.synth_hr``), with the fit's metrics. Returns the
+    summary written to superres.json."""
     spec = GeneratorSpec(**sr.generator.model_dump())
     torch.manual_seed(sr.fit.seed)
     net = build_generator(spec)
@@ -225,15 +232,16 @@ def make_generator(
             raise SettingsError(
                 f"superres.generator: does not match the checkpoint {sr.weights}: {' '.join(str(e).split())[:300]}"
             ) from None
-        save_official(net, paths.GENERATOR, {"source": sr.weights, "generator": asdict(spec)})
+        save_official(net, ws.generator, {"source": sr.weights, "generator": asdict(spec)})
         summary = {"weights": sr.weights, "fitted": False}
-        write_json(FIT_SUMMARY, summary)
-        write_table(FIT_CLIPS, pd.DataFrame(columns=COMPARISON_COLUMNS))  # no clean renders to compare with
-        write_table(FIT_LOSS, pd.DataFrame(columns=["step", "l1"]))
+        write_json(ws.metrics / FIT_SUMMARY, summary)
+        # no clean renders to compare with
+        write_table(ws.metrics / FIT_CLIPS, pd.DataFrame(columns=COMPARISON_COLUMNS))
+        write_table(ws.metrics / FIT_LOSS, pd.DataFrame(columns=["step", "l1"]))
         log.info("using %s", sr.weights)
         return summary
     f = sr.fit
-    train_pairs = load_pairs(sample_clips("train", f.clips, f.seed), lr_root)
+    train_pairs = load_pairs(sample_clips(ws.index("train"), f.clips, f.seed), lr_root, ws.synth_hr)
     log.info("fitting on %d clip pairs, %d iterations", len(train_pairs), f.iterations)
     start = time.time()
     precision = numeric.resolve(f.precision, "superres_fit", "cpu")
@@ -249,15 +257,15 @@ def make_generator(
         precision=precision,
         progress=progress,
     )
-    save_official(net, paths.GENERATOR, {"source": "fit", "generator": asdict(spec), "fit": f.model_dump()})
-    write_table(FIT_LOSS, pd.DataFrame({"step": np.arange(1, len(losses) + 1), "l1": losses}))
+    save_official(net, ws.generator, {"source": "fit", "generator": asdict(spec), "fit": f.model_dump()})
+    write_table(ws.metrics / FIT_LOSS, pd.DataFrame({"step": np.arange(1, len(losses) + 1), "l1": losses}))
 
-    eval_clips = sample_clips("val", f.eval_clips, f.seed)
+    eval_clips = sample_clips(ws.index("val"), f.eval_clips, f.seed)
     upscaler = Upscaler(
         net, sr.size, window=sr.window, overlap=sr.overlap, batch=batch, input=sr.input, precision=sr.precision
     )
-    table = compare_with_bicubic(upscaler, load_pairs(eval_clips, lr_root), eval_clips, sr.storage)
-    write_table(FIT_CLIPS, table)
+    table = compare_with_bicubic(upscaler, load_pairs(eval_clips, lr_root, ws.synth_hr), eval_clips, sr.storage)
+    write_table(ws.metrics / FIT_CLIPS, table)
     summary = {
         name: {k: float(table[f"{k}_{name}"].mean()) for k in ("psnr", "ssim")}
         for name in ("sr", "bicubic", "sr_stored", "bicubic_stored")
@@ -274,7 +282,7 @@ def make_generator(
         clips_sr_better_stored=int((table["psnr_sr_stored"] > table["psnr_bicubic_stored"]).sum()),
         final_l1=float(np.mean(losses[-10:])) if losses else None,
     )
-    write_json(FIT_SUMMARY, summary)
+    write_json(ws.metrics / FIT_SUMMARY, summary)
     log.info("fit and evaluation: %.0f s", time.time() - start)  # a time, not a result: logged, not in the metrics
     log.info(
         "val PSNR: SR %.2f dB vs bicubic %.2f dB (SR better on %d of %d clips); SSIM %.4f vs %.4f; "
