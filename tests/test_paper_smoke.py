@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +67,22 @@ GPUS = 2  # training processes (torchrun, gloo on the CPU)
 BOUNDS_GIB = {"rank": 9.0, "worker": 1.0, "forkserver": 1.25, "launcher": 1.0, "stage": 4.0, "other": 1.0}
 TREE_GIB = 21.0  # every process alive at one time, together (sampled; shared pages counted in each)
 PREDICT_GIB = 8.0  # predict with the 12 members resident
+# Disk: the run's folder (data, the published-layout weights, 7 runs x 2 epochs of paper-size checkpoints,
+# DVC's cache as hard links) peaked at 2.2 GiB (sampled every 15 s) and held 2.0 GiB at its end on
+# 2026-12-05. The run refuses to start with less free than this bound, naming both numbers, rather than
+# failing in a checkpoint write ("No space left on device"), and fails if its folder outgrows it.
+DISK_GIB = 4.0
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes the files under ``folder`` take on disk, each hard-linked file once (DVC's cache links)."""
+    seen, total = set(), 0
+    for path in folder.rglob("*"):
+        st = path.lstat()
+        if path.is_file() and not path.is_symlink() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
 
 
 def generate_root(root: Path, scratch: Path) -> None:
@@ -152,6 +169,9 @@ def backbone_distance(trained: dict, published: dict) -> dict[str, float]:
 def test_paper_configuration_runs_end_to_end(tmp_path):
     work = Path(os.environ.get("SMOKE_DIR") or tmp_path)
     work.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(work).free
+    if free < DISK_GIB * GIB:
+        pytest.fail(f"{work}: {free / GIB:.1f} GiB free, the paper smoke run needs {DISK_GIB:.1f} GiB", pytrace=False)
     root, weights, repo = work / "TinyVIRAT_V2", work / "weights", work / "repo"
     generate_root(root, work / "hr-unused")
     env = make_repo(repo, {})
@@ -178,10 +198,16 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
                 raise
     wall = time.monotonic() - start
     out = log_path.read_text()
-    report = {"wall_seconds": round(wall, 1), "stages": watch.by_stage(), "processes": watch.records()}
+    report = {
+        "wall_seconds": round(wall, 1),
+        "disk_gib": round(folder_bytes(work) / GIB, 2),
+        "stages": watch.by_stage(),
+        "processes": watch.records(),
+    }
     (work / "smoke-paper.json").write_text(json.dumps(report, indent=1))
     print_report(report, watch)
     assert rc == 0, out[-5000:]
+    assert report["disk_gib"] < DISK_GIB, f"the run's folder grew to {report['disk_gib']} GiB (bound {DISK_GIB})"
 
     # every stage of the pipeline ran
     assert set(re.findall(r"Running stage '([^']+)'", out)) == stages, out[-3000:]
@@ -252,7 +278,7 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
 def print_report(report: dict, watch: TreeWatch) -> None:
     print(
         f"\npaper smoke run: {report['wall_seconds']:.0f} s; peak RSS of the whole tree "
-        f"{watch.peak_total / GIB:.2f} GiB"
+        f"{watch.peak_total / GIB:.2f} GiB; {report['disk_gib']:.2f} GiB on disk at the end"
     )
     print(f"{'stage':28s} {'seconds':>8s}  peak RSS (GiB) per process role")
     for stage, s in report["stages"].items():
