@@ -340,7 +340,7 @@ def run_seed(seed: int, base: dict, input_size: int | None = None, epochs: int |
 
     from tinyactions.decide.evaluate import chance_map, evaluate
 
-    board = evaluate(s)
+    board = evaluate(s, REPO)
     for name, key in RULE_CONTRASTS:
         found = board["comparisons"][key]
         out[name] = {"difference": found["difference"], "ci": found["ci"]}

@@ -113,18 +113,23 @@ def test_package_inits_hold_a_docstring_only():
 
 
 def repo_readers(files) -> list[str]:
-    """The files that name the repository's workspace (``tinyactions.core.paths.REPO``)."""
+    """The files that reach the repository's workspace on their own: name ``REPO`` in any form (imported,
+    or as an attribute of any module alias) or build a default ``Workspace()``."""
     found = []
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.ImportFrom) and node.module == "tinyactions.core.paths"
-                else [node.attr]
-                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "paths"
-                else []
-            )
-            if "REPO" in names:
+            if (
+                (isinstance(node, ast.ImportFrom) and any(a.name in ("REPO", "*") for a in node.names))
+                or (isinstance(node, ast.Attribute) and node.attr == "REPO")
+                or (isinstance(node, ast.Name) and node.id == "REPO")
+                or (isinstance(node, ast.Constant) and node.value == "REPO")  # getattr(paths, "REPO")
+                or (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Workspace"
+                    and not node.args
+                    and not node.keywords
+                )
+            ):
                 found.append(str(path.relative_to(ROOT)))
     return sorted(set(found))
 
@@ -133,17 +138,37 @@ def test_only_stages_and_commands_resolve_the_workspace():
     """One I/O rule: a stage or a command resolves where files are and passes it on; a phase's function
     reads and writes only where its caller says, so that a test runs it on a scratch folder as is."""
     phases = [p for p in LIBRARY.rglob("*.py") if layer(".".join(p.relative_to(ROOT).parts)) in LAYERS[:7]]
-    assert repo_readers(phases) == []
+    assert len(phases) > 40 and ROOT / "tinyactions/core/paths.py" in phases
+    assert repo_readers(phases) == ["tinyactions/core/paths.py"]  # where REPO is defined
     assert repo_readers([*(ROOT / "stages").glob("*.py")]) == sorted(
         f"stages/{p.name}" for p in (ROOT / "stages").glob("*.py") if p.stem not in ("__init__",)
     )
 
 
-def test_the_workspace_rule_sees_a_phase_reading_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from tinyactions.core import paths\nx = paths.REPO.models\n",
+        "from tinyactions.core.paths import REPO as here\n",
+        "import tinyactions.core.paths as where\nx = where.REPO\n",
+        "import tinyactions.core.paths\nx = tinyactions.core.paths.REPO\n",
+        "from tinyactions.core.paths import *\n",
+        "from tinyactions.core import paths\nx = getattr(paths, 'REPO')\n",
+        "from tinyactions.core.paths import Workspace\nx = Workspace().models\n",
+    ],
+)
+def test_the_workspace_rule_sees_a_phase_reading_it(tmp_path, monkeypatch, code):
     fake = tmp_path / "fake.py"
-    fake.write_text("from tinyactions.core import paths\nx = paths.REPO.models\n")
+    fake.write_text(code)
     monkeypatch.setattr("tests.test_architecture.ROOT", tmp_path)
     assert repo_readers([fake]) == ["fake.py"]
+
+
+def test_the_workspace_rule_lets_a_phase_take_a_workspace(tmp_path, monkeypatch):
+    fake = tmp_path / "fake.py"
+    fake.write_text("from tinyactions.core.paths import PROJECT, Workspace\ndef f(ws: Workspace): return ws.models\n")
+    monkeypatch.setattr("tests.test_architecture.ROOT", tmp_path)
+    assert repo_readers([fake]) == []
 
 
 def test_project_modules_are_imported_by_their_names():

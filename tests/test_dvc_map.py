@@ -20,7 +20,6 @@ METHOD_READS = {
     "run_spec": ["train", "RUN"],
     "run_key": ["RUN"],
     "epochs_key": ["RUN"],
-    "video_root": ["data.root"],
     "run_names": ["runs", "students"],
     "members": ["ensemble.members"],
     "teacher": ["TEACHER"],

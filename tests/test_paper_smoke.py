@@ -69,8 +69,9 @@ TREE_GIB = 21.0  # every process alive at one time, together (sampled; shared pa
 PREDICT_GIB = 8.0  # predict with the 12 members resident
 # Disk: the run's folder (data, the published-layout weights, 7 runs x 2 epochs of paper-size checkpoints,
 # DVC's cache as hard links) peaked at 2.2 GiB (sampled every 15 s) and held 2.0 GiB at its end on
-# 2026-12-05. The run refuses to start with less free than this bound, naming both numbers, rather than
-# failing in a checkpoint write ("No space left on device"), and fails if its folder outgrows it.
+# 2026-12-05 (the sample by `du` beside the run). The run refuses to start with less free than this bound,
+# naming both numbers, rather than failing in a checkpoint write ("No space left on device"), and fails
+# if its folder ends larger than the bound.
 DISK_GIB = 4.0
 
 
@@ -171,7 +172,7 @@ def test_paper_configuration_runs_end_to_end(tmp_path):
     work.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(work).free
     if free < DISK_GIB * GIB:
-        pytest.fail(f"{work}: {free / GIB:.1f} GiB free, the paper smoke run needs {DISK_GIB:.1f} GiB", pytrace=False)
+        pytest.fail(f"{work}: {free / GIB:.2f} GiB free, the paper smoke run needs {DISK_GIB:.2f} GiB", pytrace=False)
     root, weights, repo = work / "TinyVIRAT_V2", work / "weights", work / "repo"
     generate_root(root, work / "hr-unused")
     env = make_repo(repo, {})

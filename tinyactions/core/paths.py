@@ -2,8 +2,9 @@
 stages' deps and outs).
 
 One rule for I/O: a stage (or a command of ``tinyactions.app``) resolves the workspace, ``REPO``, and
-passes it to the library function it calls; no library module reads ``REPO`` itself. Tests and benchmarks
-pass a ``Workspace`` of their own (a scratch folder) instead of changing directory.
+passes it (or the paths it names) to the library; no phase's module reads ``REPO`` itself, so a test
+passes a ``Workspace`` of its own (a scratch folder) instead of changing directory. Paths a user sets in
+params.yaml (``data.root``, weights) stay the user's: relative to where the process runs.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 @dataclass(frozen=True)
 class Workspace:
-    """Every file and folder the pipeline reads or writes, under ``root``. The repository's workspace has
-    root ``.``, so that every path it gives (and every path recorded in an output) stays relative."""
+    """The files and folders the stages pass between them, under ``root`` (a stage's own metrics files are
+    named inside ``metrics`` by the job that writes them). The repository's workspace has root ``.``, so
+    that every path it gives (and every path recorded in an output) stays relative."""
 
     root: Path = Path(".")
 
@@ -50,6 +52,16 @@ class Workspace:
     def index(self, split: str) -> Path:
         """The prepared index of a split."""
         return self.prepared / f"{split}.parquet"
+
+    @property
+    def stats(self) -> Path:
+        """Counts per split and class, tail classes (prepare writes it, evaluate reads it)."""
+        return self.prepared / "stats.json"
+
+    @property
+    def cooccurrence(self) -> Path:
+        """Train videos per pair of classes (prepare writes it, evaluate derives groups from it)."""
+        return self.prepared / "cooccurrence.csv"
 
     @property
     def lr_manifest(self) -> Path:
@@ -123,4 +135,7 @@ class Workspace:
         return str(self.superres) if input_kind == "sr" else data_root
 
 
-REPO = Workspace()  # the repository's: what the stages pass
+REPO = Workspace()  # where the stages run: what they pass to the library
+# The same layout relative to a project root, whatever workspace wrote it: how a bundle records its files
+# (tinyactions.decide.bundle.project_file resolves them against the root predict is given).
+PROJECT = Workspace()

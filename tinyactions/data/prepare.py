@@ -101,7 +101,7 @@ def prepare(
     write_table(ws.prepared / "problems.csv", problem_frame)
     write_json(ws.lr_manifest, video_manifest(list(frames.values())))
     together = cooccurrence(frames["train"])
-    write_table(ws.prepared / "cooccurrence.csv", together.reset_index(names="class"))
+    write_table(ws.cooccurrence, together.reset_index(names="class"))
     contradicted = seen_together(together, groups)
     for pair, videos in contradicted.items():
         log.warning("postprocess.groups: %s share %d train videos, though a group calls them exclusive", pair, videos)
@@ -117,7 +117,7 @@ def prepare(
         "tail_classes": tail,
         "class_counts": counts,
     }
-    write_json(ws.prepared / "stats.json", stats)
+    write_json(ws.stats, stats)
     write_json(
         ws.metrics / "data.json",
         {

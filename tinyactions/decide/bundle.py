@@ -34,7 +34,7 @@ from typing_extensions import TypedDict
 
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS, read_json
 from tinyactions.core.files import file_digest
-from tinyactions.core.paths import Workspace
+from tinyactions.core.paths import PROJECT
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.data.video import CODECS
 from tinyactions.decide import crossval, ensemble
@@ -136,7 +136,7 @@ def member_entries(
             "run": run,
             "epoch": epoch,
             "input": specs[run].input,
-            "checkpoint": str(Workspace().checkpoint(run, epoch)),  # relative to the project root (project_file)
+            "checkpoint": str(PROJECT.checkpoint(run, epoch)),
             "sha256": digests[(run, epoch)],
             "recipe": recipe(specs[run]),
             "canary": canaries.get((run, epoch)),

@@ -26,7 +26,7 @@ from tinyactions.challenge.annotations import CLASSES
 from tinyactions.challenge.submission import format_answer
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import file_digest, write_json, write_table, write_text
-from tinyactions.core.paths import Workspace
+from tinyactions.core.paths import PROJECT, Workspace
 from tinyactions.data.index import truth
 from tinyactions.decide import bundle, crossval, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
@@ -210,7 +210,7 @@ def load(s: Settings, ws: Workspace) -> Inputs:
     val_index = pd.read_parquet(ws.index("val"))
     val_ids, labels = truth(val_index)
     originals = val_index.loc[~val_index["flip"]]  # truth's rows
-    stats = json.loads((ws.prepared / "stats.json").read_text())
+    stats = json.loads(ws.stats.read_text())
     tables = {}
     for name in s.run_names():
         path = ws.scores(name)
@@ -228,7 +228,7 @@ def load(s: Settings, ws: Workspace) -> Inputs:
         test_ids=pd.read_parquet(ws.index("test"))["id"].tolist(),
         train_videos=stats["videos"]["train"],
         train_counts=np.array([stats["class_counts"]["train"][c] for c in CLASSES], float),
-        cooccurrence=pd.read_csv(ws.prepared / "cooccurrence.csv", index_col=0),
+        cooccurrence=pd.read_csv(ws.cooccurrence, index_col=0),
         tables=tables,
         generator_sha256=file_digest(ws.generator),
     )
@@ -568,8 +568,7 @@ def ensemble_bundle(
 ) -> dict:
     """A fitted rule as a bundle (tinyactions.decide.bundle): the members' checkpoints, weights, thresholds and
     applied groups, with how they score videos and, for SR members, super-resolve them."""
-    # recorded relative to the project root, as every file of a bundle (bundle.project_file)
-    superres = bundle.superres_entry(Workspace().generator, generator_sha256, s.superres.inference())
+    superres = bundle.superres_entry(PROJECT.generator, generator_sha256, s.superres.inference())
     members = [ck.keys[i] for i in decision.members]
     return bundle.build(
         members,
