@@ -110,9 +110,10 @@ def main():
     ap.add_argument("--out", help="also write the rows as JSON here")
     ap.add_argument("--wheels", type=Path, default=WHEELS, help="folder of wheels (bench/gpu/prepare.sh)")
     ap.add_argument("--site", type=Path, default=SITE, help="where they are unpacked")
+    ap.add_argument("--no-wheels", action="store_true", help="use this interpreter's packages (the project's venv)")
     args = ap.parse_args()
-    wheels = unpack(args.wheels, args.site)
-    sys.path[:0] = [str(args.site), str(ROOT)]
+    wheels = [] if args.no_wheels else unpack(args.wheels, args.site)
+    sys.path[:0] = [*([] if args.no_wheels else [str(args.site)]), str(ROOT)]
     import torch
 
     from tinyactions.core import precision as numeric
