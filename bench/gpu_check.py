@@ -85,8 +85,7 @@ def paper_params(repo: Path, root: Path, weights: Path, dry_run: bool) -> dict:
     p["ensemble"]["members"] = [f"{run}@{epoch}" for run in trained for epoch in ("best", "last")]
     if dry_run:  # a CPU: the demo's backbones, small frames; the official generator stays
         p["train"].update(preset="demo", input_size=32, pretrained={"ircsn": None, "uniformer": None})
-        p["superres"]["size"] = 64
-        p["execution"].update(loader_workers=0)
+        p["superres"].update(size=64, input="square")  # clips at 16 px into the official generator
     else:
         for name, key in (("ircsn", "ircsn"), ("uniformer", "uniformer")):
             zoo.write_checkpoint(name, p["train"]["pretrained"][key], seed=1234)

@@ -114,3 +114,11 @@ def make_prepared(folder: Path, n_train: int = 12, n_val: int = 4, size: int = 2
         apply_policy(frame, split, "fail").to_parquet(path, index=False)
         out[split] = str(path)
     return out
+
+
+@pytest.fixture(scope="session")
+def gpu_image(tmp_path_factory) -> Path:
+    """The GPU machine's packages for this interpreter (tests/gpu_image.py), built once per session."""
+    from tests.gpu_image import image_site
+
+    return image_site(tmp_path_factory.mktemp("gpu-image") / "site")
