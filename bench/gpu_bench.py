@@ -4,8 +4,8 @@ can be reached: the official RealBasicVSR generator's forward pass (batch 1/4/16
 16 frames, batch 8 = the paper profile's clips per GPU), each in fp32 and bf16 autocast, with peak GPU
 memory. On this project's machines first:
 
-    bash bench/gpu/prepare.sh                       # wheels -> .gpu-wheels/ (git-ignored, ~56 MB)
-    .venv/bin/python bench/gpu_bench.py --dry-run   # the same code on the CPU at toy sizes
+    bash bench/gpu/prepare.sh                       # wheels -> .gpu-wheels/ (git-ignored, 23 MB)
+    .venv/bin/python bench/gpu_bench.py --dry-run --no-wheels   # the same code on the CPU at toy sizes
 
 then on the GPU machine, with .gpu-wheels carried: ``python3 bench/gpu_bench.py [--out results.json]``.
 The wheels are unpacked into .gpu-site/ (plain zip extraction, no pip) and put first on sys.path. The

@@ -1,17 +1,18 @@
 """The CUDA path, checked in one prepared run on one GPU, for a machine that has only Python 3.12, torch
 (CUDA) and the packages of its image, and no package index:
 
-1. ``bench``: bench/gpu_bench.py (RealBasicVSR forward and one training step of each paper backbone,
-   fp32 and bf16, rates and peak GPU memory);
-2. ``smoke``: the paper configuration (profiles/paper.yaml, 1 GPU: CUDA, bf16 autocast, SR on the GPU)
+1. ``smoke``: the paper configuration (profiles/paper.yaml, 1 GPU: CUDA, bf16 autocast, SR on the GPU)
    stage by stage in dvc.yaml's order, on a TinyVIRAT-v2-format root generated here and random-weight
-   checkpoints in their published layouts (only counts shrink, as in the paper smoke run);
-3. ``repeat``: one training run again, uninterrupted: byte-equal to the first, or by how much it differs;
-4. ``resume``: the same run killed once its first epoch is saved, then resumed: equal to the uninterrupted
-   run, or by how much it differs.
+   checkpoints in their published layouts (only counts shrink, as in the paper smoke run); ok when every
+   stage ran and training, SR and scoring ran on the GPU in bf16;
+2. ``resume``: one training run again, uninterrupted (``repeat``: byte-equal to the first, or by how much it
+   differs), then killed once its first epoch is saved and resumed (``resume_vs_uninterrupted``);
+3. ``bench``: bench/gpu_bench.py (RealBasicVSR forward and one training step of each paper backbone, fp32
+   and bf16, rates and peak GPU memory).
 
-Each step's result goes into one JSON (``--out``) as soon as it ends, so a step cut by the machine's time
-limit loses only itself. On this project's machines first:
+Everything runs against one deadline (``--budget`` seconds, under the device's limit per command), and
+the JSON (``--out``) is rewritten after every stage, so a cut loses only what was running; the stages'
+output goes beside it (``<out>.log``). On this project's machines first:
 
     bash bench/gpu/prepare.sh                                   # what the GPU image lacks -> .gpu-wheels/
     .venv/bin/python bench/gpu_check.py --dry-run --no-wheels   # the same steps on this CPU, toy sizes
@@ -36,23 +37,37 @@ from pathlib import Path
 from gpu_bench import SITE, WHEELS, unpack
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIPS = {"train": 6, "val": 6, "test": 3}
-EPOCHS = 2
 CHECKED_RUN = "ircsn_lr"  # the run trained again (repeat) and killed and resumed (resume)
 PROJECT_FILES = ["stages", "tinyactions", "profiles", "params.yaml", "dvc.yaml"]
+
+
+class Deadline:
+    """The seconds left of the whole check: every process gets at most what remains."""
+
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(self.end - time.monotonic(), 1.0)
+
+
+class Report:
+    """The results, rewritten whole (atomically) at every change."""
+
+    def __init__(self, path: Path | None, result: dict):
+        self.path, self.result = path, result
+
+    def save(self) -> None:
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_name(self.path.name + ".partial")
+            partial.write_text(json.dumps(self.result, indent=2, default=str) + "\n")
+            partial.replace(self.path)
 
 
 def interpreter() -> list[str]:
     """This interpreter, with its -S when it was started so (as the dry-run test does)."""
     return [sys.executable, *(["-S"] if sys.flags.no_site else [])]
-
-
-def write_result(path: Path | None, result: dict) -> None:
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps(result, indent=2, default=str) + "\n")
-        partial.replace(path)
 
 
 def scratch_project(repo: Path) -> None:
@@ -73,6 +88,7 @@ def paper_params(repo: Path, root: Path, weights: Path, dry_run: bool) -> dict:
 
     from tinyactions.app.profiles import load_profile, validate
     from tinyactions.devtools import zoo
+    from tinyactions.devtools.tiny_root import EPOCHS
 
     base = yaml.safe_load((repo / "params.yaml").read_text())
     p = load_profile("paper", {"data_root": str(root), "weights": str(weights), "gpus": 1}, base, repo / "profiles")
@@ -95,30 +111,6 @@ def paper_params(repo: Path, root: Path, weights: Path, dry_run: bool) -> dict:
     return p
 
 
-def generate_root(root: Path, scratch: Path) -> None:
-    from tinyactions.data.synth import generate
-    from tinyactions.settings import Synth
-
-    generate(
-        Synth.model_validate(
-            {
-                "seed": 1,
-                "videos": CLIPS,
-                "hr_size": 128,
-                "lr_size": {"min": 10, "max": 128, "median": 48},
-                "frames": {"min": 6, "max": 24, "median": 12},
-                "sources": {
-                    "train": {"virat": 3, "meva": 1},
-                    "val": {"virat": 2, "meva": 1},
-                    "test": {"virat": 1, "meva": 0},
-                },
-            }
-        ),
-        root,
-        scratch,
-    )
-
-
 def stage_commands(p: dict) -> list[tuple[str, list[str]]]:
     """The stages of dvc.yaml in an order its dependencies allow: (name as DVC shows it, module args)."""
     runs, students = list(p["runs"]), list(p["students"])
@@ -133,15 +125,24 @@ def stage_commands(p: dict) -> list[tuple[str, list[str]]]:
     ]
 
 
-def run_stage(repo: Path, args: list[str], env: dict, timeout: float, log: Path) -> dict:
+def run_stage(repo: Path, args: list[str], env: dict, deadline: Deadline, log: Path) -> dict:
     start = time.monotonic()
     with open(log, "a") as out:
         out.write(f"\n$ python -m {' '.join(args)}\n")
         out.flush()
-        done = subprocess.run(
-            [*interpreter(), "-m", *args], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout
-        )
-    return {"seconds": round(time.monotonic() - start, 1), "rc": done.returncode}
+        try:
+            done = subprocess.run(
+                [*interpreter(), "-m", *args],
+                cwd=repo,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=deadline.left(),
+            )
+            rc = done.returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    return {"seconds": round(time.monotonic() - start, 1), "rc": rc}
 
 
 def stage_env(site: Path | None, repo: Path) -> dict:
@@ -167,41 +168,59 @@ def set_aside(repo: Path, run: str, to: Path) -> None:
 
 
 def compare_runs(a: Path, b: Path) -> dict:
-    """Two runs' weights (every epoch, tensor by tensor) and per-epoch metrics: equal, or by how much."""
+    """Two runs' weights (every epoch, tensor by tensor) and per-epoch metrics: equal, or by how much.
+    An epoch or tensor one run lacks counts as a difference."""
     import torch
 
     from tinyactions.core import checkpoint_io
 
-    epochs, worst, tensors_differing = {}, 0.0, 0
-    for path in sorted((a / "models").glob("epoch_*.pth")):
-        first = checkpoint_io.load(path)["state_dict"]
-        second = checkpoint_io.load(b / "models" / path.name)["state_dict"]
-        differing = [k for k in first if not torch.equal(first[k], second[k])]
-        gaps = [(first[k].double() - second[k].double()).abs().max() for k in differing if first[k].is_floating_point()]
+    names = sorted({p.name for run in (a, b) for p in (run / "models").glob("epoch_*.pth")})
+    epochs, worst, differing_total = {}, 0.0, 0
+    for name in names:
+        if not ((a / "models" / name).is_file() and (b / "models" / name).is_file()):
+            epochs[name.removesuffix(".pth")] = {"in_both": False}
+            differing_total += 1
+            continue
+        first = checkpoint_io.load(a / "models" / name)["state_dict"]
+        second = checkpoint_io.load(b / "models" / name)["state_dict"]
+        keys = set(first) | set(second)
+        differing = [k for k in keys if k not in first or k not in second or not torch.equal(first[k], second[k])]
+        gaps = [
+            (first[k].double() - second[k].double()).abs().max()
+            for k in differing
+            if k in first and k in second and first[k].is_floating_point() and first[k].shape == second[k].shape
+        ]
         largest = max((float(g) for g in gaps), default=0.0)
-        epochs[path.stem] = {
-            "file_bytes_equal": path.read_bytes() == (b / "models" / path.name).read_bytes(),
-            "tensors": len(first),
+        epochs[name.removesuffix(".pth")] = {
+            "in_both": True,
+            "file_bytes_equal": (a / "models" / name).read_bytes() == (b / "models" / name).read_bytes(),
+            "tensors": len(keys),
             "tensors_differing": len(differing),
             "max_abs_difference": largest,
         }
-        worst, tensors_differing = max(worst, largest), tensors_differing + len(differing)
-    metrics = sorted(p.relative_to(a / "train") for p in (a / "train").rglob("*") if p.is_file())
-    metric_files_equal = all(
-        (b / "train" / rel).is_file() and (a / "train" / rel).read_bytes() == (b / "train" / rel).read_bytes()
+        worst, differing_total = max(worst, largest), differing_total + len(differing)
+    metrics = sorted(
+        {p.relative_to(run / "train") for run in (a, b) for p in (run / "train").rglob("*") if p.is_file()}
+    )
+    metric_files_equal = bool(metrics) and all(
+        (a / "train" / rel).is_file()
+        and (b / "train" / rel).is_file()
+        and (a / "train" / rel).read_bytes() == (b / "train" / rel).read_bytes()
         for rel in metrics
     )
     return {
-        "weights_equal": tensors_differing == 0,
+        "weights_equal": bool(names) and differing_total == 0,
         "max_abs_difference": worst,
         "metric_files_equal": metric_files_equal,
         "epochs": epochs,
     }
 
 
-def kill_after_first_epoch(repo: Path, run: str, env: dict, timeout: float, log: Path) -> dict:
-    """Start ``stages.train run`` and kill its whole process group once epoch 1 is saved in its partial run."""
+def kill_after_first_epoch(repo: Path, run: str, env: dict, deadline: Deadline, log: Path) -> dict:
+    """Start ``stages.train run`` and kill its whole process group once epoch 1 is saved in its partial run
+    (or when the deadline comes)."""
     start = time.monotonic()
+    partial = repo / "models/.partial"
     with open(log, "a") as out:
         out.write(f"\n$ python -m stages.train {run}   (killed after epoch 1)\n")
         out.flush()
@@ -214,10 +233,9 @@ def kill_after_first_epoch(repo: Path, run: str, env: dict, timeout: float, log:
             start_new_session=True,
         )
         saved = []
-        while proc.poll() is None and time.monotonic() - start < timeout:
-            saved = sorted(p.name for p in (repo / "models/.partial").glob(f"{run}-*/epoch_*.pth"))
-            marker = list((repo / "models/.partial").glob(f"{run}-*/last_checkpoint"))
-            if saved and marker:
+        while proc.poll() is None:
+            saved = sorted(p.name for p in partial.glob(f"{run}-*/epoch_*.pth"))
+            if (saved and list(partial.glob(f"{run}-*/last_checkpoint"))) or deadline.left() <= 1.0:
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
             time.sleep(0.05)
@@ -230,72 +248,122 @@ def kill_after_first_epoch(repo: Path, run: str, env: dict, timeout: float, log:
     }
 
 
-def step_smoke(repo: Path, work: Path, site: Path, dry_run: bool, log: Path) -> dict:
-    root, weights = work / "TinyVIRAT_V2", work / "weights"
-    generate_root(root, work / "hr-unused")
-    p = paper_params(repo, root, weights, dry_run)
-    env = stage_env(site, repo)
-    stages = {}
-    for name, args in stage_commands(p):
-        stages[name] = run_stage(repo, args, env, 1800, log)
-        if stages[name]["rc"] != 0:
-            return {"ok": False, "failed": name, "stages": stages}
+def made_on(record: dict, device: str) -> bool:
+    """Whether a ``made_with`` record (device, precision) says: on ``device``, bf16 where it is a GPU."""
+    return record.get("device", "").startswith(device) and (device == "cpu" or record.get("precision") == "bf16")
+
+
+def step_smoke(ctx: dict, report: Report) -> dict:
     import pandas as pd
 
-    answer = (repo / "submission/answer.txt").read_text().splitlines()
-    made = json.loads((repo / "data/manifests/sr.json").read_text())["made_with"]
+    from tinyactions.devtools.tiny_root import CLIPS, generate_root
+
+    repo, work = ctx["repo"], ctx["work"]
+    scratch_project(repo)
+    root, weights = work / "TinyVIRAT_V2", work / "weights"
+    generate_root(root, work / "hr-unused")
+    p = paper_params(repo, root, weights, ctx["dry_run"])
+    env = stage_env(ctx["site"], repo)
+    outcome = {"ok": False, "stages": {}}
+    report.result["steps"]["smoke"] = outcome
+    for name, args in stage_commands(p):
+        outcome["stages"][name] = run_stage(repo, args, env, ctx["deadline"], ctx["log"])
+        report.save()
+        if outcome["stages"][name]["rc"] != 0:
+            outcome["failed"] = name
+            return outcome
     runs = [*p["runs"], *p["students"]]
-    trained = {r: json.loads((repo / "models" / r / "run.json").read_text())["made_with"] for r in runs}
-    dumped = {}
+    outcome["answer_lines"] = len((repo / "submission/answer.txt").read_text().splitlines())
+    outcome["superres_made_with"] = json.loads((repo / "data/manifests/sr.json").read_text())["made_with"]
+    outcome["train_made_with"] = {
+        r: json.loads((repo / "models" / r / "run.json").read_text())["made_with"] for r in runs
+    }
+    outcome["dump_made_with"] = {}
     for r in runs:
         attrs = pd.read_parquet(repo / "data/scores" / f"{r}.parquet").attrs
-        dumped[r] = {k: attrs.get(k) for k in ("device", "precision")}
-    return {
-        "ok": len(answer) == CLIPS["test"],
-        "stages": stages,
-        "answer_lines": len(answer),
-        "superres_made_with": made,
-        "train_made_with": trained,
-        "dump_made_with": dumped,
-    }
+        outcome["dump_made_with"][r] = {k: attrs.get(k) for k in ("device", "precision")}
+    device = "cpu" if ctx["dry_run"] else "cuda"
+    records = [outcome["superres_made_with"], *outcome["train_made_with"].values(), *outcome["dump_made_with"].values()]
+    outcome["on_the_device"] = all(made_on(r, device) for r in records)
+    outcome["ok"] = outcome["answer_lines"] == CLIPS["test"] and outcome["on_the_device"]
+    return outcome
 
 
-def step_repeat_and_resume(repo: Path, work: Path, site: Path, log: Path) -> dict:
-    env = stage_env(site, repo)
+def step_resume(ctx: dict, report: Report) -> dict:
+    repo, work, deadline, log = ctx["repo"], ctx["work"], ctx["deadline"], ctx["log"]
+    trained = report.result["steps"].get("smoke", {}).get("stages", {}).get(f"train@{CHECKED_RUN}", {})
+    if trained.get("rc") != 0:
+        return {"ok": False, "failed": f"train@{CHECKED_RUN} did not run in the smoke step"}
+    env = stage_env(ctx["site"], repo)
     runs = work / "runs"
     shutil.rmtree(runs, ignore_errors=True)
     set_aside(repo, CHECKED_RUN, runs / "first")
-    again = run_stage(repo, ["stages.train", CHECKED_RUN], env, 1800, log)
+    outcome = {"ok": False, "run": CHECKED_RUN}
+    report.result["steps"]["resume"] = outcome
+    again = run_stage(repo, ["stages.train", CHECKED_RUN], env, deadline, log)
+    outcome["train_seconds"] = again["seconds"]
     if again["rc"] != 0:
-        return {"ok": False, "failed": "train again", **again}
+        outcome["failed"] = f"train again: {again['rc']}"
+        return outcome
     set_aside(repo, CHECKED_RUN, runs / "repeat")
-    killed = kill_after_first_epoch(repo, CHECKED_RUN, env, 1800, log)
-    resumed = run_stage(repo, ["stages.train", CHECKED_RUN], env, 1800, log)
+    outcome["repeat"] = compare_runs(runs / "first", runs / "repeat")
+    report.save()
+    outcome["kill"] = kill_after_first_epoch(repo, CHECKED_RUN, env, deadline, log)
+    resumed = run_stage(repo, ["stages.train", CHECKED_RUN], env, deadline, log)
+    outcome["resume_seconds"] = resumed["seconds"]
     if resumed["rc"] != 0:
-        return {"ok": False, "failed": "resume", "kill": killed, **resumed}
+        outcome["failed"] = f"resume: {resumed['rc']}"
+        return outcome
     set_aside(repo, CHECKED_RUN, runs / "resumed")
-    return {
-        "ok": True,
-        "run": CHECKED_RUN,
-        "train_seconds": again["seconds"],
-        "repeat": compare_runs(runs / "first", runs / "repeat"),
-        "kill": killed,
-        "resume_seconds": resumed["seconds"],
-        "resume_vs_uninterrupted": compare_runs(runs / "repeat", runs / "resumed"),
-        "resume_vs_first": compare_runs(runs / "first", runs / "resumed"),
-    }
+    outcome["resume_vs_uninterrupted"] = compare_runs(runs / "repeat", runs / "resumed")
+    outcome["resume_vs_first"] = compare_runs(runs / "first", runs / "resumed")
+    kill = outcome["kill"]
+    outcome["ok"] = (
+        kill["killed"] and kill["saved_when_killed"] == ["epoch_1.pth"] and not kill["published_before_kill"]
+    )
+    return outcome
+
+
+def step_bench(ctx: dict, report: Report) -> dict:
+    out = ctx["work"] / "bench.json"
+    args = ctx["args"]
+    wheels = ["--no-wheels"] if args.no_wheels else ["--wheels", str(args.wheels), "--site", str(args.site)]
+    try:
+        done = subprocess.run(
+            [
+                *interpreter(),
+                str(ROOT / "bench/gpu_bench.py"),
+                *(["--dry-run"] * args.dry_run),
+                "--out",
+                str(out),
+                *wheels,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=ctx["deadline"].left(),
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "failed": "timeout"}
+    if done.returncode != 0:
+        return {"ok": False, "output": (done.stdout + done.stderr)[-3000:]}
+    return {"ok": True, **json.loads(out.read_text())}
+
+
+STEPS = {"smoke": step_smoke, "resume": step_resume, "bench": step_bench}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dry-run", action="store_true", help="the CPU, toy sizes: checks that every step runs")
-    ap.add_argument("--out", type=Path, help="the results as JSON (written after each step)")
+    ap.add_argument("--out", type=Path, help="the results as JSON (rewritten after every stage); its .log beside it")
+    ap.add_argument("--budget", type=float, default=480, help="seconds for the whole check (default: %(default)s)")
     ap.add_argument("--work", type=Path, default=ROOT / "data/gpu-check", help="scratch folder")
     ap.add_argument("--wheels", type=Path, default=WHEELS, help="folder of wheels (bench/gpu/prepare.sh)")
     ap.add_argument("--site", type=Path, default=SITE, help="where they are unpacked")
     ap.add_argument("--no-wheels", action="store_true", help="use this interpreter's packages (the project's venv)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["bench", "smoke", "resume"], help="steps to leave out")
+    ap.add_argument("--skip", nargs="*", default=[], choices=list(STEPS), help="steps to leave out")
     args = ap.parse_args()
+    deadline = Deadline(args.budget)
     started = time.monotonic()
     if args.no_wheels:
         wheels, args.site = [], None
@@ -306,67 +374,51 @@ def main() -> None:
     import torch
 
     cuda = torch.cuda.is_available() and not args.dry_run
-    result = {
-        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
-        "dry_run": args.dry_run,
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "numpy": numpy.__version__,
-        "python": sys.version.split()[0],
-        "wheels": len(wheels),
-        "steps": {},
-    }
-    print(f"gpu check on {result['device']}: torch {torch.__version__}, numpy {numpy.__version__}", flush=True)
     if not cuda and not args.dry_run:
-        raise SystemExit("no CUDA device visible: run with --dry-run on a CPU")
+        raise SystemExit("gpu check: no CUDA device visible; run with --dry-run on a CPU")
+    if args.dry_run:  # every process of every step on the CPU
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    log = work / "stages.log"
-    if args.dry_run:  # every process of every step on the CPU
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    steps = {
-        "bench": lambda: bench(args, work),
-        "smoke": lambda: step_smoke(work / "repo", work, args.site, args.dry_run, log),
-        "resume": lambda: step_repeat_and_resume(work / "repo", work, args.site, log),
-    }
-    for name, step in steps.items():
-        if name in args.skip or (name == "resume" and not result["steps"].get("smoke", {}).get("ok")):
+    log = args.out.with_suffix(".log") if args.out else work / "stages.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    report = Report(
+        args.out,
+        {
+            "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+            "dry_run": args.dry_run,
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "numpy": numpy.__version__,
+            "python": sys.version.split()[0],
+            "wheels": len(wheels),
+            "budget_seconds": args.budget,
+            "steps": {},
+        },
+    )
+    print(f"gpu check on {report.result['device']}: torch {torch.__version__}, numpy {numpy.__version__}", flush=True)
+    ctx = {"args": args, "dry_run": args.dry_run, "work": work, "repo": work / "repo", "site": args.site}
+    ctx.update(log=log, deadline=deadline)
+    for name, step in STEPS.items():
+        if name in args.skip:
             continue
         start = time.monotonic()
         print(f"step {name} ...", flush=True)
-        if name != "bench" and not (work / "repo").is_dir():
-            scratch_project(work / "repo")
         try:
-            outcome = step()
+            outcome = step(ctx, report)
         except Exception as e:  # noqa: BLE001  (the JSON records which step failed and how; the others still run)
-            outcome = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+            outcome = {**report.result["steps"].get(name, {}), "ok": False, "error": f"{type(e).__name__}: {e}"}
         outcome["step_seconds"] = round(time.monotonic() - start, 1)
-        result["steps"][name] = outcome
-        result["seconds"] = round(time.monotonic() - started, 1)
-        write_result(args.out, result)
+        report.result["steps"][name] = outcome
+        report.result["seconds"] = round(time.monotonic() - started, 1)
+        report.save()
         print(f"step {name}: {'ok' if outcome.get('ok') else 'FAILED'} in {outcome['step_seconds']} s", flush=True)
-    tail = log.read_text()[-4000:] if log.is_file() else ""
-    if not all(s.get("ok") for s in result["steps"].values()):
-        result["log_tail"] = tail
-        write_result(args.out, result)
-        print(tail)
+    if not all(s.get("ok") for s in report.result["steps"].values()):
+        print(log.read_text()[-4000:])
         raise SystemExit(1)
-    print(json.dumps({k: v for k, v in result.items() if k != "steps"}, default=str))
-
-
-def bench(args, work: Path) -> dict:
-    out = work / "bench.json"
-    wheels = ["--no-wheels"] if args.no_wheels else ["--wheels", str(args.wheels), "--site", str(args.site)]
-    done = subprocess.run(
-        [*interpreter(), str(ROOT / "bench/gpu_bench.py"), *(["--dry-run"] * args.dry_run), "--out", str(out), *wheels],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        return {"ok": False, "output": (done.stdout + done.stderr)[-3000:]}
-    return {"ok": True, **json.loads(out.read_text())}
+    print(json.dumps({k: v for k, v in report.result.items() if k != "steps"}, default=str))
 
 
 if __name__ == "__main__":

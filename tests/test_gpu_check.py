@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from tests.gpu_image import HERE, ROOT, pinned, prepare, run_as_on_the_gpu_machine
+from tinyactions.devtools.tiny_root import CLIPS
 
 sys.path.insert(0, str(ROOT / "bench"))
 import gpu_check  # noqa: E402
@@ -20,8 +21,10 @@ def paper_runs() -> dict:
     return yaml.safe_load((ROOT / "profiles/paper.yaml").read_text())
 
 
-def dvc_stages(p: dict) -> dict[str, tuple[list[str], list[str]]]:
-    """dvc.yaml's stages for the runs of ``p``, as DVC names them: (deps, outs) of each."""
+def dvc_stages(p: dict) -> dict[str, tuple[list[str], list[str], list[str]]]:
+    """dvc.yaml's stages for the runs of ``p``, as DVC names them: (deps, outs, command) of each, with
+    ``${key}``, ``${item.*}`` and ``${data.root}`` (the demo's, where synth writes) resolved."""
+    data_root = yaml.safe_load((ROOT / "params.yaml").read_text())["data"]["root"]
     found = {}
     for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
         items = {None: {}}
@@ -30,11 +33,32 @@ def dvc_stages(p: dict) -> dict[str, tuple[list[str], list[str]]]:
         body = stage.get("do", stage)
         for key, item in items.items():
 
-            def paths(entries):
-                text = [str(e if isinstance(e, str) else next(iter(e))).replace("${key}", key or "") for e in entries]
-                return [re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), t) for t in text]
+            def resolve(text: str) -> str:
+                text = text.replace("${key}", key or "").replace("${data.root}", data_root)
+                return re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
 
-            found[f"{name}@{key}" if key else name] = (paths(body.get("deps", [])), paths(body.get("outs", [])))
+            def paths(entries):
+                return [resolve(str(e if isinstance(e, str) else next(iter(e)))).rstrip("/") for e in entries]
+
+            command = resolve(body["cmd"]).split()
+            assert command[:2] == ["python", "-m"], command
+            label = f"{name}@{key}" if key else name
+            found[label] = (paths(body.get("deps", [])), paths(body.get("outs", [])), command[2:])
+    return found
+
+
+def misordered(names: list[str], stages: dict) -> list[tuple[str, str]]:
+    """(stage, later stage) pairs where the stage reads what the later one writes (a path or one inside
+    the other)."""
+    found = []
+    for i, name in enumerate(names):
+        for later in names[i + 1 :]:
+            if any(
+                d == o or d.startswith(o + "/") or o.startswith(d + "/")
+                for d in stages[name][0]
+                for o in stages[later][1]
+            ):
+                found.append((name, later))
     return found
 
 
@@ -45,13 +69,13 @@ def test_the_check_runs_every_stage_of_dvc_yaml_in_an_order_its_dependencies_all
     names = [name for name, _ in commands]
     assert sorted(names) == sorted(stages) and len(names) == len(set(names))
     assert "models/ircsn_sr" in stages["teacher@ircsn_kd"][0]  # dvc.yaml's ${item.teacher}, resolved
-    for i, name in enumerate(names):  # no stage reads what a later one writes
-        reads = stages[name][0]
-        for later in names[i + 1 :]:
-            written = [o.rstrip("/") for o in stages[later][1]]
-            assert not [d for d in reads for o in written if d == o or d.startswith(o + "/")], (name, later)
-    module = dict(commands)
-    assert module["distill@ircsn_kd"] == ["stages.train", "ircsn_kd"] and module["evaluate"] == ["stages.evaluate"]
+    assert misordered(names, stages) == []
+    assert {name: args for name, args in commands} == {name: stage[2] for name, stage in stages.items()}
+    # the rule sees a misordering: evaluate before the dumps, prepare before synth
+    for moved, before in (("evaluate", "dump@ircsn_lr"), ("synth", "prepare")):
+        wrong = [n for n in names if n != moved]
+        wrong.insert(wrong.index(before) + (moved == "synth"), moved)
+        assert misordered(wrong, stages), (moved, before)
 
 
 def test_comparing_two_runs_names_the_largest_difference(tmp_path):
@@ -100,10 +124,10 @@ def test_the_check_passes_as_the_gpu_machine_would_run_it(tmp_path, gpu_image):
     assert set(steps) == {"bench", "smoke", "resume"} and all(s["ok"] for s in steps.values())
     smoke = steps["smoke"]
     assert [n for n, _ in gpu_check.stage_commands(paper_runs())] == list(smoke["stages"])
-    assert all(s["rc"] == 0 for s in smoke["stages"].values()) and smoke["answer_lines"] == gpu_check.CLIPS["test"]
-    assert smoke["superres_made_with"]["device"] == "cpu" and {
-        m["device"] for m in smoke["train_made_with"].values()
-    } == {"cpu"}
+    assert all(s["rc"] == 0 for s in smoke["stages"].values()) and smoke["answer_lines"] == CLIPS["test"]
+    # SR, every training and every score table made where the check runs (on a GPU: cuda, bf16)
+    assert smoke["on_the_device"] and smoke["superres_made_with"]["device"] == "cpu"
+    assert {m["device"] for m in [*smoke["train_made_with"].values(), *smoke["dump_made_with"].values()]} == {"cpu"}
     resume = steps["resume"]
     # killed once epoch 1 was saved and before the run was published, then resumed
     assert resume["kill"]["killed"] and resume["kill"]["saved_when_killed"] == ["epoch_1.pth"]

@@ -33,11 +33,10 @@ from tinyactions.challenge.submission import format_answer
 from tinyactions.core import precision
 from tinyactions.decide.bundle import predicted_matrix, read_predictions
 from tinyactions.devtools.memory import GIB, TreeWatch
+from tinyactions.devtools.tiny_root import CLIPS, EPOCHS, generate_root
 
 pytestmark = pytest.mark.paper
 
-CLIPS = {"train": 6, "val": 6, "test": 3}  # 6 train clips: one step of 2 x 2 clips per epoch
-EPOCHS = 2
 SMOKE = {  # the only departures from profiles/paper.yaml: counts, so that 2 CPU cores finish in minutes
     "train": {"batch_size": 4},  # global: 2 clips on each of the 2 processes
     "execution": {"loader_workers": 1, "score_chunk": 8, "superres_batch": 1, "batch_per_process": 2},
@@ -84,31 +83,6 @@ def folder_bytes(folder: Path) -> int:
             seen.add((st.st_dev, st.st_ino))
             total += st.st_blocks * 512
     return total
-
-
-def generate_root(root: Path, scratch: Path) -> None:
-    """A TinyVIRAT-v2 tree: real layout and schema, clips of 10-128 px and 6-24 frames."""
-    from tinyactions.data.synth import generate
-    from tinyactions.settings import Synth
-
-    generate(
-        Synth.model_validate(
-            {
-                "seed": 1,
-                "videos": CLIPS,
-                "hr_size": 128,
-                "lr_size": {"min": 10, "max": 128, "median": 48},
-                "frames": {"min": 6, "max": 24, "median": 12},
-                "sources": {
-                    "train": {"virat": 3, "meva": 1},
-                    "val": {"virat": 2, "meva": 1},
-                    "test": {"virat": 1, "meva": 0},
-                },
-            }
-        ),
-        root,
-        scratch,
-    )
 
 
 def smoke_params(repo: Path, env: dict, root: Path, weights: Path) -> dict:

@@ -1,2 +1,2 @@
-"""Tools for the tests and benchmarks (the model-zoo networks, a process tree's peak memory); nothing in the
-pipeline imports them."""
+"""Tools for the tests and benchmarks (the model-zoo networks, a process tree's peak memory, a tiny
+TinyVIRAT-v2 root); nothing in the pipeline imports them."""
