@@ -96,15 +96,15 @@ def paper_params(repo: Path, root: Path, weights: Path, dry_run: bool) -> dict:
     p["train"]["batch_size"] = 4
     p["thresholds"]["folds"] = 3
     trained = [*p["runs"], *p["students"]]
-    for run in trained:
-        (p["runs"] if run in p["runs"] else p["students"])[run]["epochs"] = EPOCHS
+    for entry in [*p["runs"].values(), *p["students"].values()]:
+        entry["epochs"] = EPOCHS
     p["ensemble"]["members"] = [f"{run}@{epoch}" for run in trained for epoch in ("best", "last")]
     if dry_run:  # a CPU: the demo's backbones, small frames; the official generator stays
         p["train"].update(preset="demo", input_size=32, pretrained={"ircsn": None, "uniformer": None})
         p["superres"].update(size=64, input="square")  # clips at 16 px into the official generator
     else:
-        for name, key in (("ircsn", "ircsn"), ("uniformer", "uniformer")):
-            zoo.write_checkpoint(name, p["train"]["pretrained"][key], seed=1234)
+        for backbone in ("ircsn", "uniformer"):
+            zoo.write_checkpoint(backbone, p["train"]["pretrained"][backbone], seed=1234)
     zoo.write_checkpoint("realbasicvsr", p["superres"]["weights"], seed=1234)
     (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     validate(p)
@@ -300,21 +300,24 @@ def step_resume(ctx: dict, report: Report) -> dict:
     set_aside(repo, CHECKED_RUN, runs / "first")
     outcome = {"ok": False, "run": CHECKED_RUN}
     report.result["steps"]["resume"] = outcome
-    again = run_stage(repo, ["stages.train", CHECKED_RUN], env, deadline, log)
-    outcome["train_seconds"] = again["seconds"]
-    if again["rc"] != 0:
-        outcome["failed"] = f"train again: {again['rc']}"
+
+    def train_to(label: str) -> bool:
+        """Train the run to the end (resuming what it finds) and set its outputs aside as runs/<label>."""
+        done = run_stage(repo, ["stages.train", CHECKED_RUN], env, deadline, log)
+        outcome[f"{label}_seconds"] = done["seconds"]
+        if done["rc"] != 0:
+            outcome["failed"] = f"{label}: {done['rc']}"
+            return False
+        set_aside(repo, CHECKED_RUN, runs / label)
+        return True
+
+    if not train_to("repeat"):
         return outcome
-    set_aside(repo, CHECKED_RUN, runs / "repeat")
     outcome["repeat"] = compare_runs(runs / "first", runs / "repeat")
     report.save()
     outcome["kill"] = kill_after_first_epoch(repo, CHECKED_RUN, env, deadline, log)
-    resumed = run_stage(repo, ["stages.train", CHECKED_RUN], env, deadline, log)
-    outcome["resume_seconds"] = resumed["seconds"]
-    if resumed["rc"] != 0:
-        outcome["failed"] = f"resume: {resumed['rc']}"
+    if not train_to("resumed"):
         return outcome
-    set_aside(repo, CHECKED_RUN, runs / "resumed")
     outcome["resume_vs_uninterrupted"] = compare_runs(runs / "repeat", runs / "resumed")
     outcome["resume_vs_first"] = compare_runs(runs / "first", runs / "resumed")
     kill = outcome["kill"]
@@ -399,8 +402,15 @@ def main() -> None:
         },
     )
     print(f"gpu check on {report.result['device']}: torch {torch.__version__}, numpy {numpy.__version__}", flush=True)
-    ctx = {"args": args, "dry_run": args.dry_run, "work": work, "repo": work / "repo", "site": args.site}
-    ctx.update(log=log, deadline=deadline)
+    ctx = {
+        "args": args,
+        "dry_run": args.dry_run,
+        "work": work,
+        "repo": work / "repo",
+        "site": args.site,
+        "log": log,
+        "deadline": deadline,
+    }
     for name, step in STEPS.items():
         if name in args.skip:
             continue
