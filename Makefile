@@ -41,7 +41,7 @@ smoke-paper: setup
 leaderboard: setup
 	@$(VENV)/bin/tinyactions leaderboard
 
-# The seed's full configuration on real data, real weights and GPUs (profiles/paper.yaml):
+# The paper's full configuration on real data, real weights and GPUs (profiles/paper.yaml):
 #   make paper TINYVIRAT=/datasets/TinyVIRAT_V2 WEIGHTS=/weights [GPUS=8]
 paper: setup
 	$(if $(and $(TINYVIRAT),$(WEIGHTS)),,$(error usage: make paper TINYVIRAT=<TinyVIRAT-v2 root> WEIGHTS=<checkpoint folder> [GPUS=n]))

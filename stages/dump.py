@@ -8,19 +8,28 @@ Output: data/scores/<run>.parquet with columns run, epoch, split, id, sample_id,
 
 import sys
 
-from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.execution import Execution
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
+from tinyactions.data.settings import Data
 from tinyactions.score.dump import dump_run
+from tinyactions.score.settings import Dump
+from tinyactions.train.settings import RunReads
+
+
+class DumpReads(RunReads):
+    data: Data
+    dump: Dump
+    execution: Execution
 
 
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: python -m stages.dump <run>")
     stage.logger(f"dump@{sys.argv[1]}")
-    s = settings.load()
+    s = DumpReads.load(REPO.params)
     spec = s.run_spec(sys.argv[1])
     with Phases("clip") as progress:
         dump_run(

@@ -1,21 +1,28 @@
 """Stage prepare: validate every annotation entry against its video and write the prepared index
 (see tinyactions.data.prepare for the outputs)."""
 
-from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.challenge.annotations import AnnotationError
+from tinyactions.core.execution import Execution
+from tinyactions.core.params import Reads
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.data.index import BadEntriesError, default_workers
-from tinyactions.data.prepare import prepare
+from tinyactions.data.prepare import Balance, prepare
+from tinyactions.data.settings import Data
+
+
+class PrepareReads(Reads):
+    data: Data
+    balance: Balance
+    execution: Execution
 
 
 def main() -> None:
     log = stage.logger("prepare")
-    s = settings.load()
-    groups = s.postprocess.groups if isinstance(s.postprocess.groups, list) else []  # configured ones only
+    s = PrepareReads.load(REPO.params)
     with Phases("video") as progress:
-        stats = prepare(s.data, s.balance, groups, s.execution.data_workers or default_workers(), REPO, progress)
+        stats = prepare(s.data, s.balance, s.execution.data_workers or default_workers(), REPO, progress)
     log.info("prepared %s videos (%d train samples with balance copies)", stats["videos"], stats["train_samples"])
 
 

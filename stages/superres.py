@@ -13,13 +13,22 @@ writes data/manifests/sr.json (path -> cache key: what runs on super-resolved in
 
 import argparse
 
-from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.execution import Execution
+from tinyactions.core.params import Reads
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
+from tinyactions.data.settings import Data
 from tinyactions.data.video import VideoDecodeError
 from tinyactions.superres import dataset, upscale
+from tinyactions.superres.settings import Inference
+
+
+class SuperresReads(Reads):
+    data: Data
+    superres: Inference
+    execution: Execution
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -39,7 +48,7 @@ def main() -> None:
     ap.add_argument("--shard", help="i/n: process only this share of the videos into the cache")
     shard, shards = parse_shard(ap.parse_args().shard)
     log = stage.logger("superres")
-    s = settings.load()
+    s = SuperresReads.load(REPO.params)
     job = upscale.UpscaleJob.of(s.superres.inference(), str(REPO.generator), s.execution.superres_batch)
     where = upscale.devices(s.execution.superres_workers)
     log.info("%d worker(s) on %s, %s", len(where), where[0], job.settings(where[0]).get("precision", "fp32"))

@@ -6,17 +6,26 @@ superres.weights = <path>: validate an official checkpoint and copy it. Output:
 models/superres/generator.pth (see tinyactions.superres.fit).
 """
 
-from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.execution import Execution
+from tinyactions.core.params import Reads
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
+from tinyactions.data.settings import Data
 from tinyactions.superres.fit import make_generator
+from tinyactions.superres.fit_settings import Superres
+
+
+class FitReads(Reads):
+    data: Data
+    superres: Superres
+    execution: Execution
 
 
 def main() -> None:
     stage.logger("superres_fit")
-    s = settings.load()
+    s = FitReads.load(REPO.params)
     with Phases("step") as progress:
         make_generator(s.superres, s.data.root, s.execution.superres_batch, REPO, progress)
 

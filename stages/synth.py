@@ -4,16 +4,22 @@ With data.source = tinyvirat the real dataset is used and this stage writes only
 pipeline keeps one shape for both sources.
 """
 
-from tinyactions import settings
 from tinyactions.app import stage
+from tinyactions.core.params import Reads
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
-from tinyactions.data.synth import write_demo
+from tinyactions.data.settings import Data
+from tinyactions.data.synth import Synth, write_demo
+
+
+class SynthReads(Reads):
+    data: Data
+    synth: Synth
 
 
 def main() -> None:
     log = stage.logger("synth")
-    s = settings.load()
+    s = SynthReads.load(REPO.params)
     if s.data.source != "synth":
         write_demo(None, REPO.synth_lr, REPO.synth_hr)
         log.info("data.source = %s: demo dataset not generated", s.data.source)

@@ -10,12 +10,21 @@ flipped SR clip), s_<class> columns.
 
 import sys
 
-from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.execution import Execution
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
+from tinyactions.score.member import Member
+from tinyactions.score.settings import BestBy, Dump
 from tinyactions.score.teacher import score_teacher
+from tinyactions.train.settings import RunReads
+
+
+class TeacherReads(RunReads):
+    best_by: BestBy
+    dump: Dump
+    execution: Execution
 
 
 def main() -> None:
@@ -23,8 +32,8 @@ def main() -> None:
         sys.exit("usage: python -m stages.teacher <student>")
     student = sys.argv[1]
     log = stage.logger(f"teacher@{student}")
-    s = settings.load()
-    rule = s.teacher(student)
+    s = TeacherReads.load(REPO.params)
+    rule = Member(*s.teacher(student))
     with Phases("clip") as progress:
         epoch = score_teacher(
             s.run_spec(rule.run),

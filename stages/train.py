@@ -11,11 +11,18 @@ models/<run>/epoch_<n>.pth (every epoch), metrics/train/<run>/ (dvclive).
 import sys
 from pathlib import Path
 
-from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
 from tinyactions.core.errors import SettingsError
+from tinyactions.core.execution import Execution
 from tinyactions.core.paths import REPO
+from tinyactions.data.settings import Data
+from tinyactions.train.settings import RunReads
+
+
+class TrainReads(RunReads):
+    data: Data
+    execution: Execution
 
 
 def main() -> None:
@@ -23,7 +30,7 @@ def main() -> None:
         sys.exit("usage: python -m stages.train <run>")
     name = sys.argv[1]
     log = stage.logger(f"train@{name}")
-    s = settings.load()
+    s = TrainReads.load(REPO.params)
     spec = s.run_spec(name)
     if spec.pretrained and not Path(spec.pretrained).is_file():
         raise SettingsError(f"train.pretrained.{spec.backbone}: {spec.pretrained} does not exist")

@@ -12,7 +12,7 @@ from tinyactions.core.paths import REPO
 
 
 def main() -> None:
-    s = settings.load()
+    s = settings.load(REPO.params)
     write_text(REPO.validated, "params.yaml is valid\n")
     stage.logger("validate").info("params.yaml: valid (%d runs: %s)", len(s.run_names()), ", ".join(s.run_names()))
 

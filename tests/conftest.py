@@ -28,9 +28,10 @@ def run_spec(**changes):
 def threshold_config(**changes):
     """The shipped params.yaml's threshold settings with ``changes``."""
     from tinyactions import settings
+    from tinyactions.decide.settings import Thresholds
 
     t = settings.load(ROOT / "params.yaml").thresholds
-    return settings.Thresholds.model_validate({**t.model_dump(), **changes})
+    return Thresholds.model_validate({**t.model_dump(), **changes})
 
 
 def smooth_clip(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -6,15 +6,15 @@ import re
 
 import pytest
 
-from tests.imports import ROOT, closure, direct_imports
+from tinyactions.devtools.imports import ROOT, closure, direct_imports
 
 LIBRARY = ROOT / "tinyactions"
 # lowest first: a module imports only from its own layer or lower ones
 LAYERS = ["core", "challenge", "data", "superres", "train", "score", "decide", "settings", "app"]
 # tools for tests and bench, never imported by the pipeline; they may import anything
 TOOLS = "devtools"
-# settings are the schema over every phase: a phase takes its section as an argument (typed under
-# ``if TYPE_CHECKING:``), it never imports settings
+# tinyactions/settings.py composes every phase's sections to check rules across them: the validate stage
+# and the app import it, no phase does
 
 
 def modules() -> list[str]:
@@ -51,7 +51,7 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     fake = tmp_path / "tinyactions/data/fake.py"
     fake.parent.mkdir(parents=True)
     fake.write_text("from tinyactions.decide import thresholds\n")
-    monkeypatch.setattr("tests.imports.ROOT", tmp_path)
+    monkeypatch.setattr("tinyactions.devtools.imports.ROOT", tmp_path)
     (tmp_path / "tinyactions/decide").mkdir()
     (tmp_path / "tinyactions/decide/thresholds.py").write_text("")
     found = direct_imports(fake)
@@ -59,8 +59,7 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     assert LAYERS.index(layer(next(iter(found)))) > LAYERS.index("data")
 
 
-# each stage's phase; the modules of later phases it may import are the terms the settings schema reads
-# and the stages' own plumbing (app/stage.py)
+# each stage's phase; the one module of a later layer it may import is the stages' own plumbing
 STAGE_PHASES = {
     "validate": "settings",
     "synth": "data",
@@ -72,14 +71,7 @@ STAGE_PHASES = {
     "teacher": "score",
     "evaluate": "decide",
 }
-VOCABULARY = {
-    "tinyactions/app/stage.py",
-    "tinyactions/superres/geometry.py",
-    "tinyactions/train/spec.py",
-    "tinyactions/score/member.py",
-    "tinyactions/decide/strategies.py",
-    "tinyactions/decide/groups.py",
-}
+PLUMBING = {"tinyactions/app/stage.py"}
 
 
 @pytest.mark.parametrize("stage", sorted(STAGE_PHASES))
@@ -92,7 +84,42 @@ def test_a_stage_depends_on_no_later_phases_rules(stage):
         for f in closure(f"stages.{stage}")
         if f.startswith("tinyactions/") and f.count("/") == 2 and LAYERS.index(f.split("/")[1]) > phase
     ]
-    assert sorted(set(later) - VOCABULARY) == []
+    assert sorted(set(later) - PLUMBING) == []
+
+
+def composer_importers(files) -> list[str]:
+    """The files that import the composer (``tinyactions.settings``) in any form, annotations included."""
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            if "tinyactions.settings" in names:
+                found.append(str(path.relative_to(ROOT)))
+    return sorted(set(found))
+
+
+def test_only_validate_and_the_app_import_the_composer():
+    """Each phase owns its sections' models and a stage loads only the sections it reads; the rules across
+    sections run once, in validate. A phase never imports the composer, not even for a type."""
+    phases = [p for p in LIBRARY.rglob("*.py") if layer(".".join(p.relative_to(ROOT).parts)) in LAYERS[:7]]
+    assert composer_importers(phases) == []
+    assert composer_importers([*(ROOT / "stages").glob("*.py")]) == ["stages/validate.py"]
+
+
+def test_the_composer_checker_sees_every_form(tmp_path, monkeypatch):
+    monkeypatch.setattr("tests.test_architecture.ROOT", tmp_path)
+    for code in (
+        "from tinyactions import settings\n",
+        "import tinyactions.settings\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from tinyactions.settings import Settings\n",
+    ):
+        fake = tmp_path / "fake.py"
+        fake.write_text(code)
+        assert composer_importers([fake]) == ["fake.py"], code
 
 
 def test_every_stage_has_its_phase():

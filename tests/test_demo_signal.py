@@ -20,7 +20,7 @@ def test_a_seeds_workspace_is_the_demo_with_that_seed_and_a_legal_ensemble_of_lr
     s = settings.parse(p)  # the pipeline's own stages must accept it
     assert (s.synth.seed, s.train.seed, s.train.input_size) == (2, 2, 64)
     assert s.run_names() == ["ircsn_lr", "ircsn_sr", "ircsn_kd"] and s.ensemble.ablation_runs == []
-    assert [str(m) for m in s.members()] == [
+    assert [str(m) for m in s.ensemble.parsed()] == [
         "ircsn_lr@best",
         "ircsn_lr@last",
         "ircsn_sr@best",

@@ -1,15 +1,16 @@
 """dvc.yaml stays the honest map of the pipeline: every stage lists exactly the project code its command
-imports (transitively) as deps, every param key it lists exists, no stage lists an execution key, and
-every settings key a stage reads is covered by a param it lists."""
+imports (transitively) as deps, every param key it lists exists, no stage lists an execution key, every
+settings key a stage reads is covered by a param it lists and every param it lists is read."""
 
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
-from tests.imports import ROOT, closure
 from tinyactions import settings
+from tinyactions.devtools.imports import ROOT, closure
 
 MAP = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -21,7 +22,7 @@ METHOD_READS = {
     "run_key": ["RUN"],
     "epochs_key": ["RUN"],
     "run_names": ["runs", "students"],
-    "members": ["ensemble.members"],
+    "ensemble.parsed": ["ensemble.members"],
     "teacher": ["TEACHER"],
     # a section's method: what it reads of its section
     "superres.inference": [f"superres.{k}" for k in ("size", "input", "window", "overlap", "precision", "storage")]
@@ -49,7 +50,7 @@ def settings_reads(path: Path) -> set[str]:
     for chain in re.findall(r"\bs\.([a-z_]+(?:\.[a-z_]+)*)", path.read_text()):
         node, key = settings.Settings, []
         for part in chain.split("."):
-            if isinstance(node, type) and issubclass(node, settings.BaseModel) and part in node.model_fields:
+            if isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
                 key.append(part)
                 node = node.model_fields[part].annotation
             else:
@@ -74,6 +75,15 @@ def covered(key: str, listed: list[str]) -> bool:
     return any(
         key == p or key.startswith(p + ".") or p.startswith(key + ".") and key in ("runs", "students") for p in plain
     )
+
+
+def read_by(listed: str, reads: set[str]) -> bool:
+    """A listed param is read: itself, a key inside it, or (an entry of runs or students) the stage's run."""
+    if re.fullmatch(r"(runs|students)\.\$\{[^}]+\}", listed) and reads & {"RUN", "runs", "students"}:
+        return True
+    if listed.startswith("students.${key}.teacher") and "TEACHER" in reads:
+        return True
+    return any(r == listed or r.startswith(listed + ".") for r in reads)
 
 
 def key_exists(key: str) -> bool:
@@ -108,6 +118,10 @@ def test_params_exist_exclude_execution_and_cover_what_the_stage_reads(name):
     if "params.yaml" in definition(name).get("deps", []):
         reads = set()  # the whole file is a dep (validate)
     assert [r for r in sorted(reads) if not covered(r, listed)] == [], f"{name} lists {listed}"
+    if reads:
+        assert [p for p in listed if not read_by(p, reads)] == [], f"{name} reads only {sorted(reads)}"
+        nested = [(a, b) for a in listed for b in listed if b.startswith(a + ".")]
+        assert nested == [], f"{name} lists a key and a key inside it"
 
 
 def test_every_stage_waits_for_the_validated_params():

@@ -29,7 +29,7 @@ def test_the_shipped_params_and_every_run_resolve():
     assert s.run_names() == [*BASE["runs"], *BASE["students"]] and list(BASE["students"]) == ["ircsn_kd"]
     student = s.run_spec("ircsn_kd")
     assert (student.loss, student.input, student.kd_alpha) == ("kd", "lr", BASE["students"]["ircsn_kd"]["alpha"])
-    assert str(s.teacher("ircsn_kd")) == "ircsn_sr@last" and s.epochs_key("ircsn_kd") == "students.ircsn_kd.epochs"
+    assert s.teacher("ircsn_kd") == ("ircsn_sr", "last") and s.epochs_key("ircsn_kd") == "students.ircsn_kd.epochs"
     run = s.run_spec("ircsn_lr")
     assert run.kd_alpha is None and run.batch_size == BASE["train"]["batch_size"]
     assert run.sampling == BASE["train"]["sampling"]["mode"] and run.balance is BASE["train"]["balance"]

@@ -234,7 +234,7 @@ def test_every_unpublished_value_of_the_paper_profile_is_marked_ours():
 
 
 def test_the_paper_mix_is_twelve_distinct_checkpoints_of_12_epoch_runs():
-    """The seed's members "trained at different epochs": best, last and a repeated best resolve to
+    """The paper's members "trained at different epochs": best, last and a repeated best resolve to
     distinct epochs for any epoch count (here with val scores that peak in the middle)."""
     from tinyactions import settings
     from tinyactions.score import best_epoch
@@ -242,8 +242,9 @@ def test_the_paper_mix_is_twelve_distinct_checkpoints_of_12_epoch_runs():
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     s = settings.parse(load_profile("paper", {"data_root": "/d", "weights": "/w", "gpus": 1}, base))
     epochs = {name: list(range(1, s.run_spec(name).epochs + 1)) for name in s.run_names()}
-    resolved = best_epoch.resolve_members(s.members(), epochs, lambda run: {e: -abs(e - 7) for e in epochs[run]})
-    names = [f"{m.run}@{e}" for m, e in zip(s.members(), resolved)]
+    members = s.ensemble.parsed()
+    resolved = best_epoch.resolve_members(members, epochs, lambda run: {e: -abs(e - 7) for e in epochs[run]})
+    names = [f"{m.run}@{e}" for m, e in zip(members, resolved)]
     assert len(names) == 12 == len(set(names)), names
     assert names == [
         "uniformer_lr@7",

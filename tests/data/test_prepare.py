@@ -176,34 +176,3 @@ def test_cooccurrence_counts_pairs():
     assert co.loc["activity_walking", "activity_carrying"] == co.loc["activity_carrying", "activity_walking"] == 1
     assert co.loc["Talking", "activity_walking"] == 0
     assert np.array_equal(co.to_numpy(), co.to_numpy().T)
-
-
-def test_prepare_reports_pairs_of_a_configured_group_seen_together(tmp_path, entry, caplog):
-    """A group the data contradicts is visible before training: one warning line per pair, and the pairs
-    with their counts in metrics/data.json."""
-    import json
-    import logging
-
-    from tests.conftest import ROOT
-    from tinyactions import settings
-    from tinyactions.core.paths import Workspace
-    from tinyactions.data.prepare import prepare
-
-    train = [
-        entry("000001", labels=("Push", "Pull")),
-        entry("000002", labels=("Push", "Pull")),
-        entry("000003", labels=("Opening",)),
-        entry("000004", labels=("Closing", "activity_walking")),
-    ]
-    val = [entry("00001", split="val", labels=("Push",))]
-    test = [entry("00000", split="test")]
-    root = write_dataset(tmp_path / "root", {"train": train, "val": val, "test": test})
-    s = settings.load(ROOT / "params.yaml")
-    groups = [["Push", "Pull"], ["Opening", "Closing"]]
-    with caplog.at_level(logging.WARNING):
-        prepare(s.data.model_copy(update={"root": str(root)}), s.balance, groups, 1, Workspace(tmp_path))
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warnings == ["postprocess.groups: Push & Pull share 2 train videos, though a group calls them exclusive"]
-    assert json.loads((tmp_path / "metrics/data.json").read_text())["exclusive_pairs_seen_together"] == {
-        "Push & Pull": 2
-    }

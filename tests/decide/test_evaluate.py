@@ -4,6 +4,7 @@ the whole evaluate() on a tiny workspace whose answer is known."""
 import copy
 import hashlib
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -548,3 +549,18 @@ def test_compute_takes_arrays_and_touches_no_file(tmp_path, monkeypatch):
     assert json.dumps(out.board) == json.dumps(board)
     assert (tmp_path / "submission/answer.txt").read_text() == out.answer
     assert json.loads((tmp_path / "submission/bundle.json").read_text()) == out.bundle
+
+
+def test_evaluate_logs_each_pair_of_a_configured_group_seen_together(tmp_path):
+    """A group the data contradicts shows in the log of the stage that applies it (prepare does not read
+    postprocess.groups, so a change to the groups reruns no stage before evaluate)."""
+    p, _, _ = tiny_workspace(tmp_path)
+    s = settings.parse(p)
+    inputs = evaluate.load(s, Workspace(tmp_path))
+    assert [line for level, line in evaluate.compute(s, inputs).summary if "postprocess.groups" in line] == []
+    a, b = CLASSES[0], CLASSES[1]  # the configured group
+    inputs.cooccurrence.loc[a, b] = inputs.cooccurrence.loc[b, a] = 3
+    warned = [(level, line) for level, line in evaluate.compute(s, inputs).summary if "postprocess.groups" in line]
+    assert warned == [
+        (logging.WARNING, f"postprocess.groups: {a} & {b} share 3 train videos, though a group calls them exclusive")
+    ]

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from tinyactions.challenge.annotations import CLASSES
+from tinyactions.challenge.groups import validate_groups
 from tinyactions.decide import postprocess
-from tinyactions.decide.groups import validate_groups
 
 
 def test_postprocess_keeps_exactly_one_positive_per_group():

@@ -7,6 +7,7 @@ import pytest
 from tests.conftest import threshold_config
 from tinyactions.challenge import metrics
 from tinyactions.decide import thresholds
+from tinyactions.decide.settings import STRATEGIES
 
 
 def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -166,3 +167,27 @@ def test_cross_validated_thresholds_are_the_held_out_folds_fits():
         fitted = thresholds.fit(scores[folds != f], labels[folds != f], cfg, None)
         np.testing.assert_allclose(rows[folds == f], np.broadcast_to(fitted, rows[folds == f].shape))
     assert len({tuple(rows[folds == f][0]) for f in range(3)}) == 3  # each fold has its own fit
+
+
+def test_every_strategy_the_settings_offer_has_one_fit_which_returns_its_parameters():
+    """One dispatch: each name of thresholds.strategy is one entry of RULES; fit_rule returns the thresholds
+    and the rule's fitted parameters, and fit/fit_ranked return the same thresholds."""
+    assert tuple(thresholds.RULES) == STRATEGIES
+    rng = np.random.default_rng(3)
+    labels = (rng.random((80, 26)) < np.linspace(0.02, 0.5, 26)).astype(int)
+    scores = np.clip(labels * 0.4 + rng.random((80, 26)) * 0.6, 0, 1)
+    freq = np.linspace(0.01, 0.6, 26)
+    ranked = thresholds.Ranked.of(scores, labels)
+    for strategy in STRATEGIES:
+        config = threshold_config(strategy=strategy)
+        fitted = thresholds.fit_rule(ranked, 26, config, freq)
+        assert fitted.thresholds.shape == (26,) and np.array_equal(
+            fitted.thresholds, thresholds.fit(scores, labels, config, freq)
+        )
+        assert list(fitted.params) == (["a", "b"] if strategy == "frequency" else []), strategy
+    a, b = thresholds.fit_frequency(ranked, freq)
+    frequency = thresholds.fit_rule(ranked, 26, threshold_config(strategy="frequency"), freq)
+    assert frequency.params == {"a": a, "b": b}
+    assert np.allclose(frequency.thresholds, a + b * thresholds.frequency_position(freq))
+    with pytest.raises(ValueError, match="needs the train frequency"):
+        thresholds.fit_rule(ranked, 26, threshold_config(strategy="frequency_set"), None)

@@ -3,7 +3,7 @@
 After code moves (every stage's code deps change, none of its results should), a workspace with finished
 runs reruns a sample of stages, checks here that every output hash in ``dvc.lock`` equals the one in the
 revision's ``dvc.lock``, then records the other stages' new code deps with ``dvc commit -f`` instead of
-retraining (README: "After the code moved").
+retraining (docs/architecture.md: "After the code moved").
 """
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyactions import settings
 from tinyactions.app import stage
 from tinyactions.challenge.annotations import (
     ANNOTATION_FILES,
@@ -53,6 +52,7 @@ from tinyactions.challenge.annotations import (
 )
 from tinyactions.core import precision as numeric
 from tinyactions.core.checkpoint_io import CheckpointError
+from tinyactions.core.execution import ExecutionReads
 from tinyactions.core.filenames import as_written
 from tinyactions.core.files import remove_orphans, write_json
 from tinyactions.core.paths import REPO
@@ -574,7 +574,7 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions predict") -> No
     args = ap.parse_args(argv)
 
     stage.logger("predict")
-    s = settings.load()
+    s = ExecutionReads.load(REPO.params)
     path = Path(args.bundle)
     if not path.is_file():
         raise FileNotFoundError(f"--bundle: {path} does not exist (the evaluate stage writes {REPO.bundle})")

@@ -256,7 +256,7 @@ def video_manifest(frames: list[pd.DataFrame]) -> dict[str, str]:
 def add_balance_copies(
     train: pd.DataFrame, tail: list[str], copies: int = 1, mirrored: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """Data balance of the seed: every train video whose horizontally flipped copy carries a tail
+    """Data balance as the paper does it: every train video whose horizontally flipped copy carries a tail
     label gets ``copies`` such copies as extra rows (no new files; the loader flips). Labels whose
     meaning a mirror swaps (turning left/right) are swapped in the copy, and the tail test is on the
     copy's labels: a tail "turning left" gains the mirrored "turning right" videos, and a "turning left"

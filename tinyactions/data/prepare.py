@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASSES, SPLITS
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_json, write_table
+from tinyactions.core.params import Count, Section, Share, fail
 from tinyactions.core.paths import Workspace
 from tinyactions.data.index import (
     Tolerance,
@@ -31,36 +31,36 @@ from tinyactions.data.index import (
     tail_classes,
     video_manifest,
 )
-
-if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings sit above this phase)
-    from tinyactions.settings import Balance, Data
+from tinyactions.data.settings import Data
 
 log = logging.getLogger(__name__)
 
 
-def seen_together(cooccurrence: pd.DataFrame, groups: list[list[str]]) -> dict[str, int]:
-    """Pairs of a configured exclusive group that share training videos: ``"a & b"`` -> how many. A group
-    the data contradicts shows here before anything trains on it."""
-    found = {}
-    for group in groups:
-        for i, a in enumerate(group):
-            for b in group[i + 1 :]:
-                if cooccurrence.loc[a, b] > 0:
-                    found[f"{a} & {b}"] = int(cooccurrence.loc[a, b])
-    return found
+class Balance(Section):
+    enabled: bool
+    tail_max_share: Share
+    tail_classes: list[str] | None
+    copies: Count
+    mirrored_labels: dict[str, str]
+
+    def check(self, key: str) -> None:
+        for name in self.tail_classes or []:
+            if name not in CLASSES:
+                fail(f"{key}.tail_classes", f"{name!r} is not a class of the class map")
+        for a, b in self.mirrored_labels.items():
+            if a not in CLASSES or b not in CLASSES:
+                fail(f"{key}.mirrored_labels.{a}", f"{a!r}: {b!r} names a class outside the class map")
 
 
 def prepare(
     data: Data,
     balance: Balance,
-    groups: list[list[str]],
     workers: int,
     ws: Workspace,
     progress: Callable[..., Callable[[int], None]] | None = None,
 ) -> dict:
     """Write every output of the stage into ``ws`` for the dataset at ``data.root``; returns stats.json's content.
-    ``groups``: the configured exclusive groups (postprocess.groups when it lists them), whose pairs seen
-    together in train are reported. ``progress`` (:mod:`tinyactions.core.progress`): one phase per split."""
+    ``progress`` (:mod:`tinyactions.core.progress`): one phase per split."""
     root = Path(data.root)
     if not (root / ANNOTATION_FILES["train"]).is_file():
         raise SettingsError(f"data.root: {root} holds no {ANNOTATION_FILES['train']} (not a TinyVIRAT-v2 root)")
@@ -102,9 +102,6 @@ def prepare(
     write_json(ws.lr_manifest, video_manifest(list(frames.values())))
     together = cooccurrence(frames["train"])
     write_table(ws.cooccurrence, together.reset_index(names="class"))
-    contradicted = seen_together(together, groups)
-    for pair, videos in contradicted.items():
-        log.warning("postprocess.groups: %s share %d train videos, though a group calls them exclusive", pair, videos)
     counts = {split: class_counts(frames[split]).astype(int).to_dict() for split in ("train", "val")}
     is_reject, is_warning = problem_frame.severity == "reject", problem_frame.severity == "warning"
     stats = {
@@ -120,10 +117,7 @@ def prepare(
     write_json(ws.stats, stats)
     write_json(
         ws.metrics / "data.json",
-        {
-            **{k: stats[k] for k in ("videos", "train_samples", "unreadable_test_videos", "rejected", "warnings")},
-            "exclusive_pairs_seen_together": contradicted,  # of postprocess.groups, in train videos
-        },
+        {k: stats[k] for k in ("videos", "train_samples", "unreadable_test_videos", "rejected", "warnings")},
     )
     write_table(
         ws.metrics / "class_frequency.csv",

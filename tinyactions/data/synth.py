@@ -23,17 +23,68 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Annotated
 
 import cv2
 import numpy as np
+from pydantic import Field
 
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASS_MAP_FILE, CLASSES
 from tinyactions.core.files import write_json, write_text
+from tinyactions.core.params import Count, Positive, Section, fail
 from tinyactions.data.video import write_video
 
-if TYPE_CHECKING:  # the synth section of params.yaml, passed in by the stage
-    from tinyactions.settings import Synth
+# The synth section of params.yaml: the demo's size and shape
+
+
+class SplitCounts(Section):
+    train: Positive
+    val: Positive
+    test: Positive
+
+
+class Span(Section):
+    min: Positive
+    max: Positive
+    median: Positive
+
+
+class Sources(Section):
+    virat: Positive
+    meva: Count
+
+
+class SplitSources(Section):
+    train: Sources
+    val: Sources
+    test: Sources
+
+
+class Synth(Section):
+    seed: Count
+    videos: SplitCounts
+    hr_size: Annotated[int, Field(ge=32, le=512)]
+    lr_size: Span
+    frames: Span
+    sources: SplitSources
+
+    def check(self, key: str) -> None:
+        """The demo's clip sizes and lengths are ordered spans; each source video gets a clip."""
+        for name, span in (("lr_size", self.lr_size), ("frames", self.frames)):
+            if not span.min <= span.median <= span.max:
+                fail(f"{key}.{name}", f"need min <= median <= max, got {span.min}, {span.median}, {span.max}")
+        if self.lr_size.min < 4:
+            fail(f"{key}.lr_size.min", f"{self.lr_size.min} is below 4 px (TinyVIRAT's smallest people are 10 px)")
+        if self.lr_size.max > self.hr_size:
+            fail(f"{key}.lr_size.max", f"{self.lr_size.max} exceeds {key}.hr_size {self.hr_size}")
+        for split in ("train", "val", "test"):
+            sources, clips = getattr(self.sources, split), getattr(self.videos, split)
+            if sources.virat + sources.meva > clips:
+                fail(
+                    f"{key}.sources.{split}",
+                    f"{sources.virat + sources.meva} source videos for {clips} {split} clips: each source needs a clip",
+                )
+
 
 # Groups of labels the story never combines: they feed post-processing tests and the demo's
 # derived exclusive groups.

@@ -215,9 +215,18 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0, 
             writer.release()
 
 
+def as_stored(frames: np.ndarray, codec: str) -> np.ndarray:
+    """``frames`` as a video stored with ``codec`` reads back: written and decoded again (what the superres
+    stage's videos hold, so what training, scoring and predict see of super-resolved frames)."""
+    with tempfile.TemporaryDirectory(prefix="tinyactions-stored-") as folder:
+        path = Path(folder) / f"clip{CODECS[codec][1]}"
+        write_video(path, frames, codec=codec)
+        return read_video(path, limit=None)  # this process's own clip: its size is already held
+
+
 def uniform_indices(num_frames: int, segments: int, train: bool, rng: np.random.Generator | None = None) -> np.ndarray:
     """Uniform sampling: split the clip into ``segments`` equal spans and take one frame of each, at
-    random in training (the seed's rule) and the middle one in testing (ours: the seed samples at random
+    random in training (the paper's rule) and the middle one in testing (ours: the paper samples at random
     in testing too; the middle keeps every score table reproducible). Clips shorter than ``segments``
     repeat frames (each span then covers less than a frame)."""
     if num_frames <= 0:

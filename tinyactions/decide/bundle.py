@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, fields
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, get_args
 
 import numpy as np
 import pandas as pd
@@ -33,12 +33,13 @@ from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, Validati
 from typing_extensions import TypedDict
 
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS, read_json
+from tinyactions.challenge.groups import validate_groups
 from tinyactions.core.files import file_digest
 from tinyactions.core.paths import PROJECT
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.data.video import CODECS
 from tinyactions.decide import crossval, ensemble
-from tinyactions.decide.groups import validate_groups
+from tinyactions.decide.settings import Keep
 from tinyactions.score import canary
 from tinyactions.superres.geometry import INPUTS as SR_INPUTS
 from tinyactions.superres.geometry import SCALE
@@ -93,15 +94,15 @@ def build(
     ran: dict | None = None,
     canaries: dict[tuple[str, int], list] | None = None,
     *,
-    keep: Literal["score", "margin"],
+    keep: Keep,
 ) -> dict:
     """The bundle of (run, epoch) ``members``. ``digests`` holds each checkpoint's sha256; ``groups``
     are class indexes (``keep``: postprocess.keep); ``superres`` (the SR settings, generator file and
     sha256) is kept only when a member reads super-resolved video; ``val_f1``: {"cv": ..., "in_sample":
     ...}; ``ran``: how the dumps scored (``made_with`` of their tables); ``canaries``: each checkpoint's
     canary scores."""
-    if keep not in ("score", "margin"):
-        raise ValueError(f"keep: {keep!r} is not score or margin")
+    if keep not in get_args(Keep):
+        raise ValueError(f"keep: {keep!r} is not {' or '.join(get_args(Keep))}")
     entries = member_entries(members, specs, digests, canaries or {})
     uses_sr = any(m["input"] == "sr" for m in entries)
     return {
@@ -294,7 +295,7 @@ class _Rule(TypedDict):
     weights: list[float] | None
     thresholds: list[float]
     groups: list[list[str]]
-    keep: Literal["score", "margin"]
+    keep: Keep
     val_f1: _ValF1 | None
 
 

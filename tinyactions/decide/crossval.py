@@ -1,6 +1,6 @@
 """The submission rule fitted on a set of val videos, and honest estimates: every choice inside the folds.
 
-The rule (the seed's recipe) is: members (``run@epoch``, ``best``/``last`` resolved on val) averaged, per-class
+The rule (the paper's recipe) is: members (``run@epoch``, ``best``/``last`` resolved on val) averaged, per-class
 thresholds fitted on val, exclusive groups post-processed (``postprocess.apply: auto`` keeps the groups
 whose gain is positive). Each of these choices looks at val labels, so a number measured on the same val
 is in-sample. The honest estimate refits the whole rule on k-1 folds of val (member epochs, thresholds,
@@ -12,7 +12,6 @@ grouped by source video (:mod:`tinyactions.decide.folds`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -20,11 +19,9 @@ from tinyactions.challenge import metrics
 from tinyactions.decide import ensemble, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
 from tinyactions.decide.folds import grouped_folds
+from tinyactions.decide.settings import Keep, Thresholds
 from tinyactions.score import best_epoch
 from tinyactions.score.member import Member
-
-if TYPE_CHECKING:  # the thresholds section of params.yaml (settings sit above this phase)
-    from tinyactions.settings import Thresholds
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ class Rule:
     freq: np.ndarray  # train frequency per class (the frequency rule's input)
     groups: list[list[int]]  # candidate exclusive groups (class indexes)
     apply: bool | str  # postprocess.apply: True | False | "auto"
-    keep: Literal["score", "margin"]  # postprocess.keep: the top score (the seed) | the largest margin
+    keep: Keep  # postprocess.keep: the top score (the paper) | the largest margin
     best_by: str
 
 
@@ -48,8 +45,8 @@ class Decision:
     members: list[int]  # checkpoint indexes
     thresholds: np.ndarray
     groups: list[list[int]]  # applied
-    keep: Literal["score", "margin"]  # postprocess.keep
-    frequency: tuple[float, float] | None = None  # the fitted frequency rule's (a, b), when it is the rule
+    keep: Keep  # postprocess.keep
+    params: dict[str, float] = field(default_factory=dict)  # the threshold rule's fitted parameters (thresholds.Fitted)
 
 
 @dataclass(frozen=True)
@@ -124,17 +121,13 @@ def decide(rule: Rule, val: Val, rows: np.ndarray) -> Decision:
     members = member_checkpoints(rule, val, rows)
     scores, labels = ensemble.average([val.checkpoints.val[i][rows] for i in members], rule.weights), val.labels[rows]
     ranked = thresholds.Ranked.of(scores, labels) if rule.config.strategy in thresholds.RANKED_STRATEGIES else None
-    frequency = thresholds.fit_frequency(ranked, rule.freq) if rule.config.strategy == "frequency" else None
-    if frequency is not None:
-        fitted_thresholds = thresholds.frequency_thresholds(*frequency, rule.freq)
-    else:
-        fitted_thresholds = thresholds.fit_ranked(ranked, labels.shape[1], rule.config, rule.freq)
+    fitted = thresholds.fit_rule(ranked, labels.shape[1], rule.config, rule.freq)
     gains = (
         group_gains(scores, labels, rule, val.folds(rows, rule, salt=1), ranked)
         if rule.apply == "auto" and rule.groups
         else [0.0] * len(rule.groups)
     )
-    return Decision(members, fitted_thresholds, applied(rule, gains), rule.keep, frequency)
+    return Decision(members, fitted.thresholds, applied(rule, gains), rule.keep, fitted.params)
 
 
 def predict(decision: Decision, scores: np.ndarray) -> np.ndarray:

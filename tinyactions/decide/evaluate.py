@@ -16,29 +16,26 @@ import json
 import logging
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from tinyactions.challenge import metrics
 from tinyactions.challenge.annotations import CLASSES
+from tinyactions.challenge.groups import seen_together, validate_groups
 from tinyactions.challenge.submission import format_answer
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import file_digest, write_json, write_table, write_text
 from tinyactions.core.paths import PROJECT, Workspace
 from tinyactions.data.index import truth
-from tinyactions.decide import bundle, crossval, postprocess, thresholds
+from tinyactions.decide import bundle, crossval, leaderboard, postprocess, thresholds
 from tinyactions.decide.checkpoint_scores import Checkpoints
-from tinyactions.decide.groups import validate_groups
 from tinyactions.decide.intervals import Bootstrap
+from tinyactions.decide.leaderboard import Leaderboard
 from tinyactions.decide.report import FEW_SOURCES, ablation_markdown
-from tinyactions.decide.strategies import STRATEGIES
+from tinyactions.decide.settings import STRATEGIES, Evaluation
 from tinyactions.score import best_epoch
 from tinyactions.score.member import BEST_BY, Member
-
-if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings sit above this phase)
-    from tinyactions.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -200,12 +197,12 @@ class Outputs:
     answer: str  # submission/answer.txt
     val_predictions: pd.DataFrame  # submission/val_predictions.csv
     plots: dict[str, pd.DataFrame]  # metrics/<name>
-    board: dict  # metrics/leaderboard.json
+    board: Leaderboard  # metrics/leaderboard.json
     ablation: str  # metrics/ablation.md
     summary: list[tuple[int, str]]  # what the log says: (logging level, line)
 
 
-def load(s: Settings, ws: Workspace) -> Inputs:
+def load(s: Evaluation, ws: Workspace) -> Inputs:
     """Read the prepared index and every run's score table from ``ws``."""
     val_index = pd.read_parquet(ws.index("val"))
     val_ids, labels = truth(val_index)
@@ -240,11 +237,11 @@ def write(out: Outputs, ws: Workspace) -> None:
     write_table(ws.val_predictions, out.val_predictions)
     for name, table in out.plots.items():
         write_table(ws.metrics / name, table)
-    write_json(ws.metrics / "leaderboard.json", out.board)
+    write_json(ws.metrics / "leaderboard.json", leaderboard.checked(out.board))
     write_text(ws.metrics / "ablation.md", out.ablation)
 
 
-def evaluate(s: Settings, ws: Workspace) -> dict:
+def evaluate(s: Evaluation, ws: Workspace) -> Leaderboard:
     """The evaluate stage's job in ``ws``: load, compute, write; returns the leaderboard."""
     out = compute(s, load(s, ws))
     write(out, ws)
@@ -254,10 +251,10 @@ def evaluate(s: Settings, ws: Workspace) -> dict:
     return out.board
 
 
-def submission_rule(s: Settings, inputs: Inputs, names: list[list[str]]) -> crossval.Rule:
+def submission_rule(s: Evaluation, inputs: Inputs, names: list[list[str]]) -> crossval.Rule:
     """The settings' submission rule: members, weights, the threshold rule, groups and when they apply."""
     return crossval.Rule(
-        members=s.members(),
+        members=s.ensemble.parsed(),
         weights=s.ensemble.weights,
         config=s.thresholds,
         freq=inputs.train_counts / max(inputs.train_videos, 1),
@@ -320,9 +317,10 @@ def rule_steps(a: Analysis, rule: crossval.Rule, derived: list[list[str]], names
         decision, predicted = a.fitted(variant)
         nested = crossval.nested(variant, a.val)
         strategies[strategy] = a.row(predicted, nested.predicted)
-        if decision.frequency is not None:  # the fitted rule's (a, b): on all of val, and in each fold
-            strategies[strategy]["a_b_in_sample"] = list(decision.frequency)
-            strategies[strategy]["a_b_per_fold"] = [list(d.frequency) for d in nested.decisions]
+        if decision.params:  # the rule's fitted parameters (frequency: a_b): on all of val, and in each fold
+            named = "_".join(decision.params)
+            strategies[strategy][f"{named}_in_sample"] = list(decision.params.values())
+            strategies[strategy][f"{named}_per_fold"] = [list(d.params.values()) for d in nested.decisions]
         cv[f"thresholds {strategy}"] = nested.predicted
     half = replace(rule, config=rule.config.model_copy(update={"strategy": "fixed", "prior": 0.5}), apply=False)
     at_half = a.row(a.fitted(half)[1], cv.setdefault("at 0.5", crossval.nested(half, a.val).predicted))
@@ -409,7 +407,7 @@ def ensemble_row(
         "members_per_fold": [[ck.name(i) for i in d.members] for d in honest.decisions],
         "mAP_in_sample": float(np.nanmean(metrics.average_precision(labels, np.nan_to_num(val_avg)))),
         **{f"f1_at_0.5_{k}": v for k, v in steps.at_half.items()},
-        **{f"f1_thresholds_{k}": v for k, v in chosen.items() if not k.startswith("a_b")},
+        **{f"f1_thresholds_{k}": chosen[k] for k in ("in_sample", "in_sample_ci", "cv", "cv_ci")},
         **{f"f1_postprocess_{k}": v for k, v in steps.with_groups.items()},
         "postprocess_keep": rule.keep,
         "postprocess_other_keep": steps.other_keep,
@@ -425,14 +423,14 @@ def ensemble_row(
     }
 
 
-def compute(s: Settings, inputs: Inputs) -> Outputs:
+def compute(s: Evaluation, inputs: Inputs) -> Outputs:
     """Every number, decision and file content of the stage, from what :func:`load` read."""
     labels, videos = inputs.labels, inputs.videos
     ck = Checkpoints.from_tables(inputs.tables, inputs.val_ids, inputs.test_ids)
     digests = {(name, e): d for name, t in inputs.tables.items() for e, d in bundle.checkpoint_digests(t).items()}
     canaries = {(name, e): c for name, t in inputs.tables.items() for e, c in bundle.canary_scores(t).items()}
     made = bundle.made_with(list(inputs.tables.values()))  # how the dumps scored
-    board = {}
+    board: dict = {}  # checked against the declared Leaderboard where it is written
     pool = tuple(i for i, (run, _) in enumerate(ck.keys) if run not in s.ensemble.ablation_runs)
     val = crossval.Val(ck, labels, videos, pool=pool)
     derived = postprocess.derive_groups(inputs.cooccurrence, inputs.train_videos, s.postprocess.min_expected)
@@ -519,12 +517,19 @@ def compute(s: Settings, inputs: Inputs) -> Outputs:
         ),
         board=board,
         ablation=ablation_markdown(board, specs),
-        summary=summary_lines(board, ck.name(best), len(final.groups), len(names), s.intervals.level, sources),
+        summary=summary_lines(board, ck.name(best), len(final.groups), len(names), s.intervals.level, sources)
+        + [
+            (
+                logging.WARNING,
+                f"postprocess.groups: {pair} share {count} train videos, though a group calls them exclusive",
+            )
+            for pair, count in seen_together(inputs.cooccurrence, names).items()
+        ],
     )
 
 
 def summary_lines(
-    board: dict, best: str, applied: int, groups: int, level: float, sources: int
+    board: Leaderboard, best: str, applied: int, groups: int, level: float, sources: int
 ) -> list[tuple[int, str]]:
     """The log's account of the leaderboard: (logging level, line)."""
     e, single = board["ensemble"], board["single_best"]
@@ -555,7 +560,7 @@ def summary_lines(
 
 
 def ensemble_bundle(
-    s: Settings,
+    s: Evaluation,
     specs: dict,
     ck: Checkpoints,
     digests: dict,

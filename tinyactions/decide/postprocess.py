@@ -1,5 +1,5 @@
-"""Post-processing of the seed: inside a group of mutually exclusive classes keep only one positive
-prediction, the top-scoring one (the seed) or the one furthest above its own threshold
+"""Post-processing as the paper does it: inside a group of mutually exclusive classes keep only one positive
+prediction, the top-scoring one (the paper) or the one furthest above its own threshold
 (``postprocess.keep: margin``, ours).
 
 Groups come from params, or are derived from the training labels: two classes are called exclusive when

@@ -1,7 +1,8 @@
-"""metrics/ablation.md: this run's numbers laid out like the seed's Tables 1-3, each with its interval."""
+"""metrics/ablation.md: this run's numbers laid out like the paper's Tables 1-3, each with its interval."""
 
 from __future__ import annotations
 
+from tinyactions.decide.leaderboard import Leaderboard
 from tinyactions.train.spec import RunSpec
 
 STRATEGY_NAMES = {
@@ -11,7 +12,7 @@ STRATEGY_NAMES = {
     "frequency_set": "frequency, hand-set end points (ours)",
 }
 KEEP_NAMES = {"score": "the top score, the seed", "margin": "the largest margin over threshold, ours"}
-# the seed's Table 1 rows: (label, sampling, balance) of an ir-CSN run on low-res input with BCE
+# the paper's Table 1 rows: (label, sampling, balance) of an ir-CSN run on low-res input with BCE
 TABLE1_ROWS = (
     ("without uniform sampling", "dense", False),
     ("uniform", "uniform", False),
@@ -42,7 +43,7 @@ def _fitted(strategy: dict) -> str:
     return f": t = {a:.2f} + {b:.2f} g on all of val; (a, b) per fold {folds}"
 
 
-def _spread(board: dict, run: str) -> str:
+def _spread(board: Leaderboard, run: str) -> str:
     """The F1 at the last epoch over the replicas of ``run``'s recipe (other seeds), when it has some."""
     for group in board.get("replicas", []):
         if run in group["runs"]:
@@ -50,7 +51,7 @@ def _spread(board: dict, run: str) -> str:
     return "–"
 
 
-def _chance(board: dict) -> list[str]:
+def _chance(board: Leaderboard) -> list[str]:
     """The mAP a run reaches with scores that carry no information, to read each run's mAP against."""
     if "chance_mAP" not in board:
         return []
@@ -61,7 +62,7 @@ def _chance(board: dict) -> list[str]:
     ]
 
 
-def _intervals(board: dict) -> list[str]:
+def _intervals(board: Leaderboard) -> list[str]:
     sources = board["folds"]["source_videos"]
     about = board.get("intervals")
     if about is None:
@@ -77,7 +78,7 @@ def _intervals(board: dict) -> list[str]:
     return lines + [""]
 
 
-def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
+def ablation_markdown(board: Leaderboard, specs: dict[str, RunSpec]) -> str:
     """``board``: the leaderboard; ``specs``: the recipe of every run it lists."""
     lines = [
         "# Ablation (validation macro F1; this pipeline's data)",
@@ -97,7 +98,7 @@ def ablation_markdown(board: dict, specs: dict[str, RunSpec]) -> str:
     return "\n".join(lines)
 
 
-def _table1(board: dict, specs: dict[str, RunSpec]) -> list[str]:
+def _table1(board: Leaderboard, specs: dict[str, RunSpec]) -> list[str]:
     """Sampling and data balance: ir-CSN on low-res input with BCE, one row per Table 1 row."""
     lines = [
         "## Table 1: sampling and data balance (ir-CSN, low-res input, BCE)",
@@ -129,7 +130,7 @@ def _table1(board: dict, specs: dict[str, RunSpec]) -> list[str]:
     return lines
 
 
-def _every_run(board: dict, specs: dict[str, RunSpec]) -> list[str]:
+def _every_run(board: Leaderboard, specs: dict[str, RunSpec]) -> list[str]:
     lines = [
         "Every run:",
         "",
@@ -147,7 +148,7 @@ def _every_run(board: dict, specs: dict[str, RunSpec]) -> list[str]:
     return lines
 
 
-def _table2(board: dict, specs: dict[str, RunSpec]) -> list[str]:
+def _table2(board: Leaderboard, specs: dict[str, RunSpec]) -> list[str]:
     """Super-resolution and distillation: ir-CSN on LR, SR, and LR with KD."""
     lines = [
         "",
@@ -180,7 +181,7 @@ def _table2(board: dict, specs: dict[str, RunSpec]) -> list[str]:
     return lines
 
 
-def _table3(board: dict) -> list[str]:
+def _table3(board: Leaderboard) -> list[str]:
     """The ensemble's steps, in-sample and cross-validated, with the ablations of the rule."""
     lines = [
         "## Table 3: ensemble, thresholds, post-processing",
@@ -245,7 +246,7 @@ def _strategies(e: dict) -> list[str]:
     return lines
 
 
-def _comparisons(board: dict) -> list[str]:
+def _comparisons(board: Leaderboard) -> list[str]:
     """Paired differences: the rule's steps, and runs that differ in one component."""
     if not board.get("comparisons"):
         return []

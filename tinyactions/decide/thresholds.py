@@ -3,12 +3,12 @@
 - ``fixed``: 0.5 for every class.
 - ``f1``: the threshold maximising each class's validation F1. The macro F1 is a sum of per-class terms,
   so per-class optima are jointly optimal when the classes are scored independently.
-- ``frequency`` (the seed: "large-sample-size categories need a higher prediction threshold"), fitted:
+- ``frequency`` (the paper: "large-sample-size categories need a higher prediction threshold"), fitted:
   ``t_c = a + b * g_c`` with ``g_c`` the class's log train frequency scaled to [0, 1] (rarest 0, most
   frequent 1) and ``b >= 0``, so frequent classes get higher thresholds. The two parameters are the ones
   maximising the macro F1 of the scores it is fitted on, over a grid that covers every useful threshold
   (``a`` in [0, 0.98], ``b`` in [0, 1], steps of 0.02; ties: the flattest rule, then the lowest): the
-  seed "carefully set" its thresholds, and a set that is not fitted is a guess (two parameters, not 26:
+  paper "carefully set" its thresholds, and a set that is not fitted is a guess (two parameters, not 26:
   the rule's shape is its prior). Log frequency because the classes are long-tailed.
 - ``frequency_set`` (ours): the same shape with hand-set end points, ``low`` for the rarest class and
   ``high`` for the most frequent.
@@ -26,18 +26,14 @@ cross-validation cost no further sort.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # the thresholds section of params.yaml (its types and choices are checked there)
-    from tinyactions.settings import Thresholds
-
+from tinyactions.decide.settings import Thresholds
 
 POOLED_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
 FREQUENCY_BASE = np.round(np.arange(0.0, 0.99, 0.02), 2)  # a: the rarest class's threshold
 FREQUENCY_SLOPE = np.round(np.arange(0.0, 1.001, 0.02), 2)  # b: what the most frequent class adds
-RANKED_STRATEGIES = ("f1", "frequency")  # the strategies fitted on ranked scores
 
 
 @dataclass(frozen=True)
@@ -142,6 +138,60 @@ def frequency_thresholds(a: float, b: float, train_frequency: np.ndarray) -> np.
     return a + b * frequency_position(train_frequency)
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """A threshold rule fitted on some val videos: a threshold per class, and the rule's own fitted
+    parameters by name (the frequency rule's ``a`` and ``b``; none for the others)."""
+
+    thresholds: np.ndarray
+    params: dict[str, float]
+
+
+def _fixed(ranked: Ranked | None, n_classes: int, config: Thresholds, train_frequency) -> Fitted:
+    return Fitted(np.full(n_classes, config.prior), {})
+
+
+def _f1(ranked: Ranked, n_classes: int, config: Thresholds, train_frequency) -> Fitted:
+    shared = pooled_threshold(ranked) if config.shrink_to == "pooled" else config.prior
+    best, _ = best_f1_thresholds(ranked)
+    positives = ranked.labels.sum(1)
+    weight = positives / (positives + config.min_positives) if config.min_positives else np.ones(n_classes)
+    return Fitted(weight * np.minimum(best, 1.0) + (1 - weight) * shared, {})
+
+
+def _frequency(ranked: Ranked, n_classes: int, config: Thresholds, train_frequency: np.ndarray) -> Fitted:
+    a, b = fit_frequency(ranked, train_frequency)
+    return Fitted(frequency_thresholds(a, b, train_frequency), {"a": a, "b": b})
+
+
+def _frequency_set(ranked: Ranked | None, n_classes: int, config: Thresholds, train_frequency: np.ndarray) -> Fitted:
+    return Fitted(frequency_thresholds(config.low, config.high - config.low, train_frequency), {})
+
+
+# every rule of thresholds.strategy: (its fit, whether it reads ranked scores, whether it needs the train
+# frequency); the one place a strategy's name is turned into its fit
+RULES = {
+    "fixed": (_fixed, False, False),
+    "f1": (_f1, True, False),
+    "frequency": (_frequency, True, True),
+    "frequency_set": (_frequency_set, False, True),
+}
+RANKED_STRATEGIES = tuple(name for name, (_, ranked, _) in RULES.items() if ranked)  # fitted on ranked scores
+
+
+def fit_rule(
+    ranked: Ranked | None, n_classes: int, config: Thresholds, train_frequency: np.ndarray | None = None
+) -> Fitted:
+    """The one dispatch: ``config.strategy`` fitted on scores already ranked (``ranked`` is needed by the
+    strategies of ``RANKED_STRATEGIES`` only); evaluate, cross-validation and the selections call it."""
+    rule, needs_ranked, needs_frequency = RULES[config.strategy]
+    if needs_frequency and train_frequency is None:
+        raise ValueError(f"the {config.strategy} strategy needs the train frequency of every class")
+    if needs_ranked and ranked is None:
+        raise ValueError(f"the {config.strategy} strategy is fitted on ranked scores (Ranked.of)")
+    return rule(ranked, n_classes, config, train_frequency)
+
+
 def fit(
     scores: np.ndarray, labels: np.ndarray, config: Thresholds, train_frequency: np.ndarray | None = None
 ) -> np.ndarray:
@@ -153,21 +203,8 @@ def fit(
 def fit_ranked(
     ranked: Ranked | None, n_classes: int, config: Thresholds, train_frequency: np.ndarray | None = None
 ) -> np.ndarray:
-    """:func:`fit` on scores already ranked (``ranked`` is needed by the strategies of
-    ``RANKED_STRATEGIES`` only)."""
-    if config.strategy == "fixed":
-        return np.full(n_classes, config.prior)
-    if config.strategy in ("frequency", "frequency_set"):
-        if train_frequency is None:
-            raise ValueError(f"the {config.strategy} strategy needs the train frequency of every class")
-        if config.strategy == "frequency_set":
-            return frequency_thresholds(config.low, config.high - config.low, train_frequency)
-        return frequency_thresholds(*fit_frequency(ranked, train_frequency), train_frequency)
-    shared = pooled_threshold(ranked) if config.shrink_to == "pooled" else config.prior
-    best, _ = best_f1_thresholds(ranked)
-    positives = ranked.labels.sum(1)
-    weight = positives / (positives + config.min_positives) if config.min_positives else np.ones(n_classes)
-    return weight * np.minimum(best, 1.0) + (1 - weight) * shared
+    """The thresholds of :func:`fit_rule`."""
+    return fit_rule(ranked, n_classes, config, train_frequency).thresholds
 
 
 def predict(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

@@ -11,8 +11,7 @@ EPOCHS = 2  # every run: 2 epochs give each run 2 distinct ensemble members (bes
 
 def generate_root(root: Path, scratch: Path) -> None:
     """Write the root at ``root`` (its clean renders, unused, under ``scratch``)."""
-    from tinyactions.data.synth import generate
-    from tinyactions.settings import Synth
+    from tinyactions.data.synth import Synth, generate
 
     generate(
         Synth.model_validate(

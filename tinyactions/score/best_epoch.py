@@ -64,7 +64,7 @@ def resolve_members(
     score: Callable[[str], dict[int, float]],
     key: str = "ensemble.members",
 ) -> list[int]:
-    """The epoch of every member, distinct within its run: the seed averages checkpoints "trained at
+    """The epoch of every member, distinct within its run: the paper averages checkpoints "trained at
     different epochs". ``epochs``: the dumped epochs of each run; ``score(run)``: the val score of each
     of its epochs (asked only for runs with a ``best`` member). Numbers are taken as written; then
     ``last`` is the latest epoch not yet taken, and ``best`` the best-scoring epoch not yet taken, so

@@ -1,5 +1,5 @@
 """A student's teacher: the SR run's chosen checkpoint scores the super-resolved version of every training
-sample, the soft targets of distillation (seed eq. 1)."""
+sample, the soft targets of distillation (the paper's eq. 1)."""
 
 from __future__ import annotations
 

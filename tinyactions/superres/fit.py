@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -27,12 +26,10 @@ from tinyactions.core.files import write_json, write_table
 from tinyactions.core.paths import Workspace
 from tinyactions.data.index import originals
 from tinyactions.data.video import read_video, write_video
+from tinyactions.superres.fit_settings import Superres
 from tinyactions.superres.geometry import SCALE
 from tinyactions.superres.network import GeneratorSpec, build_generator, load_official, save_official
 from tinyactions.superres.upscale import Upscaler, resize_frames
-
-if TYPE_CHECKING:  # a section of params.yaml, passed in by the stage (settings sit above this phase)
-    from tinyactions.settings import Superres
 
 log = logging.getLogger(__name__)
 # the fit's metrics, in the workspace's metrics folder

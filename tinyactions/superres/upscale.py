@@ -53,7 +53,7 @@ class Upscaler:
     """A resident generator that upscales many clips, batching windows of equal length and size.
 
     ``input``: ``square`` resizes every clip to ``out_size / 4`` squared first (one size, big batches);
-    ``native`` feeds each clip at its own size, as the seed does, and resizes the x4 output to
+    ``native`` feeds each clip at its own size, as the paper does, and resizes the x4 output to
     ``out_size`` (a 128 px clip keeps its detail instead of being halved to 56 px first)."""
 
     def __init__(

@@ -3,7 +3,7 @@
 - ``AsymmetricLoss``: Ben-Baruch et al. 2020 with the official defaults (gamma_neg 4, gamma_pos 1,
   clip 0.05, eps 1e-8). The official loss *sums* over batch and classes (mmaction2's BCE averages);
   ``reduction='mean'`` divides by the batch size instead, to keep learning rates comparable.
-- ``DistillationLoss``: the seed's eq. 1, ``L = a*BCE(p, y) + (1-a)*MSE(sigmoid(p), k)`` with ``k`` the
+- ``DistillationLoss``: the paper's eq. 1, ``L = a*BCE(p, y) + (1-a)*MSE(sigmoid(p), k)`` with ``k`` the
   teacher's score vector for the same video.
 """
 

@@ -1,8 +1,8 @@
-"""The seed's training recipe as mmengine configs built in code.
+"""The paper's training recipe as mmengine configs built in code.
 
 Two presets share one code path: ``paper`` (ir-CSN-ResNet152 with head dropout 0.5, UniFormer-B with
 drop path 0.4, 224 px input) and ``demo`` (the same backbone classes shrunk to run on 2 CPU cores).
-Everything else is the seed's: Recognizer3D, a 26-way multi-label head (sigmoid scores), BCE or
+Everything else is the paper's: Recognizer3D, a 26-way multi-label head (sigmoid scores), BCE or
 Asymmetric Loss, AdamW, linear warmup then cosine annealing with warm restarts, uniform 16-segment
 sampling, balance copies from the prepared index, optional Kinetics-400 initialisation.
 """
@@ -22,8 +22,8 @@ UNIFORMER_NORM = dict(mean=[114.75, 114.75, 114.75], std=[57.375, 57.375, 57.375
 
 # backbone config, feature channels, head dropout, input normalisation. The paper backbones are the
 # networks their Kinetics-400 checkpoints were trained as: mmaction2's model-zoo configs (in the wheel,
-# see tinyactions.devtools.zoo; tests/train/test_run.py checks every key), except UniFormer's drop path 0.4 (the seed's)
-# and ir-CSN's BatchNorm, trained here (ours; the zoo's Kinetics-400 run froze it)
+# see tinyactions.devtools.zoo; tests/train/test_run.py checks every key), except UniFormer's drop path 0.4 (the
+# paper's) and ir-CSN's BatchNorm, trained here (ours; the zoo's Kinetics-400 run froze it)
 BACKBONES = {
     ("ircsn", "paper"): (
         dict(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PRESETS = ("paper", "demo")  # backbone sizes: the seed's, or shrunk for 2 CPU cores
+PRESETS = ("paper", "demo")  # backbone sizes: the paper's, or shrunk for 2 CPU cores
 BACKBONE_NAMES = ("ircsn", "uniformer")
 
 

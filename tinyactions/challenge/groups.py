@@ -1,6 +1,6 @@
-"""Groups of mutually exclusive classes (``postprocess.groups``) checked against the class map: the settings
-check, evaluate and a bundle's schema read them through here; post-processing applies them. Kept apart from
-post-processing so that the settings schema, which every stage reads, does not depend on it."""
+"""Groups of mutually exclusive classes (``postprocess.groups``) checked against the class map: a statement
+about the label space, which the post-processing settings, evaluate and a bundle's schema read through here
+and post-processing applies."""
 
 from __future__ import annotations
 
@@ -23,3 +23,15 @@ def validate_groups(groups: list[list[str]]) -> list[list[int]]:
         seen.update(g)
         out.append([index[c] for c in g])
     return out
+
+
+def seen_together(cooccurrence, groups: list[list[str]]) -> dict[str, int]:
+    """Pairs of a group that share training videos (``cooccurrence``: videos per pair of classes, a
+    DataFrame indexed by class): ``"a & b"`` -> how many. A group the data contradicts shows here."""
+    found = {}
+    for group in groups:
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                if cooccurrence.loc[a, b] > 0:
+                    found[f"{a} & {b}"] = int(cooccurrence.loc[a, b])
+    return found

@@ -1,0 +1,42 @@
+"""metrics/leaderboard.json has a declared schema: the committed board holds exactly its keys and types,
+and a key added, removed or of another type is one line naming it."""
+
+import copy
+import json
+
+import pytest
+
+from tests.conftest import ROOT
+from tinyactions.decide import leaderboard
+
+BOARD = json.loads((ROOT / "metrics/leaderboard.json").read_text())
+
+
+def test_the_committed_board_is_the_declared_schema():
+    assert leaderboard.checked(BOARD) is BOARD  # returned as it is: the file's bytes do not go through it
+    assert set(leaderboard.Leaderboard.__annotations__) >= set(BOARD)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda b: b["ensemble"].update(f1_new=0.1), "leaderboard: ensemble.f1_new: Extra inputs are not permitted"),
+        (lambda b: b["runs"]["ircsn_lr"].pop("mAP"), "leaderboard: runs.ircsn_lr.mAP: Field required"),
+        (lambda b: b.update(f1_ci=[0.1]), "leaderboard: f1_ci: List should have at least 2 items"),
+        (lambda b: b["folds"].update(k="five"), "leaderboard: folds.k: Input should be a valid integer"),
+        (lambda b: b.pop("comparisons"), "leaderboard: comparisons: Field required"),
+    ],
+)
+def test_a_board_other_than_declared_is_refused_naming_the_key(change, message):
+    board = copy.deepcopy(BOARD)
+    change(board)
+    with pytest.raises(ValueError) as e:
+        leaderboard.checked(board)
+    assert str(e.value).startswith(message)
+
+
+def test_optional_parts_may_be_absent():
+    board = copy.deepcopy(BOARD)
+    board.pop("lr_only", None)
+    board.pop("greedy_selection", None)
+    assert leaderboard.checked(board) is board

@@ -1,0 +1,194 @@
+"""``metrics/leaderboard.json``, declared: every key the evaluate stage writes, with its type, in one place.
+
+The evaluate stage checks its board against this schema before writing it (a key it does not declare,
+or one missing, is an error there, not a silent change of the file `dvc metrics diff` and CI read), and
+the report reads the same keys. ``*_in_sample`` numbers are fitted and scored on all of val; ``*_cv``
+ones make every choice inside the folds (``tinyactions.decide.crossval``); ``*_ci`` is the bootstrap
+interval of the number before it ``[low, high]`` (``tinyactions.decide.intervals``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, NotRequired
+
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+_STRICT = ConfigDict(extra="forbid")  # a key this schema does not declare is an error
+
+Interval = Annotated[list[float], Field(min_length=2, max_length=2)]  # [low, high] at intervals.level
+
+
+class Scored(TypedDict):
+    """A rule's decisions on val: fitted on all of it, and refitted inside the folds."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    in_sample: float
+    in_sample_ci: Interval
+    cv: float
+    cv_ci: Interval
+
+
+class Strategy(Scored):
+    """One threshold rule (the ensemble at thresholds, without post-processing); the frequency rule also
+    reports its fitted (a, b), on all of val and in each fold."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    a_b_in_sample: NotRequired[list[float]]
+    a_b_per_fold: NotRequired[list[list[float]]]
+
+
+class OtherKeep(Scored):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    keep: str  # the postprocess.keep the submission does not use
+
+
+class DerivedGroups(Scored):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    groups: list[list[str]]  # derived from train co-occurrence
+
+
+Ensemble = TypedDict(
+    "Ensemble",
+    {
+        "members": list[str],
+        "members_per_fold": list[list[str]],
+        "mAP_in_sample": float,
+        "f1_at_0.5_in_sample": float,
+        "f1_at_0.5_in_sample_ci": Interval,
+        "f1_at_0.5_cv": float,
+        "f1_at_0.5_cv_ci": Interval,
+        "f1_thresholds_in_sample": float,
+        "f1_thresholds_in_sample_ci": Interval,
+        "f1_thresholds_cv": float,
+        "f1_thresholds_cv_ci": Interval,
+        "f1_postprocess_in_sample": float,
+        "f1_postprocess_in_sample_ci": Interval,
+        "f1_postprocess_cv": float,
+        "f1_postprocess_cv_ci": Interval,
+        "postprocess_keep": str,
+        "postprocess_other_keep": OtherKeep,
+        "strategies": dict[str, Strategy],
+        "precision_in_sample": float,
+        "recall_in_sample": float,
+        "threshold_strategy": str,
+        "groups": list[list[str]],
+        "group_gain_cv": dict[str, float],
+        "groups_applied": list[list[str]],
+        "groups_applied_per_fold": list[int],
+        "derived_groups": DerivedGroups | None,
+    },
+)
+Ensemble.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+
+
+class LowRes(TypedDict):
+    """The rule on its low-res members alone (what ``predict --lr-only`` applies)."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    members: list[str]
+    f1_cv: float
+    f1_cv_ci: Interval
+    f1_in_sample: float
+    f1_in_sample_ci: Interval
+
+
+class SingleBest(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    checkpoint: str
+    run: str
+    mAP_in_sample: float
+    f1_thresholds_in_sample: float
+    f1_thresholds_in_sample_ci: Interval
+    f1_selected_cv: float
+    f1_selected_cv_ci: Interval
+    selected_per_fold: list[str]
+
+
+class Greedy(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    f1_cv: float
+    f1_cv_ci: Interval
+    members_per_fold: list[list[str]]
+
+
+class Folds(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    k: int
+    grouped_by: str
+    source_videos: int
+
+
+class Run(TypedDict):
+    """One run: at its best epoch on val (in-sample), and at its last epoch (not chosen on val)."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    best_epoch: int
+    f1: float  # at 0.5, best epoch
+    mAP: float
+    precision: float
+    recall: float
+    f1_last_epochs: float  # mean F1 at 0.5 of the last three epochs
+    f1_by_epoch: dict[str, float]
+    last_epoch: int
+    f1_last: float
+    f1_last_ci: Interval
+    mAP_last: float
+
+
+class Replicas(TypedDict):
+    """Runs of one recipe with other training seeds."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    runs: list[str]
+    seeds: list[int]
+    f1_last_mean: float
+    f1_last_sd: float
+
+
+class Intervals(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    level: float
+    draws: int
+    over: str
+    excludes: str
+
+
+class Difference(TypedDict):
+    """A paired difference in macro F1 (the same source videos resampled for both)."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    difference: float
+    ci: Interval
+
+
+class Leaderboard(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    lr_only: NotRequired[LowRes]  # only when members read both kinds of video
+    single_best: SingleBest
+    ensemble: Ensemble
+    greedy_selection: NotRequired[Greedy]  # only with ensemble.greedy.enabled
+    folds: Folds
+    runs: dict[str, Run]
+    chance_mAP: float
+    replicas: list[Replicas]
+    f1: float  # the headline: the submission rule, every choice inside the folds
+    f1_ci: Interval
+    f1_in_sample: float
+    f1_in_sample_ci: Interval
+    intervals: Intervals
+    comparisons: dict[str, Difference]
+
+
+_SCHEMA = TypeAdapter(Leaderboard)
+
+
+def checked(board: dict) -> Leaderboard:
+    """``board`` itself, once it holds exactly the declared keys with their types; else a ValueError of one
+    line naming the key."""
+    try:
+        _SCHEMA.validate_python(board)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ValueError(f"leaderboard: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    return board  # type: ignore[return-value]

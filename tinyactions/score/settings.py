@@ -1,0 +1,17 @@
+"""The score phase's settings: ``dump`` (how every saved epoch scores val and test, and a teacher its clips)
+and ``best_by`` (what a run's "best" epoch maximises on val, for teachers and ensemble members)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from tinyactions.core.params import Positive, Section
+from tinyactions.core.precision import PRECISIONS
+from tinyactions.score.member import BEST_BY
+
+BestBy = Literal[BEST_BY]
+
+
+class Dump(Section):
+    views: Positive
+    precision: Literal[PRECISIONS]  # score dumps and the teacher's scores

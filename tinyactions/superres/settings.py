@@ -1,0 +1,52 @@
+"""The ``superres`` section of params.yaml as the stages that make and read super-resolved video read it: how
+videos are super-resolved (what a bundle records: ``inference()``). Which generator, and how the demo's is
+fitted, is the superres_fit stage's part of the section (``tinyactions.superres.fit_settings``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from tinyactions.core.params import Count, Positive, Section, View, fail
+from tinyactions.core.precision import PRECISIONS
+from tinyactions.data.video import CODECS
+from tinyactions.superres.geometry import INPUTS, SCALE, plan_windows
+
+
+class Generator(Section):
+    mid_channels: Positive
+    propagation_blocks: Positive
+    cleaning_blocks: Positive
+
+
+class Inference(View):
+    """How super-resolved videos are made: the keys of ``superres`` the superres stage and a bundle read
+    (the generator's file is the superres_fit stage's output; how it is made, ``superres.weights`` and
+    ``superres.fit``, is that stage's: ``tinyactions.superres.fit_settings``)."""
+
+    size: Annotated[int, Field(ge=SCALE, multiple_of=SCALE)]  # the generator upscales x4
+    input: Literal[INPUTS]  # what the generator is fed: each clip at its own size, or size/4 squared
+    storage: Literal[tuple(CODECS)]  # how super-resolved video is stored: lossy MPEG-4 or lossless
+    generator: Generator
+    window: Annotated[int, Field(ge=3)]
+    overlap: Count
+    precision: Literal[PRECISIONS]
+
+    def check(self, key: str) -> None:
+        try:
+            plan_windows(self.window + 1, self.window, self.overlap)
+        except ValueError as e:
+            fail(f"{key}.window", str(e))
+
+    def inference(self) -> dict:
+        """How super-resolved videos are made: what a bundle records and ``UpscaleJob.of`` builds from."""
+        return {
+            "size": self.size,
+            "input": self.input,
+            "window": self.window,
+            "overlap": self.overlap,
+            "precision": self.precision,
+            "storage": self.storage,
+            "spec": self.generator.model_dump(),
+        }
