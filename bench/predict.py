@@ -7,7 +7,7 @@ super-resolution), same videos, same run; and where the full ensemble's time goe
 Each mode runs ``repeats`` times, alternating; clips/s is videos / wall time of ``tinyactions.app.predict.predict``
 (decode, SR, the storage round trip, scoring, decisions, writing), median over repeats. The full run's
 time is split by timing the generator (``Upscaler.upscale``), the storage round trip (``as_stored``) and
-the members' scoring (``Ensemble.score`` less both). The val F1 of each mode is the bundle's.
+the members' scoring (``Scorer.score`` less both). The val F1 of each mode is the bundle's.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def main() -> None:
     from tinyactions.challenge.annotations import ANNOTATION_FILES
     from tinyactions.core.paths import REPO
     from tinyactions.decide import bundle
+    from tinyactions.score import scorer
     from tinyactions.superres import upscale
 
     s = settings.load()
@@ -59,8 +60,8 @@ def main() -> None:
     clips = predict.clips_of([str(Path(s.data.root) / ANNOTATION_FILES["test"])])
     totals: dict[str, float] = {}
     timed(upscale.Upscaler, "upscale", totals, "generator")
-    timed(predict, "as_stored", totals, "round trip")
-    timed(predict.Ensemble, "score", totals, "members + SR")
+    timed(scorer, "as_stored", totals, "round trip")
+    timed(scorer.Scorer, "score", totals, "members + SR")
     seconds = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as folder:
         for repeat in range(args.repeats):
@@ -71,7 +72,7 @@ def main() -> None:
                     loaded,
                     clips,
                     Path(folder) / f"{mode}{repeat}.csv",
-                    loaded["scoring"]["batch"] or s.execution.score_chunk,
+                    loaded.scoring.batch or s.execution.score_chunk,
                     s.execution.superres_batch,
                     device,
                 )
@@ -82,7 +83,7 @@ def main() -> None:
     wall = seconds["full"][-1]
     split = {key: split.get(key, 0.0) for key in ("generator", "round trip", "members + SR")}  # none without SR
     scoring = split["members + SR"] - split["generator"] - split["round trip"]
-    print(f"{len(clips)} test videos, {len(full['members'])} members ({len(modes['lr_only']['members'])} low-res)")
+    print(f"{len(clips)} test videos, {len(full.members)} members ({len(modes['lr_only'].members)} low-res)")
     print(
         f"full ensemble: {rate['full']:.2f} clips/s | --lr-only: {rate['lr_only']:.2f} clips/s | "
         f"ratio {rate['lr_only'] / rate['full']:.2f}x"
@@ -93,8 +94,8 @@ def main() -> None:
         f"{1 - split['members + SR'] / wall:.0%}"
     )
     for mode, loaded in modes.items():
-        f1 = loaded["val_f1"]
-        print(f"val F1 {mode}: {f1['cv']:.4f} cross-validated, {f1['in_sample']:.4f} in-sample")
+        f1 = loaded.val_f1
+        print(f"val F1 {mode}: {f1.cv:.4f} cross-validated, {f1.in_sample:.4f} in-sample")
 
 
 if __name__ == "__main__":

@@ -35,9 +35,8 @@ def main() -> None:
         dump_run(
             spec,
             REPO.video_root(spec.input, s.data.root),
-            s.dump.views,
+            s.dump,
             s.execution.score_chunk,
-            s.dump.precision,
             s.epochs_key(spec.name),
             REPO,
             progress,

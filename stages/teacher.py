@@ -40,9 +40,8 @@ def main() -> None:
             rule,
             student,
             s.best_by,
-            s.dump.views,
+            s.dump,
             s.execution.score_chunk,
-            s.dump.precision,
             REPO,
             progress,
         )

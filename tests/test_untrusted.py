@@ -367,11 +367,11 @@ def test_orphaned_temporary_files_are_removed_on_the_next_run(tmp_path):
 
 
 def test_a_second_predict_on_the_same_out_is_refused(tmp_path):
-    from tinyactions.app.predict import OutputBusy, PartialOutput
+    from tinyactions.core.partial_output import OutputBusy, PartialOutput
 
     first, second = PartialOutput(tmp_path / "p.csv", {}), PartialOutput(tmp_path / "p.csv", {})
     with first.locked():
-        with pytest.raises(OutputBusy, match="another predict is writing"):
+        with pytest.raises(OutputBusy, match=r"^--out: another run is writing .*p.csv \(it holds .*p.csv.lock\)$"):
             with second.locked():
                 pass
     with second.locked():  # released: the next run goes ahead
@@ -461,14 +461,16 @@ def test_predict_takes_annotation_paths_that_are_not_text_and_oversized_sr_clips
     ]
     (root / "odd.json").write_text(json.dumps(entries))
     clips = predict.clips_of([str(root / "odd.json")])
-    predict.predict(loaded, clips, root / "odd.csv", chunk=2, sr_batch=2, device="cpu", root=root)
+    predict.predict(bundle.parse(loaded), clips, root / "odd.csv", chunk=2, sr_batch=2, device="cpu", root=root)
     rows = bundle.read_predictions(root / "odd.csv")
     assert rows["id"].tolist() == ["00001", "00002"] and rows["readable"].tolist() == [False, True]
     assert rows.loc[0, "video"].endswith("\\ud800.mp4") and "file not found" in rows.loc[0, "problem"]
     # an SR bundle: upscaled to 32 px, a clip of more than MAX_PIXELS / 32^2 frames is refused before scoring
     job = upscale.UpscaleJob(network.GeneratorSpec(4, 1, 1), "", 32, 8, 2, 2, "square", "fp32")
     upscaler = upscale.Upscaler(network.build_generator(job.generator), 32, 8, 2, 2, "square", "cpu", precision="fp32")
-    ensemble = predict.Ensemble.__new__(predict.Ensemble)
+    from tinyactions.score.scorer import Scorer
+
+    ensemble = Scorer.__new__(Scorer)
     ensemble.upscaler = upscaler
     frames = MAX_PIXELS // 32**2
     assert ensemble.too_large(np.zeros((frames, 8, 8, 3), np.uint8)) == ""

@@ -84,9 +84,10 @@ def workspace(tmp_path, monkeypatch):
         {"cv": 0.2, "in_sample": 0.22},
         keep="score",
     )
-    loaded = bundle.with_lr_only(full, low)
+    written = bundle.with_lr_only(full, low)
     (tmp_path / "submission").mkdir()
-    (tmp_path / "submission/bundle.json").write_text(json.dumps(loaded))
+    (tmp_path / "submission/bundle.json").write_text(json.dumps(written))
+    loaded = bundle.load(tmp_path / "submission/bundle.json")  # predict reads it through its types
     videos = tmp_path / "clips"
     for k, (frames, size) in enumerate([(20, 24), (9, 16), (31, 20)]):
         write_video(videos / f"cam{k}.mp4", smooth_clip(frames, size, size + 4, seed=k))
@@ -114,23 +115,23 @@ def reference(ws, chunk):
             "readable": [n in ("cam0.mp4", "cam1.mp4", "cam2.mp4") for n in names],
         }
     )
-    sr = ws["bundle"]["superres"]
+    sr = ws["bundle"].superres
     job = upscale.UpscaleJob(
-        network.GeneratorSpec(**sr["spec"]),
-        sr["generator"],
-        sr["size"],
-        sr["window"],
-        sr["overlap"],
+        network.GeneratorSpec(**sr.spec.model_dump()),
+        sr.generator,
+        sr.size,
+        sr.window,
+        sr.overlap,
         4,
-        sr["input"],
-        sr["precision"],
+        sr.input,
+        sr.precision,
     )
     readable = index[index.readable].path
     upscale.process(
         [(str(ws["videos"] / p), str(ws["root"] / "sr" / p)) for p in readable],
         job.build("cpu"),
         upscale.CHUNK,
-        sr["storage"],
+        sr.storage,
     )
     members = []
     for run, root in (("low", ws["videos"]), ("high", ws["root"] / "sr")):
@@ -174,14 +175,16 @@ def test_a_clip_that_fails_after_decoding_loses_only_its_own_row(workspace, monk
     ws = workspace
     clips = predict.clips_of([str(ws["videos"])])
     predict.predict(ws["bundle"], clips, "normal.csv", chunk=2, sr_batch=3, device="cpu")
-    score = predict.Ensemble.score
+    from tinyactions.score.scorer import Scorer
+
+    score = Scorer.score
 
     def failing(self, frames, names):
         if any(name.endswith("cam1.mp4") for name in names):
             raise RuntimeError("out of memory")
         return score(self, frames, names)
 
-    monkeypatch.setattr(predict.Ensemble, "score", failing)
+    monkeypatch.setattr(Scorer, "score", failing)
     predict.predict(ws["bundle"], clips, "failing.csv", chunk=2, sr_batch=3, device="cpu")
     normal, failed = bundle.read_predictions("normal.csv"), bundle.read_predictions("failing.csv")
     assert failed["readable"].tolist() == [True, False, False, True, False]
@@ -204,7 +207,7 @@ def test_lr_only_applies_the_refitted_low_res_members_and_says_what_it_costs(wor
         "--lr-only: 1 of 2 members (no super-resolution); val F1 0.2000 cross-validated (in-sample 0.2200) "
         "against 0.2500 (0.3000) with every member" in caplog.text
     )
-    assert [m["run"] for m in low["members"]] == ["low"] and low["superres"] is None and low["groups"] == []
+    assert [m.run for m in low.members] == ["low"] and low.superres is None and low.groups == []
     (ws["root"] / "models/superres/generator.pth").unlink()  # not needed, not checked
     clips = predict.clips_of([str(ws["videos"] / "cam0.mp4"), str(ws["videos"] / "cam2.mp4")])
     predict.predict(low, clips, "low.csv", chunk=2, sr_batch=3, device="cpu")
@@ -217,9 +220,9 @@ def test_lr_only_applies_the_refitted_low_res_members_and_says_what_it_costs(wor
     alone = score_batch([model], packed, "fp32", torch.device("cpu"))[0]
     rows = bundle.read_predictions("low.csv")
     np.testing.assert_array_equal(rows[list(SCORE_COLUMNS)].to_numpy(), alone.astype(np.float64))
-    expected = (alone >= np.asarray(low["thresholds"])).astype(int)
+    expected = (alone >= np.asarray(low.thresholds)).astype(int)
     assert rows["labels"].tolist() == [" ".join(CLASSES[c] for c in np.flatnonzero(p)) for p in expected]
-    only_sr = {**ws["bundle"], "members": ws["bundle"]["members"][1:], "lr_only": None}
+    only_sr = ws["bundle"].model_copy(update={"members": ws["bundle"].members[1:], "lr_only": None})
     with pytest.raises(bundle.BundleError, match="no member reads low-res video"):
         predict.choose(only_sr, lr_only=True)
 
@@ -328,19 +331,19 @@ def test_a_changed_or_moved_checkpoint_stops_predict_naming_it(workspace):
     assert not (ws["root"] / "p.csv").exists()
 
 
-def with_canaries(ws) -> dict:
+def with_canaries(ws) -> bundle.Bundle:
     """The workspace's bundle with each member's canary scores, as its dump records them."""
     from tinyactions.score import canary
     from tinyactions.score.dump import canary_scores, load_model, test_transform
 
-    loaded = json.loads(json.dumps(ws["bundle"]))
+    loaded = ws["bundle"].model_dump(mode="json")
     for member in loaded["members"]:
         spec = ws["specs"][member["run"]]
         model = load_model(spec, member["checkpoint"], torch.device("cpu"))
         (scores,) = canary_scores([model], test_transform(spec, 1), "fp32", torch.device("cpu"))
         member["canary"] = scores.astype(float).tolist()
     loaded["scoring"].update(made_with={"precision": "fp32", "device": "cpu"}, versions=canary.versions())
-    return loaded
+    return bundle.parse(loaded)
 
 
 def test_a_changed_clip_transform_stops_predict_naming_the_member(workspace, monkeypatch):

@@ -42,13 +42,13 @@ def test_decide_averages_members_thresholds_and_keeps_the_top_class_of_a_group(t
     c[0, :2] = [0.5, 0.9]
     a[1, 5], c[1, 5] = 0.4, 0.9  # 0.525 with weights 3:1 -> predicted; 0.65 unweighted would be too
     a[2], c[2] = np.nan, np.nan  # unreadable: no class
-    scores, predicted = bundle.decide(b, [a, c])
+    scores, predicted = bundle.decide(bundle.parse(b), [a, c])
     np.testing.assert_allclose(scores[0, :2], [0.8, 0.75])
     np.testing.assert_allclose(scores[1, 5], 0.525)
     assert predicted[0, :2].tolist() == [1, 0] and predicted[1].tolist() == [int(k == 5) for k in range(26)]
     assert np.isnan(scores[2]).all() and not predicted[2].any()
     with pytest.raises(ValueError, match="1 score matrices for 2 bundle members"):
-        bundle.decide(b, [a])
+        bundle.decide(bundle.parse(b), [a])
 
 
 def test_decide_keeps_the_class_furthest_above_its_threshold_when_the_bundle_says_margin(tmp_path):
@@ -56,14 +56,14 @@ def test_decide_keeps_the_class_furthest_above_its_threshold_when_the_bundle_say
     b["thresholds"][:2] = [0.7, 0.3]  # a frequent class with a high threshold beside a rare one
     a = np.zeros((1, 26))
     a[0, :2] = [0.8, 0.6]
-    assert bundle.decide(b, [a, a])[1][0, :2].tolist() == [0, 1]  # margins 0.1 and 0.3
-    assert bundle.decide({**b, "keep": "score"}, [a, a])[1][0, :2].tolist() == [1, 0]
+    assert bundle.decide(bundle.parse(b), [a, a])[1][0, :2].tolist() == [0, 1]  # margins 0.1 and 0.3
+    assert bundle.decide(bundle.parse({**b, "keep": "score"}), [a, a])[1][0, :2].tolist() == [1, 0]
     with pytest.raises(ValueError, match="keep: 'top' is not score or margin"):
         make(tmp_path, keep="top")
 
 
 def test_verify_names_a_moved_or_changed_checkpoint(tmp_path):
-    b = make(tmp_path)
+    b = bundle.parse(make(tmp_path))
     bundle.verify(b, tmp_path)
     (tmp_path / "models/r/epoch_2.pth").write_bytes(b"retrained")
     with pytest.raises(ValueError, match=r"^bundle: models/r/epoch_2.pth is not the file the bundle was made"):
@@ -100,7 +100,10 @@ def test_load_names_a_file_that_is_not_a_bundle_of_this_version(tmp_path):
     with pytest.raises(bundle.BundleError, match=r"keep"):
         bundle.load(tmp_path / "top.json")
     (tmp_path / "new.json").write_text(json.dumps(make(tmp_path)))
-    assert bundle.load(tmp_path / "new.json") == json.loads(json.dumps(make(tmp_path)))
+    loaded = bundle.load(tmp_path / "new.json")
+    assert loaded.model_dump(mode="json") == json.loads(json.dumps(make(tmp_path)))  # every key, typed
+    assert loaded.members[1].name() == "r@2" and loaded.members[1].spec() == run_spec(name="r")
+    assert loaded.scoring.views == 1 and loaded.superres is None and loaded.keep == "score"
 
 
 def test_how_the_dumps_ran_is_recorded_only_where_they_agree():

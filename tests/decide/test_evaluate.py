@@ -27,6 +27,7 @@ from tinyactions.decide.folds import grouped_folds
 from tinyactions.decide.intervals import Bootstrap
 from tinyactions.score import best_epoch
 from tinyactions.score.member import Member
+from tinyactions.score.settings import Dump
 
 ROOT = Path(__file__).resolve().parents[2]
 RNG = np.random.default_rng(0)
@@ -315,23 +316,23 @@ def test_evaluate_on_a_tiny_workspace(tmp_path):
     assert json.loads((tmp_path / "metrics/leaderboard.json").read_text()) == json.loads(json.dumps(board))
     # the bundle: the submission rule in one file, and answer.txt is its decision on the test scores
     ensemble = bundle.load(tmp_path / "submission/bundle.json")
-    assert [(m["run"], m["epoch"], m["input"], m["checkpoint"], m["sha256"]) for m in ensemble["members"]] == [
+    assert [(m.run, m.epoch, m.input, m.checkpoint, m.sha256) for m in ensemble.members] == [
         ("good", 2, "sr", "models/good/epoch_2.pth", "b" * 64)
     ]
-    assert ensemble["groups"] == [list(CLASSES[:2])] and ensemble["classes"] == list(CLASSES)
-    # the seed keeps a group's top score; the ablation keeping the largest margin is reported and compared
-    assert ensemble["keep"] == ens["postprocess_keep"] == "score" and ens["postprocess_other_keep"]["keep"] == "margin"
+    assert ensemble.groups == [list(CLASSES[:2])] and ensemble.classes == list(CLASSES)
+    # the paper keeps a group's top score; the ablation keeping the largest margin is reported and compared
+    assert ensemble.keep == ens["postprocess_keep"] == "score" and ens["postprocess_other_keep"]["keep"] == "margin"
     assert "post-processing keeping the largest margin vs the top score" in board["comparisons"]
-    assert ensemble["superres"]["sha256"] == hashlib.sha256(b"generator").hexdigest()
-    assert ensemble["scoring"] == {
+    assert ensemble.superres.sha256 == hashlib.sha256(b"generator").hexdigest()
+    assert ensemble.scoring.model_dump() == {
         "views": p["dump"]["views"],
         "precision": p["dump"]["precision"],
         "batch": 32,
         "made_with": {"precision": "fp32", "device": "cpu"},
         "versions": {"torch": "2.14.1"},
     }
-    assert ensemble["members"][0]["canary"] == [[0.2] * 26] * 3  # the member's own epoch
-    assert ensemble["lr_only"] is None and "lr_only" not in board, "no low-res member"
+    assert ensemble.members[0].canary == [[0.2] * 26] * 3  # the member's own epoch
+    assert ensemble.lr_only is None and "lr_only" not in board, "no low-res member"
     test_rows = good[(good.split == "test") & (good.epoch == 2)].set_index("id").loc[TEST_IDS]
     _, decided = bundle.decide(ensemble, [test_rows[list(SCORE_COLUMNS)].to_numpy(np.float64)])
     assert format_answer(TEST_IDS, decided).splitlines() == answer
@@ -375,22 +376,22 @@ def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_pat
     ]
     np.testing.assert_array_equal(written[list(SCORE_COLUMNS)].to_numpy(), scores)
     assert (bundle.predicted_matrix(written) == decided).all()
-    assert metrics.per_class(LABELS, decided).macro_f1 == pytest.approx(ensemble["val_f1"]["in_sample"])
+    assert metrics.per_class(LABELS, decided).macro_f1 == pytest.approx(ensemble.val_f1.in_sample)
     # the low-res variant: the student alone, its own thresholds, and the F1 it is stated to cost
     low = bundle.lr_only(ensemble)
-    assert [(m["run"], m["epoch"]) for m in low["members"]] == [("kd", 1)] and low["superres"] is None
-    assert low["thresholds"] != ensemble["thresholds"]
+    assert [(m.run, m.epoch) for m in low.members] == [("kd", 1)] and low.superres is None
+    assert low.thresholds != ensemble.thresholds
     _, low_decided = bundle.decide(low, [val["kd"]])
-    assert metrics.per_class(LABELS, low_decided).macro_f1 == pytest.approx(low["val_f1"]["in_sample"])
+    assert metrics.per_class(LABELS, low_decided).macro_f1 == pytest.approx(low.val_f1.in_sample)
     assert {k: v for k, v in board["lr_only"].items() if not k.endswith("_ci")} == {
         "members": ["kd@1"],
-        "f1_cv": low["val_f1"]["cv"],
-        "f1_in_sample": low["val_f1"]["in_sample"],
+        "f1_cv": low.val_f1.cv,
+        "f1_in_sample": low.val_f1.in_sample,
     }
-    assert low["val_f1"]["cv"] < ensemble["val_f1"]["cv"], "noise alone against noise + a perfect run"
+    assert low.val_f1.cv < ensemble.val_f1.cv, "noise alone against noise + a perfect run"
     # what SR adds, paired over the same source videos: the perfect SR member's absence costs F1 for sure
     added = board["comparisons"]["all members vs low-res members alone"]
-    assert added["difference"] == pytest.approx(ensemble["val_f1"]["cv"] - low["val_f1"]["cv"])
+    assert added["difference"] == pytest.approx(ensemble.val_f1.cv - low.val_f1.cv)
     assert 0 < added["ci"][0] <= added["difference"] <= added["ci"][1]
     assert "low-res members alone (`predict --lr-only`)" in (tmp_path / "metrics/ablation.md").read_text()
     # a weight of 0 on every low-res member leaves no low-res ensemble
@@ -440,7 +441,7 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     monkeypatch.setattr(teacher, "score_split", score_split)
     spec = None  # the recipe only reaches score_split
     for rule, by, expected in (("best", "mAP", 2), ("last", "mAP", 3), ("1", "mAP", 1), ("best", "f1", 2)):
-        epoch = teacher.score_teacher(spec, Member("sr", rule), "kd", by, views=2, chunk=4, precision="bf16", ws=ws)
+        epoch = teacher.score_teacher(spec, Member("sr", rule), "kd", by, Dump(views=2, precision="bf16"), 4, ws)
         assert epoch == expected and scored[-1] == ([expected], str(ws.superres), "train", 2, "bf16")
         if rule == "best":
             assert (
@@ -453,7 +454,7 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
     assert written["sample_id"].tolist() == ["t1", "t1:flip"] and (written["epoch"] == 2).all()
     (tmp_path / "data/scores/sr.parquet").unlink()
     with pytest.raises(FileNotFoundError, match=rf"^students.kd.teacher: {re.escape(str(ws.scores('sr')))} is missing"):
-        teacher.score_teacher(spec, Member("sr", "best"), "kd", "mAP", views=1, chunk=4, precision="fp32", ws=ws)
+        teacher.score_teacher(spec, Member("sr", "best"), "kd", "mAP", Dump(views=1, precision="fp32"), 4, ws)
 
 
 def test_fewer_source_videos_than_folds_is_one_line_naming_both(tmp_path):

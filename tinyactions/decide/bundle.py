@@ -25,12 +25,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, fields
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any, Literal, NotRequired, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS, read_json
 from tinyactions.challenge.groups import validate_groups
@@ -153,14 +152,15 @@ def with_lr_only(full: dict, lr: dict) -> dict:
     return {**full, "lr_only": {k: lr[k] for k in ("members", "weights", "thresholds", "groups", "keep", "val_f1")}}
 
 
-def lr_only(bundle: dict) -> dict:
+def lr_only(bundle: Bundle) -> Bundle:
     """The bundle ``predict --lr-only`` applies: the low-res members refitted, no super-resolution. A
     bundle without SR members is its own; one without low-res members has none (an error)."""
-    if bundle["superres"] is None:
+    if bundle.superres is None:
         return bundle
-    if bundle.get("lr_only") is None:
+    if bundle.lr_only is None:
         raise BundleError("bundle: no member reads low-res video, so there is no --lr-only ensemble")
-    return {**bundle, **bundle["lr_only"], "superres": None, "lr_only": None}
+    variant = {name: getattr(bundle.lr_only, name) for name in Rule.model_fields}
+    return bundle.model_copy(update={**variant, "superres": None, "lr_only": None})
 
 
 def recipe(spec: RunSpec) -> dict:
@@ -174,18 +174,18 @@ def superres_entry(generator_file: str | Path, sha256: str, settings: dict) -> d
     return {"generator": str(generator_file), "sha256": sha256, **settings}
 
 
-def decide(bundle: dict, member_scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def decide(bundle: Bundle, member_scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(averaged scores, 0/1 predictions) from each member's (videos, 26) scores in bundle order. A
     video no member could score (NaN) gets NaN scores and no class."""
-    if len(member_scores) != len(bundle["members"]):
-        raise BundleError(f"{len(member_scores)} score matrices for {len(bundle['members'])} bundle members")
-    if bundle["classes"] != list(CLASSES):
+    if len(member_scores) != len(bundle.members):
+        raise BundleError(f"{len(member_scores)} score matrices for {len(bundle.members)} bundle members")
+    if bundle.classes != list(CLASSES):
         raise BundleError("bundle: its class order differs from this code's class map")
-    scores = ensemble.average(member_scores, bundle["weights"])
+    scores = ensemble.average(member_scores, bundle.weights)
     index = {c: i for i, c in enumerate(CLASSES)}
-    groups = [[index[c] for c in g] for g in bundle["groups"]]
-    thresholds = np.asarray(bundle["thresholds"], float)
-    decision = crossval.Decision(members=[], thresholds=thresholds, groups=groups, keep=bundle["keep"])
+    groups = [[index[c] for c in g] for g in bundle.groups]
+    thresholds = np.asarray(bundle.thresholds, float)
+    decision = crossval.Decision(members=[], thresholds=thresholds, groups=groups, keep=bundle.keep)
     return scores, crossval.predict(decision, scores)
 
 
@@ -231,108 +231,122 @@ def predicted_matrix(table: pd.DataFrame) -> np.ndarray:
     return out
 
 
-_STRICT = ConfigDict(extra="forbid", strict=True)  # a key unknown to this layout, or of another type, is refused
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)  # a key unknown to this layout is refused
 
 
 Size = Annotated[int, Field(ge=1, le=1024)]  # a pixel size or count a bundle may ask for (work grows with it)
+Digest = Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
 
 
-class _Member(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
+class BundleMember(_Strict):
     run: str
     epoch: int
     input: Literal["lr", "sr"]
-    checkpoint: str
-    sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
+    checkpoint: str  # relative to the project root (``project_file``)
+    sha256: Digest
     recipe: dict[str, Any]  # a RunSpec without its initial weights: checked by _check_recipe
-    canary: NotRequired[list[list[float]] | None]  # its canary scores at dump time (tinyactions.score.canary)
+    canary: list[list[float]] | None = None  # its canary scores at dump time (tinyactions.score.canary)
+
+    def spec(self) -> RunSpec:
+        """The member's network and test-time input (its checkpoint replaces the initial weights)."""
+        return RunSpec(**self.recipe, pretrained=None)
+
+    def name(self) -> str:
+        return f"{self.run}@{self.epoch}"
 
 
-class _MadeWith(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
+class MadeWith(_Strict):
     precision: str
     device: str
 
 
-class _Scoring(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
+class Scoring(_Strict):
     views: Annotated[int, Field(ge=1, le=32)]
     precision: str
     batch: Annotated[int, Field(ge=1)] | None
-    made_with: _MadeWith | None
-    versions: NotRequired[dict[str, str] | None]  # of the libraries that scored the dumps
+    made_with: MadeWith | None
+    versions: dict[str, str] | None = None  # of the libraries that scored the dumps
 
 
-class _GeneratorSize(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
+class GeneratorSize(_Strict):
     mid_channels: Annotated[int, Field(ge=1)]
     propagation_blocks: Annotated[int, Field(ge=1)]
     cleaning_blocks: Annotated[int, Field(ge=1)]
 
 
-class _Superres(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
+class SuperresEntry(_Strict):
+    """The generator's file and sha256 with the settings it made the SR members' videos with."""
+
     generator: str
-    sha256: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
+    sha256: Digest
     size: Annotated[Size, Field(multiple_of=SCALE)]
     input: Literal[SR_INPUTS]
     window: Size
     overlap: Annotated[int, Field(ge=0, le=512)]
     precision: Literal[PRECISIONS]
     storage: Literal[tuple(CODECS)]
-    spec: _GeneratorSize
+    spec: GeneratorSize
+
+    def inference(self) -> dict:
+        """The settings as ``Inference.inference()`` gives them (what ``UpscaleJob.of`` builds from)."""
+        return self.model_dump(exclude={"generator", "sha256"})
 
 
-class _ValF1(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
+class ValF1(_Strict):
     cv: float
     in_sample: float
 
 
-class _Rule(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
-    members: list[_Member]
+class Rule(_Strict):
+    """What decides: the members averaged with their weights, thresholds per class, groups post-processed."""
+
+    members: list[BundleMember]
     weights: list[float] | None
     thresholds: list[float]
     groups: list[list[str]]
     keep: Keep
-    val_f1: _ValF1 | None
+    val_f1: ValF1 | None
 
 
-class _Bundle(_Rule):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]  (not inherited)
+class Bundle(Rule):
     classes: list[str]
-    scoring: _Scoring
-    superres: _Superres | None
-    lr_only: _Rule | None
+    scoring: Scoring
+    superres: SuperresEntry | None
+    lr_only: Rule | None
 
 
-KEYS = tuple(_Bundle.__annotations__)
+KEYS = tuple(Bundle.model_fields)
 MAX_BYTES = 16 * 2**20  # a bundle is a few kilobytes of JSON
 
 
-def load(path: str | Path) -> dict:
+def load(path: str | Path) -> Bundle:
     """A bundle file, checked against the layout ``build`` writes (types included: it may come from
     elsewhere); anything else (not JSON, a key missing or unknown, a value of the wrong type) is a
     BundleError of one line naming the file and the key."""
     try:
-        bundle = read_json(path, max_bytes=MAX_BYTES)
+        data = read_json(path, max_bytes=MAX_BYTES)
     except ValueError as e:
         raise BundleError(f"not a bundle: {e}") from None
-    missing = [k for k in KEYS if not isinstance(bundle, dict) or k not in bundle]
+    return parse(data, str(path))
+
+
+def parse(data: object, source: str = "bundle") -> Bundle:
+    """``data`` (what ``build`` returns, or a file's JSON) as a Bundle, checked as ``load`` checks a file."""
+    missing = [k for k in KEYS if not isinstance(data, dict) or k not in data]
     if missing:
-        raise BundleError(f"{path}: not a bundle of this version (no {', '.join(missing)}): rerun the evaluate stage")
+        raise BundleError(f"{source}: not a bundle of this version (no {', '.join(missing)}): rerun the evaluate stage")
     try:
-        bundle = TypeAdapter(_Bundle).validate_python(bundle)
+        bundle = Bundle.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise BundleError(f"{path}: {where}: {first['msg']}") from None
-    for key, rule in (("", bundle), ("lr_only.", bundle["lr_only"])):
+        raise BundleError(f"{source}: {where}: {first['msg']}") from None
+    for key, rule in (("", bundle), ("lr_only.", bundle.lr_only)):
         if rule is not None:
-            _check_rule(rule, path, key)
-    if bundle["classes"] != list(CLASSES):
-        raise BundleError(f"{path}: classes: not this code's 26 classes in class-map order")
+            _check_rule(rule, source, key)
+    if bundle.classes != list(CLASSES):
+        raise BundleError(f"{source}: classes: not this code's 26 classes in class-map order")
     return bundle
 
 
@@ -368,34 +382,33 @@ def _check_recipe(recipe: dict) -> tuple[str, str] | None:
     return None
 
 
-def _check_rule(rule: dict, path, key: str) -> None:
+def _check_rule(rule: Rule, source: str, key: str) -> None:
     """What the types cannot say: one threshold per class, one weight per member, groups of known classes
     (each once), canary scores of every canary clip."""
-    n = len(rule["members"])
+    n = len(rule.members)
     problems = [
-        (f"{key}thresholds", f"{len(rule['thresholds'])} thresholds for {len(CLASSES)} classes")
-        if len(rule["thresholds"]) != len(CLASSES)
+        (f"{key}thresholds", f"{len(rule.thresholds)} thresholds for {len(CLASSES)} classes")
+        if len(rule.thresholds) != len(CLASSES)
         else None,
-        (f"{key}weights", f"{len(rule['weights'])} weights for {n} members")
-        if rule["weights"] is not None and len(rule["weights"]) != n
+        (f"{key}weights", f"{len(rule.weights)} weights for {n} members")
+        if rule.weights is not None and len(rule.weights) != n
         else None,
         (f"{key}members", "no member") if not n else None,
     ]
     try:
-        validate_groups(rule["groups"])
+        validate_groups(rule.groups)
     except ValueError as e:
         problems.append((f"{key}groups", str(e)))
     shape = [len(canary.SHAPES), len(CLASSES)]
-    for i, member in enumerate(rule["members"]):
-        problem = _check_recipe(member["recipe"])
+    for i, member in enumerate(rule.members):
+        problem = _check_recipe(member.recipe)
         if problem:
             problems.append((f"{key}members.{i}.recipe{problem[0]}", problem[1]))
-        scores = member.get("canary")
-        if scores is not None and [len(scores), *{len(row) for row in scores}] != shape:
+        if member.canary is not None and [len(member.canary), *{len(row) for row in member.canary}] != shape:
             problems.append((f"{key}members.{i}.canary", f"not {shape[0]} clips x {shape[1]} scores"))
     found = next((p for p in problems if p), None)
     if found:
-        raise BundleError(f"{path}: {found[0]}: {found[1]}")
+        raise BundleError(f"{source}: {found[0]}: {found[1]}")
 
 
 def project_file(rel, root: str | Path = ".") -> Path:
@@ -410,12 +423,12 @@ def project_file(rel, root: str | Path = ".") -> Path:
     return Path(root) / pure
 
 
-def verify(bundle: dict, root: str | Path = ".") -> None:
+def verify(bundle: Bundle, root: str | Path = ".") -> None:
     """Every file the bundle names is inside ``root`` and has its recorded sha256; else an error naming
     it. Checked before any of them is loaded (loading reads them as data: ``checkpoint_io``)."""
-    files = [(m["checkpoint"], m["sha256"]) for m in bundle["members"]]
-    if bundle.get("superres"):
-        files.append((bundle["superres"]["generator"], bundle["superres"]["sha256"]))
+    files = [(m.checkpoint, m.sha256) for m in bundle.members]
+    if bundle.superres is not None:
+        files.append((bundle.superres.generator, bundle.superres.sha256))
     for rel, _ in files:
         project_file(rel, root)
     for rel, digest in files:

@@ -470,8 +470,9 @@ def compute(s: Evaluation, inputs: Inputs) -> Outputs:
             "members": [ck.name(i) for i in lr_final.members],
             **{f"f1_{k}": lr_row[k] for k in ("cv", "cv_ci", "in_sample", "in_sample_ci")},
         }
-    _, test_predicted = bundle.decide(submission_bundle, [ck.test[i] for i in final.members])
-    val_scores, val_predicted = bundle.decide(submission_bundle, [ck.val[i] for i in final.members])
+    written = bundle.parse(submission_bundle, str(PROJECT.bundle))  # read back through its types, as predict reads it
+    _, test_predicted = bundle.decide(written, [ck.test[i] for i in final.members])
+    val_scores, val_predicted = bundle.decide(written, [ck.val[i] for i in final.members])
     best, single, board["single_best"] = single_best(a, rule, cv)
     board["ensemble"] = ensemble_row(a, rule, final, honest, val_avg, final_scores, steps, names)
     if s.ensemble.greedy.enabled:

@@ -23,6 +23,7 @@ from tinyactions.core import precision as numeric
 from tinyactions.core.files import file_digest, write_table
 from tinyactions.core.paths import Workspace
 from tinyactions.score import canary
+from tinyactions.score.settings import Dump
 from tinyactions.train.recipes import RunSpec, model_config, pipeline
 
 log = logging.getLogger(__name__)
@@ -161,15 +162,15 @@ def score_split(
 def dump_run(
     spec: RunSpec,
     video_root: str,
-    views: int,
+    dump: Dump,
     chunk: int,
-    precision: str,
     epochs_key: str,
     ws: Workspace,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> Path:
     """The dump stage's job: every saved epoch of a run in ``ws`` scored on val and test, one table in
-    ``ws.scores(run)``. ``progress(description, total)`` gives a per-video callback;
+    ``ws.scores(run)``, with ``dump``'s views and precision. ``progress(description, total)`` gives a
+    per-video callback;
     ``epochs_key`` names the setting of the run's epochs in the error for missing checkpoints."""
     checkpoints = {e: ws.checkpoint(spec.name, e) for e in range(1, spec.epochs + 1)}
     missing = [str(c) for c in checkpoints.values() if not c.is_file()]
@@ -186,9 +187,9 @@ def dump_run(
                 index,
                 video_root,
                 split,
-                views=views,
+                views=dump.views,
                 chunk=chunk,
-                precision=precision,
+                precision=dump.precision,
                 progress=tick,
             )
         )

@@ -14,6 +14,7 @@ from tinyactions.data.index import truth
 from tinyactions.score.best_epoch import resolve
 from tinyactions.score.dump import score_split
 from tinyactions.score.member import Member
+from tinyactions.score.settings import Dump
 from tinyactions.train.recipes import RunSpec
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,15 @@ def score_teacher(
     rule: Member,
     student: str,
     best_by: str,
-    views: int,
+    dump: Dump,
     chunk: int,
-    precision: str,
     ws: Workspace,
     progress: Callable[..., Callable[[int], None]] | None = None,
 ) -> int:
     """The teacher stage's job: the teacher's checkpoint ``rule`` (``run@best``, ``@last`` or a number,
     resolved on its val dump as an ensemble member is) scores the super-resolved version of every
     training sample (balance copies on the flipped clip) into ``ws.teacher_scores(student)``,
-    keyed by sample_id, with ``views`` and ``precision`` of the score dumps. Returns the epoch used."""
+    keyed by sample_id, with the score dumps' views and precision (``dump``). Returns the epoch used."""
     dumped = ws.scores(rule.run)
     if not dumped.is_file():
         raise FileNotFoundError(f"students.{student}.teacher: {dumped} is missing (dump@{rule.run} first)")
@@ -47,9 +47,9 @@ def score_teacher(
         index,
         str(ws.superres),
         "train",
-        views=views,
+        views=dump.views,
         chunk=chunk,
-        precision=precision,
+        precision=dump.precision,
         progress=progress(f"teacher {rule.run}@{epoch}", len(index)) if progress else None,
     )
     write_table(ws.teacher_scores(student), table)

@@ -25,7 +25,7 @@ from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_json, write_table
 from tinyactions.core.paths import Workspace
 from tinyactions.data.index import originals
-from tinyactions.data.video import read_video, write_video
+from tinyactions.data.video import as_stored, read_video
 from tinyactions.superres.fit_settings import Superres
 from tinyactions.superres.geometry import SCALE
 from tinyactions.superres.network import GeneratorSpec, build_generator, load_official, save_official
@@ -55,15 +55,6 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
             sxx, syy, sxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
             values.append(np.mean(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))))
     return float(np.mean(values))
-
-
-def stored(frames: np.ndarray, codec: str) -> np.ndarray:
-    """``frames`` as training reads them back: written with ``codec`` and decoded."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        write_video(Path(tmp) / "clip.mp4", frames, codec=codec)
-        return read_video(Path(tmp) / "clip.mp4")
 
 
 def start_from_upsampling(net: torch.nn.Module) -> torch.nn.Module:
@@ -111,7 +102,7 @@ def compare_with_bicubic(
     for name, (lr_clip, hr_clip), out in zip(names, pairs, upscaler.upscale([lr for lr, _ in pairs])):
         target = resize_frames(hr_clip, upscaler.out_size, cv2.INTER_AREA)
         base = upscaler.bicubic(lr_clip)
-        out_read, base_read = stored(out, codec), stored(base, codec)
+        out_read, base_read = as_stored(out, codec), as_stored(base, codec)
         rows.append(
             {
                 "clip": name,

@@ -27,11 +27,11 @@ class Inference(View):
 
     size: Annotated[int, Field(ge=SCALE, multiple_of=SCALE)]  # the generator upscales x4
     input: Literal[INPUTS]  # what the generator is fed: each clip at its own size, or size/4 squared
-    storage: Literal[tuple(CODECS)]  # how super-resolved video is stored: lossy MPEG-4 or lossless
-    generator: Generator
     window: Annotated[int, Field(ge=3)]
     overlap: Count
     precision: Literal[PRECISIONS]
+    storage: Literal[tuple(CODECS)]  # how super-resolved video is stored: lossy MPEG-4 or lossless
+    generator: Generator  # recorded as "spec" (its size keys)
 
     def check(self, key: str) -> None:
         try:
@@ -40,13 +40,7 @@ class Inference(View):
             fail(f"{key}.window", str(e))
 
     def inference(self) -> dict:
-        """How super-resolved videos are made: what a bundle records and ``UpscaleJob.of`` builds from."""
-        return {
-            "size": self.size,
-            "input": self.input,
-            "window": self.window,
-            "overlap": self.overlap,
-            "precision": self.precision,
-            "storage": self.storage,
-            "spec": self.generator.model_dump(),
-        }
+        """How super-resolved videos are made, this model's keys in its order (the generator's as ``spec``): what
+        a bundle records and ``UpscaleJob.of`` builds from."""
+        made = self.model_dump(include=set(Inference.model_fields) - {"generator"})
+        return {**made, "spec": self.generator.model_dump()}
