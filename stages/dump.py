@@ -10,19 +10,18 @@ import sys
 
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
-from tinyactions.core.execution import Execution
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
-from tinyactions.data.settings import Data
+from tinyactions.data.settings import Dataset
 from tinyactions.score.dump import dump_run
-from tinyactions.score.settings import Dump
+from tinyactions.score.settings import Dump, ScoreExecution
 from tinyactions.train.settings import RunReads
 
 
 class DumpReads(RunReads):
-    data: Data
+    data: Dataset
     dump: Dump
-    execution: Execution
+    execution: ScoreExecution
 
 
 def main() -> None:

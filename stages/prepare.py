@@ -3,19 +3,17 @@
 
 from tinyactions.app import stage
 from tinyactions.challenge.annotations import AnnotationError
-from tinyactions.core.execution import Execution
 from tinyactions.core.params import Reads
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.data.index import BadEntriesError, default_workers
-from tinyactions.data.prepare import Balance, prepare
-from tinyactions.data.settings import Data
+from tinyactions.data.prepare import Balance, Data, PrepareExecution, prepare
 
 
 class PrepareReads(Reads):
     data: Data
     balance: Balance
-    execution: Execution
+    execution: PrepareExecution
 
 
 def main() -> None:

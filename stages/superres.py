@@ -15,20 +15,19 @@ import argparse
 
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
-from tinyactions.core.execution import Execution
 from tinyactions.core.params import Reads
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
-from tinyactions.data.settings import Data
+from tinyactions.data.settings import Dataset
 from tinyactions.data.video import VideoDecodeError
 from tinyactions.superres import dataset, upscale
-from tinyactions.superres.settings import Inference
+from tinyactions.superres.settings import Inference, UpscaleExecution
 
 
 class SuperresReads(Reads):
-    data: Data
+    data: Dataset
     superres: Inference
-    execution: Execution
+    execution: UpscaleExecution
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:

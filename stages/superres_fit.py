@@ -8,19 +8,19 @@ models/superres/generator.pth (see tinyactions.superres.fit).
 
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
-from tinyactions.core.execution import Execution
 from tinyactions.core.params import Reads
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
-from tinyactions.data.settings import Data
+from tinyactions.data.settings import Dataset
 from tinyactions.superres.fit import make_generator
 from tinyactions.superres.fit_settings import Superres
+from tinyactions.superres.settings import UpscaleExecution
 
 
 class FitReads(Reads):
-    data: Data
+    data: Dataset
     superres: Superres
-    execution: Execution
+    execution: UpscaleExecution
 
 
 def main() -> None:

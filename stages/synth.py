@@ -8,12 +8,12 @@ from tinyactions.app import stage
 from tinyactions.core.params import Reads
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
-from tinyactions.data.settings import Data
+from tinyactions.data.settings import Dataset
 from tinyactions.data.synth import Synth, write_demo
 
 
 class SynthReads(Reads):
-    data: Data
+    data: Dataset
     synth: Synth
 
 

@@ -12,11 +12,10 @@ import sys
 
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
-from tinyactions.core.execution import Execution
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.score.member import Member
-from tinyactions.score.settings import BestBy, Dump
+from tinyactions.score.settings import BestBy, Dump, ScoreExecution
 from tinyactions.score.teacher import score_teacher
 from tinyactions.train.settings import RunReads
 
@@ -24,7 +23,7 @@ from tinyactions.train.settings import RunReads
 class TeacherReads(RunReads):
     best_by: BestBy
     dump: Dump
-    execution: Execution
+    execution: ScoreExecution
 
 
 def main() -> None:

@@ -14,15 +14,14 @@ from pathlib import Path
 from tinyactions.app import stage
 from tinyactions.core.checkpoint_io import CheckpointError
 from tinyactions.core.errors import SettingsError
-from tinyactions.core.execution import Execution
 from tinyactions.core.paths import REPO
-from tinyactions.data.settings import Data
-from tinyactions.train.settings import RunReads
+from tinyactions.data.settings import Dataset
+from tinyactions.train.settings import RunReads, TrainExecution
 
 
 class TrainReads(RunReads):
-    data: Data
-    execution: Execution
+    data: Dataset
+    execution: TrainExecution
 
 
 def main() -> None:

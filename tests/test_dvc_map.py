@@ -164,3 +164,26 @@ def test_the_reader_finds_chains_and_methods(tmp_path):
     assert covered("RUN", ["students.${key}"]) and not covered("RUN", ["students_x"])
     assert covered("TEACHER", ["students.${key}.teacher", "students.${key}.teacher_epoch"])
     assert not covered("TEACHER", ["students.${key}.teacher"]) and not covered("best_by", ["students"])
+
+
+def stage_reads(module: str) -> type:
+    """The ``Reads`` a stage's module loads (``<Reads>.load(REPO.params)``; validate: the composer)."""
+    import importlib
+
+    source = (ROOT / (module.replace(".", "/") + ".py")).read_text()
+    if "settings.load(REPO.params)" in source:
+        return settings.Settings
+    (name,) = re.findall(r"(\w+)\.load\(REPO\.params\)", source)
+    return getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize("module", sorted({stage_module(n) for n in MAP}))
+def test_a_stage_loads_exactly_the_sections_it_lists(module):
+    """A stage validates the top-level sections its params name (and its share of execution), no other:
+    a section it does not read never stops it, and its models are all the settings code it runs."""
+    sections = set(stage_reads(module).model_fields) - {"execution"}
+    names = [n for n in MAP if stage_module(n) == module]
+    listed = {p.split(".")[0] for n in names for p in listed_params(n)}
+    if "params.yaml" in definition(names[0]).get("deps", []):  # validate: the whole file
+        listed = set(PARAMS)
+    assert sections == listed - {"execution"}, names

@@ -188,7 +188,7 @@ def test_a_crafted_bundle_never_runs_its_payload(project, where, entry):
     if entry == "member":
         loaded["members"][0].update(checkpoint=named, sha256=file_digest(evil))
     else:
-        loaded["members"][0]["input"] = "sr"
+        loaded["members"][0]["input"] = loaded["members"][0]["recipe"]["input"] = "sr"
         loaded["superres"] = {
             "generator": named,
             "sha256": file_digest(evil),
@@ -371,7 +371,7 @@ def test_a_second_predict_on_the_same_out_is_refused(tmp_path):
 
     first, second = PartialOutput(tmp_path / "p.csv", {}), PartialOutput(tmp_path / "p.csv", {})
     with first.locked():
-        with pytest.raises(OutputBusy, match=r"^--out: another run is writing .*p.csv \(it holds .*p.csv.lock\)$"):
+        with pytest.raises(OutputBusy, match=r"^.*p.csv: another run is writing it \(it holds .*p.csv.lock\)$"):
             with second.locked():
                 pass
     with second.locked():  # released: the next run goes ahead
@@ -436,6 +436,22 @@ def test_allowed_constructors_fed_bad_arguments_are_one_line(tmp_path):
         (lambda b: b["members"][0]["recipe"].update(input_size=10**6), "members.0.recipe.input_size: "),
         (lambda b: b["members"][0]["recipe"].update(backbone="vit"), "members.0.recipe.backbone: "),
         (lambda b: b["scoring"].update(views=10**6), "scoring.views: "),
+        (lambda b: b["members"][0].update(input="sr"), "members.0.input: sr, but its recipe reads lr"),
+        (
+            lambda b: (b["members"][0].update(input="sr"), b["members"][0]["recipe"].update(input="sr")),
+            "members.0: reads super-resolved video, but the bundle names no generator",
+        ),
+        (
+            lambda b: b.update(
+                lr_only={k: b[k] for k in ("weights", "thresholds", "groups", "keep", "val_f1")}
+                | {
+                    "members": [
+                        {**b["members"][0], "input": "sr", "recipe": {**b["members"][0]["recipe"], "input": "sr"}}
+                    ]
+                }
+            ),
+            "lr_only.members.0: reads super-resolved video, but the low-res variant holds low-res members only",
+        ),
     ],
 )
 def test_a_bundle_that_does_not_add_up_is_one_line_before_any_work(project, change, message):

@@ -17,17 +17,27 @@ from pathlib import Path
 
 from pydantic import ConfigDict
 
-from tinyactions.core.execution import Execution
 from tinyactions.core.params import fail, read
 from tinyactions.core.paths import REPO, RUN_NAME
-from tinyactions.data.prepare import Balance
+from tinyactions.data.prepare import Balance, Data, PrepareExecution
 from tinyactions.data.synth import Synth
 from tinyactions.decide.settings import Evaluation
+from tinyactions.score.settings import ScoreExecution
 from tinyactions.superres.fit_settings import Superres
+from tinyactions.superres.settings import UpscaleExecution
+from tinyactions.train.settings import TrainExecution
 
 # A run's name names its folders (models/<run>, metrics/train/<run>, data/scores/<run>.parquet): no dot,
 # no path, nothing that another output of models/ already is (the SR generator's folder).
 RESERVED_RUN_NAMES = frozenset({REPO.generator.parent.name})
+
+
+class Execution(TrainExecution, ScoreExecution, UpscaleExecution, PrepareExecution):
+    """The whole ``execution`` section: how stages run (processes, workers, chunk sizes), never what they
+    compute. Each phase declares the keys it reads (a view); no stage lists the section as a DVC param, so a
+    change of value reruns nothing and a killed run resumes."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Settings(Evaluation):
@@ -35,6 +45,7 @@ class Settings(Evaluation):
 
     model_config = ConfigDict(extra="forbid")
 
+    data: Data  # the whole section (the other stages read the dataset's source and root)
     superres: Superres  # the whole section (the evaluate stage reads how videos are made)
     synth: Synth
     balance: Balance

@@ -58,3 +58,18 @@ def test_the_command_passes_a_code_move_and_names_a_changed_output(repo, capsys)
     ]
     with pytest.raises(SystemExit, match=r"^check-outputs: --base: nosuch has no dvc.lock"):
         check_outputs.command(["--base", "nosuch"], "tinyactions check-outputs")
+
+
+def test_an_output_changed_on_purpose_is_named_and_must_differ(repo, capsys):
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock("p2", "c2")))
+    assert check_outputs.main(["--expect", "prepare:data/prepared"]) == 0
+    assert capsys.readouterr().out.strip() == "all 1 outputs equal those of HEAD; the 1 expected to differ do"
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock("p1", "c2", model_md5="m2")))
+    assert check_outputs.main(["--expect", "prepare:data/prepared"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "train@a: models/a m1.dir -> m2.dir",
+        "prepare: data/prepared is equal, though --expect says it changes",
+        "1 of 1 outputs differ from HEAD, 1 of 1 expected to differ do not: rerun what is stale, do not commit",
+    ]
+    with pytest.raises(SystemExit, match=r"^check-outputs: --expect: prepare:data/nope is no output of both locks"):
+        check_outputs.command(["--expect", "prepare:data/nope"], "tinyactions check-outputs")

@@ -13,6 +13,7 @@ from tinyactions.data.synth import (
     DETAIL_CLASSES,
     EXCLUSIVE_GROUPS,
     TAIL_CLASSES,
+    Synth,
     _background,
     degrade,
     generate,
@@ -20,7 +21,6 @@ from tinyactions.data.synth import (
     sample_labels,
 )
 from tinyactions.data.video import read_video
-from tinyactions.settings import Synth
 
 TINY = Synth.model_validate(
     {

@@ -217,11 +217,11 @@ def test_native_input_keeps_the_detail_that_square_input_halves():
 
 def test_lossless_storage_round_trips_exactly_and_mp4v_does_not():
     clip = smooth_clip(6, 32, 32, seed=3)
-    from tinyactions import settings
     from tinyactions.data import video
+    from tinyactions.superres.settings import Inference
 
     np.testing.assert_array_equal(video.as_stored(clip, "ffv1"), clip)
     assert np.abs(video.as_stored(clip, "mp4v").astype(int) - clip).mean() > 0.1
 
-    storage = settings.Superres.model_fields["storage"].annotation  # the settings offer what the writer knows
+    storage = Inference.model_fields["storage"].annotation  # the settings offer what the writer knows
     assert get_args(storage) == tuple(video.CODECS)

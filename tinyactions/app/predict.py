@@ -52,21 +52,31 @@ from tinyactions.challenge.annotations import (
 )
 from tinyactions.core import precision as numeric
 from tinyactions.core.checkpoint_io import CheckpointError
-from tinyactions.core.execution import ExecutionReads
 from tinyactions.core.filenames import as_written
 from tinyactions.core.files import remove_orphans, write_json
+from tinyactions.core.params import Reads
 from tinyactions.core.partial_output import OutputBusy, PartialOutput
 from tinyactions.core.paths import REPO
 from tinyactions.core.progress import Phases
 from tinyactions.data import readahead
 from tinyactions.decide import bundle
 from tinyactions.score import canary
+from tinyactions.score.settings import ScoreExecution
+from tinyactions.superres.settings import UpscaleExecution
 
 if TYPE_CHECKING:  # imported where videos are scored (torch): --help and input errors come at once
     from tinyactions.score.scorer import Scorer
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+class PredictExecution(ScoreExecution, UpscaleExecution):
+    """What predict reads of ``execution``: the dumps' batch when the bundle records none, SR batches."""
+
+
+class PredictReads(Reads):
+    execution: PredictExecution
 
 
 @dataclass(frozen=True)
@@ -344,7 +354,7 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions predict") -> No
     args = ap.parse_args(argv)
 
     stage.logger("predict")
-    s = ExecutionReads.load(REPO.params)
+    s = PredictReads.load(REPO.params)
     path = Path(args.bundle)
     if not path.is_file():
         raise FileNotFoundError(f"--bundle: {path} does not exist (the evaluate stage writes {REPO.bundle})")

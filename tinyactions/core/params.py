@@ -36,7 +36,8 @@ class Section(BaseModel):
 
     def check(self, key: str) -> None:
         """Rules across this section's own keys (``key``: its dotted key, for the message); types and ranges
-        are the fields'."""
+        are the fields'. ``Reads`` runs it for every top-level section and every entry of a dict-valued one
+        (runs, students); a section nested inside another is checked by its parent's ``check``."""
 
 
 class View(Section):

@@ -25,8 +25,8 @@ class OutputBusy(RuntimeError):
 class PartialOutput:
     """``out`` written in batches: ``resume`` after the finished ones, ``append`` each batch, ``finish``."""
 
-    def __init__(self, out: Path, fingerprint: dict, option: str = "--out"):
-        self.out, self.fingerprint, self.option = Path(out), fingerprint, option
+    def __init__(self, out: Path, fingerprint: dict):
+        self.out, self.fingerprint = Path(out), fingerprint
         self.rows_file = self.out.with_name(self.out.name + ".partial")
         self.state_file = self.out.with_name(self.out.name + ".partial.json")
         self.lock_file = self.out.with_name(self.out.name + ".lock")
@@ -43,9 +43,7 @@ class PartialOutput:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise OutputBusy(
-                    f"{self.option}: another run is writing {self.out} (it holds {self.lock_file})"
-                ) from None
+                raise OutputBusy(f"{self.out}: another run is writing it (it holds {self.lock_file})") from None
             if _same_file(fd, self.lock_file):  # not a file a finishing run unlinked meanwhile
                 break
             os.close(fd)

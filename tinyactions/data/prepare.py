@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
+from pydantic import ConfigDict
 
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASSES, SPLITS
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.files import write_json, write_table
-from tinyactions.core.params import Count, Section, Share, fail
+from tinyactions.core.params import Count, Rate, Section, Share, View, fail
 from tinyactions.core.paths import Workspace
 from tinyactions.data.index import (
     Tolerance,
@@ -31,9 +33,30 @@ from tinyactions.data.index import (
     tail_classes,
     video_manifest,
 )
-from tinyactions.data.settings import Data
+from tinyactions.data.settings import Dataset
 
 log = logging.getLogger(__name__)
+
+
+class DimTolerance(Section):
+    frames: Count
+    pixels: Count
+    relative: Rate
+
+
+class Data(Dataset):
+    """The whole ``data`` section: the dataset, and how entries that disagree with their videos are treated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bad_entries: Literal["fail", "skip"]
+    dim_tolerance: DimTolerance
+
+
+class PrepareExecution(View):
+    """What prepare reads of ``execution``."""
+
+    data_workers: Count  # decoding processes; 0 = every core
 
 
 class Balance(Section):

@@ -1,23 +1,15 @@
-"""The ``data`` section of params.yaml: which dataset the pipeline reads (the generated demo or a TinyVIRAT-v2
-root), and how prepare treats entries that disagree with their videos. Every stage that reads videos reads
-``data.root``; the demo generator's section lives with it (``tinyactions.data.synth``), the balance section
-with prepare (``tinyactions.data.prepare``)."""
+"""The ``data`` section as every stage that reads videos reads it: which dataset (``source``) and where its
+root is (``root``). How prepare treats entries that disagree with their videos is prepare's part of the
+section (``tinyactions.data.prepare.Data``): a change there reruns prepare only. The demo generator's
+section lives with it (``tinyactions.data.synth``), the balance section with prepare."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from tinyactions.core.params import Count, Rate, Section
+from tinyactions.core.params import View
 
 
-class DimTolerance(Section):
-    frames: Count
-    pixels: Count
-    relative: Rate
-
-
-class Data(Section):
+class Dataset(View):
     source: Literal["synth", "tinyvirat"]
     root: str
-    bad_entries: Literal["fail", "skip"]
-    dim_tolerance: DimTolerance

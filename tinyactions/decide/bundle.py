@@ -345,6 +345,11 @@ def parse(data: object, source: str = "bundle") -> Bundle:
     for key, rule in (("", bundle), ("lr_only.", bundle.lr_only)):
         if rule is not None:
             _check_rule(rule, source, key)
+            # the low-res variant is applied without super-resolution; the full rule with the bundle's generator
+            reads_sr = [i for i, member in enumerate(rule.members) if member.input == "sr"]
+            if reads_sr and (key or bundle.superres is None):
+                why = "the low-res variant holds low-res members only" if key else "the bundle names no generator"
+                raise BundleError(f"{source}: {key}members.{reads_sr[0]}: reads super-resolved video, but {why}")
     if bundle.classes != list(CLASSES):
         raise BundleError(f"{source}: classes: not this code's 26 classes in class-map order")
     return bundle
@@ -404,6 +409,10 @@ def _check_rule(rule: Rule, source: str, key: str) -> None:
         problem = _check_recipe(member.recipe)
         if problem:
             problems.append((f"{key}members.{i}.recipe{problem[0]}", problem[1]))
+        elif member.recipe["input"] != member.input:
+            problems.append(
+                (f"{key}members.{i}.input", f"{member.input}, but its recipe reads {member.recipe['input']}")
+            )
         if member.canary is not None and [len(member.canary), *{len(row) for row in member.canary}] != shape:
             problems.append((f"{key}members.{i}.canary", f"not {shape[0]} clips x {shape[1]} scores"))
     found = next((p for p in problems if p), None)

@@ -232,12 +232,13 @@ def load(s: Evaluation, ws: Workspace) -> Inputs:
 
 
 def write(out: Outputs, ws: Workspace) -> None:
+    board = leaderboard.checked(out.board)  # before any file: a board other than declared writes nothing
     write_json(ws.bundle, out.bundle)
     write_text(ws.answer, out.answer)
     write_table(ws.val_predictions, out.val_predictions)
     for name, table in out.plots.items():
         write_table(ws.metrics / name, table)
-    write_json(ws.metrics / "leaderboard.json", leaderboard.checked(out.board))
+    write_json(ws.metrics / "leaderboard.json", board)
     write_text(ws.metrics / "ablation.md", out.ablation)
 
 

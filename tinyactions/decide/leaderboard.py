@@ -14,7 +14,7 @@ from typing import Annotated, NotRequired
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-_STRICT = ConfigDict(extra="forbid")  # a key this schema does not declare is an error
+_STRICT = ConfigDict(extra="forbid", strict=True)  # a key it does not declare, or of another type, is an error
 
 Interval = Annotated[list[float], Field(min_length=2, max_length=2)]  # [low, high] at intervals.level
 
@@ -48,8 +48,8 @@ class DerivedGroups(Scored):
     groups: list[list[str]]  # derived from train co-occurrence
 
 
-Ensemble = TypedDict(
-    "Ensemble",
+EnsembleRow = TypedDict(
+    "EnsembleRow",
     {
         "members": list[str],
         "members_per_fold": list[list[str]],
@@ -79,7 +79,7 @@ Ensemble = TypedDict(
         "derived_groups": DerivedGroups | None,
     },
 )
-Ensemble.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+EnsembleRow.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
 
 
 class LowRes(TypedDict):
@@ -105,7 +105,7 @@ class SingleBest(TypedDict):
     selected_per_fold: list[str]
 
 
-class Greedy(TypedDict):
+class GreedyRow(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     f1_cv: float
     f1_cv_ci: Interval
@@ -119,7 +119,7 @@ class Folds(TypedDict):
     source_videos: int
 
 
-class Run(TypedDict):
+class RunRow(TypedDict):
     """One run: at its best epoch on val (in-sample), and at its last epoch (not chosen on val)."""
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
@@ -146,7 +146,7 @@ class Replicas(TypedDict):
     f1_last_sd: float
 
 
-class Intervals(TypedDict):
+class IntervalsRow(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     level: float
     draws: int
@@ -166,17 +166,17 @@ class Leaderboard(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     lr_only: NotRequired[LowRes]  # only when members read both kinds of video
     single_best: SingleBest
-    ensemble: Ensemble
-    greedy_selection: NotRequired[Greedy]  # only with ensemble.greedy.enabled
+    ensemble: EnsembleRow
+    greedy_selection: NotRequired[GreedyRow]  # only with ensemble.greedy.enabled
     folds: Folds
-    runs: dict[str, Run]
+    runs: dict[str, RunRow]
     chance_mAP: float
     replicas: list[Replicas]
     f1: float  # the headline: the submission rule, every choice inside the folds
     f1_ci: Interval
     f1_in_sample: float
     f1_in_sample_ci: Interval
-    intervals: Intervals
+    intervals: IntervalsRow
     comparisons: dict[str, Difference]
 
 

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from tinyactions.challenge.groups import validate_groups
 from tinyactions.core.params import Count, Positive, Rate, Section, Share, fail
-from tinyactions.data.settings import Data
+from tinyactions.data.settings import Dataset
 from tinyactions.score.member import Member
 from tinyactions.score.settings import BestBy, Dump
 from tinyactions.superres.settings import Inference
@@ -91,7 +91,7 @@ class Evaluation(RunReads):
     """Every section the evaluate stage reads: the runs' recipes (the report and the bundle), how members
     were scored and their SR videos made (the bundle), and the submission rule with its estimates."""
 
-    data: Data  # val_predictions.csv names videos as predict does (data.root)
+    data: Dataset  # val_predictions.csv names videos as predict does (data.root)
     best_by: BestBy
     dump: Dump
     superres: Inference  # how SR members' videos are made

@@ -189,6 +189,12 @@ def staleness_markdown(root: Path = ROOT) -> str:
         "|---|---|",
     ]
     lines += [f"| `{key}` | {_stages_text(names, counts)} |" for key, names in param_staleness(root).items()]
+    lines += ["", "## What each stage lists", "", "| stage | params | library modules |", "|---|---|---|"]
+    for name, d in definitions(root).items():
+        shown = [re.sub(r"\$\{item\.(\w+)\}", r"<its \1>", p).replace("${key}", ENTRY) for p in listed_params(d)]
+        params = ", ".join(f"`{p}`" for p in shown) or "the whole params.yaml (a file dep)"
+        library = [c.removeprefix("tinyactions/") for c in listed_code(d) if c.startswith("tinyactions/")]
+        lines.append(f"| `{name}` | {params} | {len(library)}: {', '.join(library)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tinyactions.core.params import Positive, Section
+from tinyactions.core.params import Positive, Section, View
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.score.member import BEST_BY
 
@@ -15,3 +15,9 @@ BestBy = Literal[BEST_BY]
 class Dump(Section):
     views: Positive
     precision: Literal[PRECISIONS]  # score dumps and the teacher's scores
+
+
+class ScoreExecution(View):
+    """What scoring reads of ``execution``."""
+
+    score_chunk: Positive  # videos decoded once and scored by every epoch together

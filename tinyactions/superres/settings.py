@@ -20,6 +20,13 @@ class Generator(Section):
     cleaning_blocks: Positive
 
 
+class UpscaleExecution(View):
+    """What super-resolving videos reads of ``execution``: how, never what."""
+
+    superres_batch: Positive  # windows per forward pass of the generator
+    superres_workers: Positive  # CPU processes (GPUs: one worker each, whatever this says)
+
+
 class Inference(View):
     """How super-resolved videos are made: the keys of ``superres`` the superres stage and a bundle read
     (the generator's file is the superres_fit stage's output; how it is made, ``superres.weights`` and

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from tinyactions.core.errors import SettingsError
-from tinyactions.core.params import Count, Positive, Rate, Reads, Section, Share
+from tinyactions.core.params import Count, Positive, Rate, Reads, Section, Share, View
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.train.spec import BACKBONE_NAMES, PRESETS, RunSpec
 
@@ -68,6 +68,14 @@ class Student(Run):
     teacher: str  # a run of ``runs`` on sr input
     teacher_epoch: Literal["best", "last"] | Positive  # the teacher's checkpoint, chosen as ensemble members are
     alpha: Share  # L = alpha * BCE + (1 - alpha) * MSE(sigmoid(p), teacher)
+
+
+class TrainExecution(View):
+    """What training reads of ``execution``: how a run trains, never what (a run's fingerprint leaves them out)."""
+
+    nproc: Positive  # training processes (torchrun when > 1)
+    batch_per_process: Positive | None  # clips per process and step (None: train.batch_size / nproc)
+    loader_workers: Count  # data-loading processes per training process
 
 
 class RunReads(Reads):

@@ -1,6 +1,6 @@
 """What one training run is: its full recipe (``RunSpec``), and the presets and backbones a recipe names.
-``tinyactions.settings`` resolves a RunSpec from params.yaml; training, scoring, the bundle and the report
-read it."""
+``tinyactions.train.settings.RunReads`` resolves a RunSpec from params.yaml; training, scoring, the bundle
+and the report read it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ BACKBONE_NAMES = ("ircsn", "uniformer")
 @dataclass(frozen=True)
 class RunSpec:
     """One named training run: ``runs.<name>`` or ``students.<name>`` with the shared ``train`` settings, as
-    ``tinyactions.settings`` resolves them from params.yaml (which holds every default)."""
+    ``RunReads.run_spec`` resolves them from params.yaml (which holds every default)."""
 
     name: str
     backbone: str
