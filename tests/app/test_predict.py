@@ -374,3 +374,16 @@ def test_a_changed_clip_transform_stops_predict_naming_the_member(workspace, mon
     predict.predict(loaded, clips, "changed.csv", chunk=2, sr_batch=3, device="cpu", accept_changed_scores=True)
     record = json.loads((ws["root"] / "changed.csv.json").read_text())["canary"]
     assert record["accepted_changed_scores"] and record["max_difference"] > 1e-4
+
+
+def test_predict_run_as_a_module_reads_its_settings(tmp_path, monkeypatch):
+    """`python -m tinyactions.app.predict` (runpy, as the memory test starts it) resolves its settings model:
+    the first error is the missing bundle, after the settings loaded."""
+    import runpy
+    import sys
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["predict", "clip.mp4", "--out", "p.csv"])
+    with pytest.raises(SystemExit, match=r"^predict: --bundle: submission/bundle.json does not exist"):
+        runpy.run_module("tinyactions.app.predict", run_name="__main__")

@@ -79,6 +79,10 @@ class PredictReads(Reads):
     execution: PredictExecution
 
 
+# this module also runs as __main__ (runpy), where pydantic cannot resolve a postponed annotation by name
+PredictReads.model_rebuild(_types_namespace={"PredictExecution": PredictExecution})
+
+
 @dataclass(frozen=True)
 class Clip:
     video: str  # the file
