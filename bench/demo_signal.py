@@ -28,8 +28,11 @@ low-res run (params.yaml's runs.ircsn_lr) in one thing each:
 Every run is scored at every epoch on val (lr, sr and kd on test too, for the workspace's evaluate);
 runs compare at their last epoch (not chosen on val). The workspace's evaluate (tinyactions.decide.evaluate,
 the evaluate stage's code) then measures the decision rule on an ensemble of the lr, sr and kd runs
-(best and last epochs: 6 members): ensemble + thresholds vs the single best, thresholds vs 0.5,
-post-processing vs none and by margin vs by top score, cross-validated.
+(best and last epochs: 6 members): ensemble + thresholds vs the single best, frequency-ordered thresholds
+vs one flat threshold, thresholds vs 0.5, post-processing vs none and by margin vs by top score,
+cross-validated. Runs compare at mAP and at the F1 of the workspace's threshold rule fitted inside the
+folds for each run (never at F1 at 0.5), through the evaluate stage's own comparison functions
+(tinyactions.decide.comparisons), each with the smallest difference its val could detect.
 
 Each effect is a paired difference with its 95% bootstrap interval over val's source videos (the same
 resamples for both sides) per seed, and the mean over seeds. Prints one markdown table; writes it and
@@ -58,11 +61,13 @@ sys.path.insert(0, str(ROOT))
 
 from tinyactions import settings  # noqa: E402
 from tinyactions.challenge.annotations import CLASSES  # noqa: E402
-from tinyactions.challenge.metrics import average_precision, per_class  # noqa: E402
+from tinyactions.challenge.metrics import average_precision  # noqa: E402
 from tinyactions.core.files import write_json, write_table, write_text  # noqa: E402
 from tinyactions.core.paths import REPO  # noqa: E402
 from tinyactions.data.index import add_balance_copies, originals, truth  # noqa: E402
 from tinyactions.data.synth import DETAIL_CLASSES, TAIL_CLASSES  # noqa: E402
+from tinyactions.decide import comparisons, crossval  # noqa: E402
+from tinyactions.decide.folds import grouped_folds  # noqa: E402
 from tinyactions.decide.intervals import Bootstrap  # noqa: E402
 
 OUT = ROOT / "data/bench/demo_signal"
@@ -78,18 +83,19 @@ RUN_CONTRASTS = (
     ("bicubic vs LR (negative control)", "bicubic", "lr", "mAP", "detail", "includes 0"),
     ("SR vs bicubic (the generator itself)", "sr", "bicubic", "mAP", "detail", "component"),
     ("KD vs LR", "kd", "lr", "mAP", "all", "component"),
-    ("KD vs LR, F1 at 0.5", "kd", "lr", "F1", "all", "component"),
+    ("KD vs LR, F1", "kd", "lr", "F1", "all", "component"),
     ("KD from the clean renders' run vs LR (a teacher that knows more)", "kd_hr", "lr", "mAP", "all", "component"),
     ("KD from the clean renders' run vs LR", "kd_hr", "lr", "mAP", "detail", "component"),
     ("self-KD vs LR (negative control)", "kd_self", "lr", "mAP", "all", "includes 0"),
     ("balance vs none", "lr", "nobal", "mAP", "tail", "component"),
-    ("balance vs none, F1 at 0.5", "lr", "nobal", "F1", "tail", "component"),
+    ("balance vs none, F1", "lr", "nobal", "F1", "tail", "component"),
     ("copies without a tail class vs none (negative control)", "notail", "nobal", "mAP", "tail", "includes 0"),
     ("uniform vs dense sampling", "nobal", "dense", "mAP", "all", "component"),
 )
 # the workspace evaluate's cross-validated comparisons (tinyactions.decide.evaluate.RULE_CONTRASTS)
 RULE_CONTRASTS = (
     ("ensemble + thresholds vs single best", "ensemble vs single best"),
+    ("frequency-ordered thresholds vs one flat threshold", "frequency-ordered thresholds vs one flat threshold"),
     ("fitted thresholds vs 0.5", "thresholds vs 0.5"),
     ("post-processing vs none", "post-processing (all groups) vs none"),
     (
@@ -318,7 +324,19 @@ def run_seed(seed: int, base: dict, input_size: int | None = None, epochs: int |
     val = pd.read_parquet(REPO.index("val"))
     ids, labels = truth(val)
     videos = val.loc[~val["flip"], "video_id"].to_numpy()
-    boot = Bootstrap.over(videos, s.intervals.draws, s.intervals.seed, s.intervals.level)
+    boot = Bootstrap.over(videos, s.intervals.draws, s.intervals.seed, s.intervals.level, s.intervals.method)
+    stats = json.loads(REPO.stats.read_text())
+    rule = crossval.Rule(  # the workspace's threshold rule, fitted inside the folds for each run
+        members=[],
+        weights=None,
+        config=s.thresholds,
+        freq=np.array([stats["class_counts"]["train"][c] for c in CLASSES], float) / stats["videos"]["train"],
+        groups=[],
+        apply=False,
+        keep=s.postprocess.keep,
+        best_by=s.best_by,
+    )
+    folds = grouped_folds(labels, videos, s.thresholds.folds, s.thresholds.seed)
 
     def last(t: pd.DataFrame) -> np.ndarray:
         t = t[(t["split"] == "val") & (t["epoch"] == t["epoch"].max())].set_index("id").loc[ids]
@@ -326,24 +344,16 @@ def run_seed(seed: int, base: dict, input_size: int | None = None, epochs: int |
 
     scores = {key: last(t) for key, t in tables.items()}  # each run's val scores at its last epoch
     out = {}
-    for name, a, b, metric, classes, _ in RUN_CONTRASTS:
-        cols = CLASS_SETS[classes]
-        sa, sb = scores[a], scores[b]
-        if metric == "mAP":
-            a_value, b_value = _map(labels, sa, cols), _map(labels, sb, cols)
-            ci = boot.paired_map(labels, sa, sb, cols)
-        else:
-            pa, pb = (sa >= 0.5).astype(int), (sb >= 0.5).astype(int)
-            a_value, b_value = _f1(labels, pa, cols), _f1(labels, pb, cols)
-            ci = boot.paired(labels[:, cols], pa[:, cols], pb[:, cols])
-        out[name] = {"difference": a_value - b_value, "ci": ci, "a": a_value, "b": b_value}
+    for name, a, b, metric, classes, _ in RUN_CONTRASTS:  # the evaluate stage's comparisons, on class sets
+        found = comparisons.runs(boot, labels, scores[a], scores[b], rule, folds, CLASS_SETS[classes])
+        out[name] = found["mAP" if metric == "mAP" else comparisons.F1_FOLDS]
 
     from tinyactions.decide.evaluate import chance_map, evaluate
 
     board = evaluate(s, REPO)
     for name, key in RULE_CONTRASTS:
         found = board["comparisons"][key]
-        out[name] = {"difference": found["difference"], "ci": found["ci"]}
+        out[name] = found
     out["_chance_mAP"] = {
         "all": chance_map(labels[:, EVERY]),
         "detail": chance_map(labels[:, DETAIL]),
@@ -362,32 +372,32 @@ def _map(labels: np.ndarray, scores: np.ndarray, cols: list[int]) -> float:
     return float(np.nanmean(average_precision(labels[:, cols], scores[:, cols])))
 
 
-def _f1(labels: np.ndarray, predicted: np.ndarray, cols: list[int]) -> float:
-    return per_class(labels[:, cols], predicted[:, cols]).macro_f1
-
-
 def verdict(kind: str, per_seed: list[dict]) -> str:
     """Did a control behave? above 0: every seed's interval above 0; includes 0: every seed's does."""
     if kind == "above 0":
-        return "behaves" if all(r["ci"][0] > 0 for r in per_seed) else "**does not behave**"
+        return "behaves" if all(r["ci"]["lo"] > 0 for r in per_seed) else "**does not behave**"
     if kind == "includes 0":
-        return "behaves" if all(r["ci"][0] <= 0 <= r["ci"][1] for r in per_seed) else "**does not behave**"
-    return (
-        "helps"
-        if all(r["ci"][0] > 0 for r in per_seed)
-        else ("hurts" if all(r["ci"][1] < 0 for r in per_seed) else "not separated")
-    )
+        return "behaves" if all(r["ci"]["lo"] <= 0 <= r["ci"]["hi"] for r in per_seed) else "**does not behave**"
+    if all(r["ci"]["lo"] > 0 for r in per_seed):
+        return "helps"
+    if all(r["ci"]["hi"] < 0 for r in per_seed):
+        return "hurts"
+    smallest = np.mean([r["smallest_detectable"] for r in per_seed])
+    return f"not detectable at this size (smallest detectable {smallest:.3f})"
 
 
 def table(results: dict[int, dict]) -> str:
     seeds = sorted(results)
     head = "| comparison | metric | " + " | ".join(f"seed {k}" for k in seeds) + " | mean | reading |"
     lines = [head, "|" + "---|" * (len(seeds) + 4)]
-    kinds = {name: (metric, classes, kind) for name, _, _, metric, classes, kind in RUN_CONTRASTS}
+    kinds = {
+        name: ("mAP" if metric == "mAP" else comparisons.F1_FOLDS, classes, kind)
+        for name, _, _, metric, classes, kind in RUN_CONTRASTS
+    }
     kinds.update({name: ("F1 cross-validated", "all", "component") for name, _ in RULE_CONTRASTS})
     for name, (metric, classes, kind) in kinds.items():
         rows = [results[k][name] for k in seeds]
-        cells = [f"{r['difference']:+.3f} [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]" for r in rows]
+        cells = [f"{r['difference']:+.3f} [{r['ci']['lo']:+.3f}, {r['ci']['hi']:+.3f}]" for r in rows]
         mean = np.mean([r["difference"] for r in rows])
         lines.append(
             f"| {name} | {metric} ({classes}) | " + " | ".join(cells) + f" | {mean:+.3f} | {verdict(kind, rows)} |"

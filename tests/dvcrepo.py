@@ -54,6 +54,7 @@ def make_repo(path: Path, overrides: dict) -> dict:
     ):
         if cmd[:2] == ["git", "add"]:  # the project's DVC settings (cache link type) over dvc init's
             shutil.copy(ROOT / ".dvc/config", path / ".dvc/config")
+            shutil.copytree(ROOT / ".dvc/plots", path / ".dvc/plots")  # its plot templates
         subprocess.run(cmd, cwd=path, env=env, check=True, capture_output=True)
     return env
 

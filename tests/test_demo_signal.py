@@ -38,16 +38,19 @@ def test_a_seeds_workspace_is_the_demo_with_that_seed_and_a_legal_ensemble_of_lr
 
 
 def test_a_control_behaves_only_when_every_seeds_interval_does():
-    above = [{"ci": [0.01, 0.2]}, {"ci": [0.02, 0.1]}]
-    straddles = [{"ci": [0.01, 0.2]}, {"ci": [-0.02, 0.1]}]
-    below = [{"ci": [-0.3, -0.01]}, {"ci": [-0.2, -0.1]}]
+    def seeds(*bounds):
+        return [{"ci": {"lo": lo, "hi": hi}, "smallest_detectable": 0.1} for lo, hi in bounds]
+
+    above = seeds((0.01, 0.2), (0.02, 0.1))
+    straddles = seeds((0.01, 0.2), (-0.02, 0.1))
+    below = seeds((-0.3, -0.01), (-0.2, -0.1))
     assert demo_signal.verdict("above 0", above) == "behaves"
     assert demo_signal.verdict("above 0", straddles) == "**does not behave**"
     assert demo_signal.verdict("includes 0", straddles) == "**does not behave**"
-    assert demo_signal.verdict("includes 0", [{"ci": [-0.1, 0.1]}, {"ci": [0.0, 0.3]}]) == "behaves"
+    assert demo_signal.verdict("includes 0", seeds((-0.1, 0.1), (0.0, 0.3))) == "behaves"
     assert demo_signal.verdict("component", above) == "helps"
     assert demo_signal.verdict("component", below) == "hurts"
-    assert demo_signal.verdict("component", straddles) == "not separated"
+    assert demo_signal.verdict("component", straddles) == "not detectable at this size (smallest detectable 0.100)"
 
 
 def test_the_balance_control_adds_as_many_flipped_copies_of_videos_without_a_tail_class():

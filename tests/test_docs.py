@@ -96,7 +96,10 @@ def lookup(data: object, key: str) -> object:
 
 
 def shown(value: object, printed: str) -> str:
-    """``value`` printed as ``printed`` is: a number with the same decimals, or a [a, b] list of them."""
+    """``value`` printed as ``printed`` is: a number with the same decimals, or a [a, b] list of them (an
+    interval's named bounds ``{"lo", "hi"}`` print as [lo, hi])."""
+    if isinstance(value, dict) and set(value) == {"lo", "hi"}:
+        value = [value["lo"], value["hi"]]
     if printed.startswith("["):
         parts = [p.strip() for p in printed.strip("[]").split(",")]
         if not isinstance(value, list) or len(value) != len(parts):
@@ -144,7 +147,7 @@ def test_relative_links_and_anchors_resolve(path):
 def test_a_broken_link_or_anchor_is_caught():
     text = "[a](docs/no-such-page.md) [b](docs/statistics.md#no-such-heading) [c](#no-such-heading)"
     assert len(broken_links(README, text)) == 3
-    assert broken_links(README, "[ok](docs/statistics.md#the-metric) `[code](nowhere.md)`") == []
+    assert broken_links(README, "[ok](docs/statistics.md#the-metric-and-what-val-estimates) `[code](nowhere.md)`") == []
 
 
 def test_slugs_follow_github():

@@ -116,7 +116,7 @@ def test_the_shipped_params_and_every_run_resolve():
         (lambda p: p.update(best_by="map"), "best_by: input should be 'mAP' or 'f1', got 'map'"),
         (
             lambda p: p["thresholds"].update(strategy="f2"),
-            "thresholds.strategy: input should be 'fixed', 'f1', 'frequency' or 'frequency_set', got 'f2'",
+            "thresholds.strategy: input should be 'fixed', 'flat', 'f1', 'frequency' or 'frequency_set', got 'f2'",
         ),
         (
             lambda p: p["execution"].update(loader_workers=-1),

@@ -66,20 +66,28 @@ def checkpoints(tables: dict) -> Checkpoints:
     return Checkpoints.from_tables(tables, VAL_IDS, TEST_IDS)
 
 
-def test_best_epoch_f1_per_epoch_and_last_three():
-    t = table("a", {1: PERFECT * 0.5, 2: PERFECT, 3: NOISE, 4: NOISE}, TEST)
-    boot = Bootstrap.over(SOURCES, 200, 0)
-    row = evaluate.run_rows(checkpoints({"a": t}), LABELS, "mAP", boot)["a"]
-    assert row["best_epoch"] == 2 and row["f1"] == pytest.approx(25 / 26)  # the empty class scores 0
-    assert row["mAP"] == pytest.approx(1.0)
-    assert row["f1_by_epoch"]["2"] == row["f1"] > row["f1_by_epoch"]["3"] and row["f1_by_epoch"]["1"] == 0.0
-    assert row["f1_last_epochs"] == pytest.approx(np.mean([row["f1_by_epoch"][e] for e in ("2", "3", "4")]))
+def test_a_runs_best_epoch_in_sample_and_its_last_epoch_at_map_and_fold_fitted_f1():
+    t = table("a", {1: PERFECT * 0.5, 2: PERFECT, 3: NOISE, 4: PERFECT * 0.2 + NOISE * 0.2}, TEST)
+    boot, folds = Bootstrap.over(SOURCES, 200, 0), grouped_folds(LABELS, SOURCES, 4, 0)
+    row = evaluate.run_rows(checkpoints({"a": t}), LABELS, "mAP", boot, rule(), folds)["a"]
+    assert row["best_epoch"] == 2 and row["f1_at_0.5_in_sample"] == 1.0  # the class val lacks is not a 0
+    assert row["mAP_in_sample"] == pytest.approx(1.0)
+    at_half = row["f1_at_0.5_by_epoch"]
+    assert at_half["2"] == row["f1_at_0.5_in_sample"] > at_half["3"] and at_half["1"] == 0.0
     # epoch 1 ranks every video like epoch 2 (same mAP) but predicts nothing at 0.5: best by F1 differs only in ties
-    by_f1 = evaluate.run_rows(checkpoints({"a": t}), LABELS, "f1", boot)["a"]
+    by_f1 = evaluate.run_rows(checkpoints({"a": t}), LABELS, "f1", boot, rule(), folds)["a"]
     assert by_f1["best_epoch"] == 2
-    # the last epoch (not chosen on val), with its interval over source videos
-    assert row["last_epoch"] == 4 and row["f1_last"] == row["f1_by_epoch"]["4"]
-    assert row["f1_last_ci"][0] <= row["f1_last"] <= row["f1_last_ci"][1]
+    # the last epoch (not chosen on val): threshold-free, and with thresholds fitted in the other folds, each
+    # with its interval over source videos; at 0.5 it predicts almost nothing, fitted it recognises
+    last = (PERFECT * 0.2 + NOISE * 0.2).astype(np.float32)  # every score below 0.5
+    assert row["last_epoch"] == 4 and row["mAP_last"] == pytest.approx(
+        np.nanmean(metrics.average_precision(LABELS, last))
+    )
+    fitted = crossval.cv_predictions(last.astype(np.float64), LABELS, rule(), folds, [])
+    assert row["f1_cv_last"] == pytest.approx(metrics.per_class(LABELS, fitted).macro_f1_present)
+    assert row["f1_cv_last"] > at_half["4"] + 0.2
+    for key in ("mAP_last", "f1_cv_last"):
+        assert row[f"{key}_ci"]["lo"] <= row[key] <= row[f"{key}_ci"]["hi"]
 
 
 def test_checkpoints_join_on_ids_and_name_missing_ones():
@@ -117,7 +125,7 @@ def test_selection_inside_the_folds_finds_the_perfect_checkpoint():
     )
     honest = crossval.nested_greedy(rule(), val, max_members=1)
     f1, picks = honest.f1, [d.members for d in honest.decisions]
-    assert [val.checkpoints.name(p[0]) for p in picks] == ["good@2"] * 4 and f1 == pytest.approx(25 / 26)
+    assert [val.checkpoints.name(p[0]) for p in picks] == ["good@2"] * 4 and f1 == 1.0
 
 
 def test_selection_never_picks_a_checkpoint_outside_the_pool():
@@ -285,7 +293,7 @@ def test_an_ablation_run_is_reported_but_never_selected(tmp_path):
     p, _, _ = tiny_workspace(tmp_path)
     p["ensemble"].update(members=["kd@1"], greedy={"enabled": True, "max_members": 3}, ablation_runs=["good"])
     board = evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
-    assert set(board["runs"]) == {"good", "kd"} and board["runs"]["good"]["f1_last"] == pytest.approx(25 / 26)
+    assert set(board["runs"]) == {"good", "kd"} and board["runs"]["good"]["f1_cv_last"] == 1.0
     assert board["single_best"]["run"] == "kd" and set(board["single_best"]["selected_per_fold"]) == {"kd@1"}
     assert {m for fold in board["greedy_selection"]["members_per_fold"] for m in fold} == {"kd@1"}
     assert board["ensemble"]["members"] == ["kd@1"]
@@ -296,13 +304,14 @@ def test_evaluate_on_a_tiny_workspace(tmp_path):
     board = evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
     assert board["ensemble"]["members"] == ["good@2"] and board["single_best"]["run"] == "good"
     ens = board["ensemble"]
-    assert ens["f1_thresholds_in_sample"] == pytest.approx(25 / 26) and ens["f1_thresholds_cv"] == pytest.approx(
-        25 / 26
-    )
+    assert ens["f1_thresholds_in_sample"] == 1.0 and ens["f1_thresholds_cv"] == 1.0
     # the two classes do co-occur in these labels: the group costs F1, is applied anyway (apply: true), and
     # the submission's val F1 is the post-processed one
     gain = ens["group_gain_cv"][f"{CLASSES[0]} | {CLASSES[1]}"]
-    assert gain < 0 and board["f1_in_sample"] == ens["f1_postprocess_in_sample"] < 25 / 26
+    assert gain < 0 and board["f1_in_sample"] == ens["f1_postprocess_in_sample"] < 1.0
+    # the estimate averages the 25 classes val has positives of; over all 26 (the absent one at 0) it is lower
+    assert board["classes_with_positives"] == 25
+    assert board["f1_all_classes"] == pytest.approx(board["f1"] * 25 / 26)
     assert board["f1"] == ens["f1_postprocess_cv"] and board["folds"] == {
         "k": 4,
         "grouped_by": "video_id",
@@ -339,16 +348,19 @@ def test_evaluate_on_a_tiny_workspace(tmp_path):
     text = (tmp_path / "metrics/ablation.md").read_text()
     good = board["runs"]["good"]
     assert (
-        f"| good | ircsn | sr | bce | uniform | True | {good['f1_last']:.3f} [{good['f1_last_ci'][0]:.3f}, "
-        f"{good['f1_last_ci'][1]:.3f}] | – | {good['mAP_last']:.3f} | 2 |" in text
+        f"| good | ircsn | sr | bce | uniform | True | {good['mAP_last']:.3f} [{good['mAP_last_ci']['lo']:.3f}, "
+        f"{good['mAP_last_ci']['hi']:.3f}] | {good['f1_cv_last']:.3f} [{good['f1_cv_last_ci']['lo']:.3f}, "
+        f"{good['f1_cv_last_ci']['hi']:.3f}] | – | 2 |" in text
     )
     chance = float(np.mean(LABELS[:, :-1].mean(axis=0)))  # the last class has no val positives
     assert board["chance_mAP"] == pytest.approx(chance) and f"Chance level: mAP {chance:.3f}" in text
     assert good["mAP_last"] == pytest.approx(np.nanmean(metrics.average_precision(LABELS, PERFECT)))
     # every number of Table 3 with its interval; the few source videos are named
-    lo, hi = board["f1_ci"]
+    lo, hi = board["f1_ci"]["lo"], board["f1_ci"]["hi"]
     assert lo <= board["f1"] <= hi and f"**{board['f1']:.3f} [{lo:.3f}, {hi:.3f}]**" in text
     assert "over the 10 source videos of val" in text and "only 10 source videos (< 30)" in text
+    assert board["intervals"]["coverage"].startswith("approximate: below 200 source videos")
+    assert "Coverage: approximate: below 200 source videos" in text
     # the groups derived from train co-occurrence: an ablation row beside the configured ones
     derived = board["ensemble"]["derived_groups"]
     assert derived["groups"] and derived["groups"] != board["ensemble"]["groups"] and "cv_ci" in derived
@@ -376,13 +388,13 @@ def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_pat
     ]
     np.testing.assert_array_equal(written[list(SCORE_COLUMNS)].to_numpy(), scores)
     assert (bundle.predicted_matrix(written) == decided).all()
-    assert metrics.per_class(LABELS, decided).macro_f1 == pytest.approx(ensemble.val_f1.in_sample)
+    assert metrics.per_class(LABELS, decided).macro_f1_present == pytest.approx(ensemble.val_f1.in_sample)
     # the low-res variant: the student alone, its own thresholds, and the F1 it is stated to cost
     low = bundle.lr_only(ensemble)
     assert [(m.run, m.epoch) for m in low.members] == [("kd", 1)] and low.superres is None
     assert low.thresholds != ensemble.thresholds
     _, low_decided = bundle.decide(low, [val["kd"]])
-    assert metrics.per_class(LABELS, low_decided).macro_f1 == pytest.approx(low.val_f1.in_sample)
+    assert metrics.per_class(LABELS, low_decided).macro_f1_present == pytest.approx(low.val_f1.in_sample)
     assert {k: v for k, v in board["lr_only"].items() if not k.endswith("_ci")} == {
         "members": ["kd@1"],
         "f1_cv": low.val_f1.cv,
@@ -392,7 +404,7 @@ def test_the_bundle_carries_its_low_res_variant_and_its_decisions_on_val(tmp_pat
     # what SR adds, paired over the same source videos: the perfect SR member's absence costs F1 for sure
     added = board["comparisons"]["all members vs low-res members alone"]
     assert added["difference"] == pytest.approx(ensemble.val_f1.cv - low.val_f1.cv)
-    assert 0 < added["ci"][0] <= added["difference"] <= added["ci"][1]
+    assert 0 < added["ci"]["lo"] <= added["difference"] <= added["ci"]["hi"] and added["reading"] == "separated"
     assert "low-res members alone (`predict --lr-only`)" in (tmp_path / "metrics/ablation.md").read_text()
     # a weight of 0 on every low-res member leaves no low-res ensemble
     p["ensemble"]["weights"] = [1.0, 0.0]
@@ -440,15 +452,20 @@ def test_a_teachers_epoch_follows_the_one_best_epoch_rule(tmp_path, monkeypatch)
 
     monkeypatch.setattr(teacher, "score_split", score_split)
     spec = None  # the recipe only reaches score_split
-    for rule, by, expected in (("best", "mAP", 2), ("last", "mAP", 3), ("1", "mAP", 1), ("best", "f1", 2)):
-        epoch = teacher.score_teacher(spec, Member("sr", rule), "kd", by, Dump(views=2, precision="bf16"), 4, ws)
+    for written, by, expected in (("best", "mAP", 2), ("last", "mAP", 3), ("1", "mAP", 1), ("best", "f1", 2)):
+        epoch = teacher.score_teacher(spec, Member("sr", written), "kd", by, Dump(views=2, precision="bf16"), 4, ws)
         assert epoch == expected and scored[-1] == ([expected], str(ws.superres), "train", 2, "bf16")
-        if rule == "best":
+        if written == "best":
             assert (
                 epoch
-                == evaluate.run_rows(checkpoints({"sr": dumped}), LABELS, by, Bootstrap.over(SOURCES, 100, 0))["sr"][
-                    "best_epoch"
-                ]
+                == evaluate.run_rows(
+                    checkpoints({"sr": dumped}),
+                    LABELS,
+                    by,
+                    Bootstrap.over(SOURCES, 100, 0),
+                    rule(),
+                    grouped_folds(LABELS, SOURCES, 4, 0),
+                )["sr"]["best_epoch"]
             )
     written = pd.read_parquet(tmp_path / "data/teachers/kd.parquet")
     assert written["sample_id"].tolist() == ["t1", "t1:flip"] and (written["epoch"] == 2).all()
@@ -466,11 +483,14 @@ def test_fewer_source_videos_than_folds_is_one_line_naming_both(tmp_path):
     board = evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
     frequency = board["ensemble"]["strategies"]["frequency"]  # the fitted rule reports its (a, b)
     assert len(frequency["a_b_per_fold"]) == 4 and len(frequency["a_b_in_sample"]) == 2
-    assert set(board["ensemble"]["strategies"]) == {"fixed", "f1", "frequency", "frequency_set"}
+    flat = board["ensemble"]["strategies"]["flat"]  # and the flat one its one threshold
+    assert len(flat["t_per_fold"]) == 4 and len(flat["t_in_sample"]) == 1
+    assert set(board["ensemble"]["strategies"]) == {"fixed", "flat", "f1", "frequency", "frequency_set"}
 
 
 def test_replicas_of_a_recipe_report_their_spread_over_seeds():
-    """Runs that differ only in their seed are replicas: the mean and sd of their F1 at the last epoch."""
+    """Runs that differ only in their seed are replicas: the mean and sd of their mAP and fold-fitted F1 at
+    the last epoch."""
     import dataclasses
 
     from tests.conftest import run_spec
@@ -482,10 +502,14 @@ def test_replicas_of_a_recipe_report_their_spread_over_seeds():
         "a_s2": dataclasses.replace(base, name="a_s2", seed=2),
         "b": dataclasses.replace(base, name="b", input="sr"),
     }
-    rows = {"a": {"f1_last": 0.2}, "a_s1": {"f1_last": 0.3}, "a_s2": {"f1_last": 0.4}, "b": {"f1_last": 0.5}}
+    rows = {
+        name: {"mAP_last": value, "f1_cv_last": value / 2}
+        for name, value in (("a", 0.2), ("a_s1", 0.3), ("a_s2", 0.4), ("b", 0.5))
+    }
     (spread,) = evaluate.replica_spread(rows, specs)
     assert spread["runs"] == ["a", "a_s1", "a_s2"] and spread["seeds"] == [base.seed, 1, 2]
-    assert spread["f1_last_mean"] == pytest.approx(0.3) and spread["f1_last_sd"] == pytest.approx(0.1)
+    assert spread["mAP_last_mean"] == pytest.approx(0.3) and spread["mAP_last_sd"] == pytest.approx(0.1)
+    assert spread["f1_cv_last_mean"] == pytest.approx(0.15) and spread["f1_cv_last_sd"] == pytest.approx(0.05)
     p = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
     p["runs"]["ircsn_lr_s7"] = {**p["runs"]["ircsn_lr"], "seed": 7}
     s = settings.parse(p)
@@ -510,13 +534,24 @@ def test_runs_are_compared_only_with_their_twin_in_one_component():
         "kd": dataclasses.replace(lr, name="kd", loss="kd", kd_alpha=0.5),
         "sr_s1": dataclasses.replace(lr, name="sr_s1", input="sr", seed=lr.seed + 1),
     }
-    last = {name: (NOISE > 0.5).astype(np.int8) for name in specs}
-    last["sr"] = (PERFECT > 0.5).astype(np.int8)
+    last = {name: NOISE for name in specs}
+    last["sr"] = PERFECT
     cv = {"thresholds f1": (PERFECT > 0.5).astype(np.int8), "single best": (NOISE > 0.5).astype(np.int8)}
-    found = evaluate.comparisons(Bootstrap.over(SOURCES, 200, 0), LABELS, cv, last, specs, "f1")
-    assert sorted(found) == ["KD vs LR: kd vs lr", "SR vs LR: sr vs lr", "ensemble vs single best"]
-    sr = found["SR vs LR: sr vs lr"]
-    assert sr["difference"] > 0 and 0 < sr["ci"][0] <= sr["difference"] <= sr["ci"][1]
+    folds = grouped_folds(LABELS, SOURCES, 4, 0)
+    found = evaluate.run_comparisons(Bootstrap.over(SOURCES, 200, 0), LABELS, cv, last, specs, rule(), folds)
+    assert sorted(found) == [
+        "KD vs LR (F1, thresholds fitted in the folds): kd vs lr",
+        "KD vs LR (mAP): kd vs lr",
+        "SR vs LR (F1, thresholds fitted in the folds): sr vs lr",
+        "SR vs LR (mAP): sr vs lr",
+        "ensemble vs single best",
+    ]
+    for metric in ("mAP", "F1, thresholds fitted in the folds"):
+        sr = found[f"SR vs LR ({metric}): sr vs lr"]
+        assert sr["metric"] == metric and sr["reading"] == "separated"
+        assert sr["difference"] > 0 and 0 < sr["ci"]["lo"] <= sr["difference"] <= sr["ci"]["hi"]
+    kd = found["KD vs LR (mAP): kd vs lr"]  # the same scores on both sides: nothing to detect
+    assert kd["difference"] == 0 and kd["ci"] == {"lo": 0.0, "hi": 0.0} and kd["smallest_detectable"] == 0.0
 
 
 def test_compute_takes_arrays_and_touches_no_file(tmp_path, monkeypatch):

@@ -184,10 +184,22 @@ def test_every_strategy_the_settings_offer_has_one_fit_which_returns_its_paramet
         assert fitted.thresholds.shape == (26,) and np.array_equal(
             fitted.thresholds, thresholds.fit(scores, labels, config, freq)
         )
-        assert list(fitted.params) == (["a", "b"] if strategy == "frequency" else []), strategy
+        assert list(fitted.params) == {"frequency": ["a", "b"], "flat": ["t"]}.get(strategy, []), strategy
     a, b = thresholds.fit_frequency(ranked, freq)
     frequency = thresholds.fit_rule(ranked, 26, threshold_config(strategy="frequency"), freq)
     assert frequency.params == {"a": a, "b": b}
     assert np.allclose(frequency.thresholds, a + b * thresholds.frequency_position(freq))
     with pytest.raises(ValueError, match="needs the train frequency"):
         thresholds.fit_rule(ranked, 26, threshold_config(strategy="frequency_set"), None)
+
+
+def test_the_flat_rule_is_one_fitted_threshold_for_every_class():
+    """The baseline of the paper's claim: the one threshold maximising the macro F1, the same for every class."""
+    rng = np.random.default_rng(4)
+    labels = (rng.random((200, 26)) < np.linspace(0.02, 0.5, 26)).astype(int)
+    scores = np.clip(labels * 0.3 + rng.random((200, 26)) * 0.5, 0, 1)
+    ranked = thresholds.Ranked.of(scores, labels)
+    flat = thresholds.fit_rule(ranked, 26, threshold_config(strategy="flat"), None)
+    assert np.unique(flat.thresholds).tolist() == [flat.params["t"]] == [thresholds.pooled_threshold(ranked)]
+    macro = {t: metrics.per_class(labels, (scores >= t).astype(int)).macro_f1 for t in thresholds.POOLED_GRID.tolist()}
+    assert macro[flat.params["t"]] == max(macro.values())

@@ -144,7 +144,7 @@ def member_scores(decision: Decision, rule: Rule, arrays: np.ndarray, rows=slice
 class Honest:
     """A rule refitted on k-1 folds and applied to the held-out fold, pooled over the folds."""
 
-    f1: float  # macro F1 of the pooled held-out decisions
+    f1: float  # the estimate (mean F1 over the classes with positives) of the pooled held-out decisions
     predicted: np.ndarray  # (videos, classes) out-of-fold 0/1 decisions
     decisions: list[Decision]  # the rule fitted in each fold
 
@@ -159,7 +159,7 @@ def nested(rule: Rule, val: Val) -> Honest:
         decision = decide(rule, val, ~held)
         out[held] = predict(decision, member_scores(decision, rule, val.checkpoints.val, held))
         decisions.append(decision)
-    return Honest(metrics.per_class(val.labels, out).macro_f1, out, decisions)
+    return Honest(metrics.per_class(val.labels, out).macro_f1_present, out, decisions)
 
 
 def greedy(rule: Rule, val: Val, rows: np.ndarray, max_members: int) -> list[int]:
@@ -198,4 +198,4 @@ def nested_greedy(rule: Rule, val: Val, max_members: int) -> Honest:
         )
         out[held] = predict(decision, scores[held])
         decisions.append(decision)
-    return Honest(metrics.per_class(val.labels, out).macro_f1, out, decisions)
+    return Honest(metrics.per_class(val.labels, out).macro_f1_present, out, decisions)

@@ -2,21 +2,30 @@
 
 The evaluate stage checks its board against this schema before writing it (a key it does not declare,
 or one missing, is an error there, not a silent change of the file `dvc metrics diff` and CI read), and
-the report reads the same keys. ``*_in_sample`` numbers are fitted and scored on all of val; ``*_cv``
-ones make every choice inside the folds (``tinyactions.decide.crossval``); ``*_ci`` is the bootstrap
-interval of the number before it ``[low, high]`` (``tinyactions.decide.intervals``).
+the report reads the same keys. ``*_in_sample`` numbers are chosen or fitted on the val they are scored on;
+``*_cv`` ones make every choice inside the folds (``tinyactions.decide.crossval``); ``*_last`` ones are a
+run's last epoch (not chosen on val); ``*_ci`` is the bootstrap interval of the number before it, with named
+bounds ``{"lo", "hi"}`` that ``dvc metrics diff`` shows (``tinyactions.decide.intervals``). Every F1 is the
+estimate, the mean over the classes val has positives of; ``f1_all_classes`` is the 26-class mean with
+absent classes at 0, a pessimistic bound.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, NotRequired
+from typing import NotRequired
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 _STRICT = ConfigDict(extra="forbid", strict=True)  # a key it does not declare, or of another type, is an error
 
-Interval = Annotated[list[float], Field(min_length=2, max_length=2)]  # [low, high] at intervals.level
+
+class Interval(TypedDict):
+    """The bounds at ``intervals.level``."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    lo: float
+    hi: float
 
 
 class Scored(TypedDict):
@@ -30,12 +39,14 @@ class Scored(TypedDict):
 
 
 class Strategy(Scored):
-    """One threshold rule (the ensemble at thresholds, without post-processing); the frequency rule also
-    reports its fitted (a, b), on all of val and in each fold."""
+    """One threshold rule (the ensemble at thresholds, without post-processing); a rule that fits
+    parameters reports them, on all of val and in each fold: the frequency rule's (a, b), the flat rule's t."""
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     a_b_in_sample: NotRequired[list[float]]
     a_b_per_fold: NotRequired[list[list[float]]]
+    t_in_sample: NotRequired[list[float]]
+    t_per_fold: NotRequired[list[list[float]]]
 
 
 class OtherKeep(Scored):
@@ -119,21 +130,23 @@ class Folds(TypedDict):
     source_videos: int
 
 
-class RunRow(TypedDict):
-    """One run: at its best epoch on val (in-sample), and at its last epoch (not chosen on val)."""
-
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
-    best_epoch: int
-    f1: float  # at 0.5, best epoch
-    mAP: float
-    precision: float
-    recall: float
-    f1_last_epochs: float  # mean F1 at 0.5 of the last three epochs
-    f1_by_epoch: dict[str, float]
-    last_epoch: int
-    f1_last: float
-    f1_last_ci: Interval
-    mAP_last: float
+RunRow = TypedDict(
+    "RunRow",
+    {
+        "best_epoch": int,  # by best_by, chosen on val
+        "mAP_in_sample": float,  # at the best epoch
+        "f1_at_0.5_in_sample": float,
+        "precision_at_0.5_in_sample": float,
+        "recall_at_0.5_in_sample": float,
+        "f1_at_0.5_by_epoch": dict[str, float],
+        "last_epoch": int,
+        "mAP_last": float,
+        "mAP_last_ci": Interval,
+        "f1_cv_last": float,  # thresholds (the submission rule's rule) fitted inside the folds
+        "f1_cv_last_ci": Interval,
+    },
+)
+RunRow.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
 
 
 class Replicas(TypedDict):
@@ -142,24 +155,32 @@ class Replicas(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     runs: list[str]
     seeds: list[int]
-    f1_last_mean: float
-    f1_last_sd: float
+    mAP_last_mean: float
+    mAP_last_sd: float
+    f1_cv_last_mean: float
+    f1_cv_last_sd: float
 
 
 class IntervalsRow(TypedDict):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     level: float
     draws: int
+    method: str
     over: str
     excludes: str
+    coverage: str  # measured at this size, or approximate
 
 
 class Difference(TypedDict):
-    """A paired difference in macro F1 (the same source videos resampled for both)."""
+    """A paired difference (the same source videos resampled for both) with the smallest true difference
+    this val detects with 80% power (``tinyactions.decide.comparisons``)."""
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
+    metric: str
     difference: float
     ci: Interval
+    smallest_detectable: float
+    reading: str  # separated, or not detectable at this size
 
 
 class Leaderboard(TypedDict):
@@ -176,8 +197,12 @@ class Leaderboard(TypedDict):
     f1_ci: Interval
     f1_in_sample: float
     f1_in_sample_ci: Interval
+    f1_all_classes: float  # the 26-class mean, absent classes 0: a pessimistic bound
+    f1_all_classes_in_sample: float
+    classes_with_positives: int  # in val: the classes the estimate averages
     intervals: IntervalsRow
     comparisons: dict[str, Difference]
+    comparisons_by_chance: float  # how many would exclude 0 at the level without any effect
 
 
 _SCHEMA = TypeAdapter(Leaderboard)

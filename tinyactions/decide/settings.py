@@ -16,8 +16,11 @@ from tinyactions.score.settings import BestBy, Dump
 from tinyactions.superres.settings import Inference
 from tinyactions.train.settings import RunReads
 
-STRATEGIES = ("fixed", "f1", "frequency", "frequency_set")  # the per-class threshold rules (thresholds.strategy)
+# the threshold rules (thresholds.strategy); flat: one threshold for every class, fitted (the baseline that
+# isolates the paper's claim that frequent classes need higher thresholds than rare ones)
+STRATEGIES = ("fixed", "flat", "f1", "frequency", "frequency_set")
 SHRINK_TARGETS = ("pooled", "prior")  # what the f1 rule shrinks rare classes towards
+INTERVAL_METHODS = ("percentile", "basic", "bca")  # how a bootstrap interval is read off its draws (intervals.method)
 Keep = Literal["score", "margin"]  # which predicted class of a group post-processing keeps (postprocess.keep)
 
 
@@ -40,6 +43,7 @@ class Intervals(Section):
     draws: Annotated[int, Field(ge=100)]
     level: Annotated[float, Field(gt=0, lt=1)]
     seed: Count
+    method: Literal[INTERVAL_METHODS]
 
 
 class Greedy(Section):

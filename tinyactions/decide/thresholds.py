@@ -1,6 +1,8 @@
 """Per-class decision thresholds fitted on validation scores.
 
 - ``fixed``: 0.5 for every class.
+- ``flat`` (ours, the baseline of the paper's claim): one threshold for every class, the one maximising the
+  macro F1 of the scores it is fitted on (the ``pooled`` threshold below).
 - ``f1``: the threshold maximising each class's validation F1. The macro F1 is a sum of per-class terms,
   so per-class optima are jointly optimal when the classes are scored independently.
 - ``frequency`` (the paper: "large-sample-size categories need a higher prediction threshold"), fitted:
@@ -151,6 +153,11 @@ def _fixed(ranked: Ranked | None, n_classes: int, config: Thresholds, train_freq
     return Fitted(np.full(n_classes, config.prior), {})
 
 
+def _flat(ranked: Ranked, n_classes: int, config: Thresholds, train_frequency) -> Fitted:
+    t = pooled_threshold(ranked)
+    return Fitted(np.full(n_classes, t), {"t": t})
+
+
 def _f1(ranked: Ranked, n_classes: int, config: Thresholds, train_frequency) -> Fitted:
     shared = pooled_threshold(ranked) if config.shrink_to == "pooled" else config.prior
     best, _ = best_f1_thresholds(ranked)
@@ -172,6 +179,7 @@ def _frequency_set(ranked: Ranked | None, n_classes: int, config: Thresholds, tr
 # frequency); the one place a strategy's name is turned into its fit
 RULES = {
     "fixed": (_fixed, False, False),
+    "flat": (_flat, True, False),
     "f1": (_f1, True, False),
     "frequency": (_frequency, True, True),
     "frequency_set": (_frequency_set, False, True),

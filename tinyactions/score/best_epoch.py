@@ -31,13 +31,14 @@ def split_matrix(table: pd.DataFrame, split: str, epoch: int, ids: list[str]) ->
 
 def epoch_score(scores: np.ndarray, labels: np.ndarray, by: str) -> float:
     """What ``best`` maximises, for one checkpoint's (videos, classes) val scores: ``mAP`` (over classes
-    with positives) or ``f1`` (macro F1 at 0.5). Unreadable videos (NaN) count as scored 0."""
+    with positives) or ``f1`` (the mean F1 at 0.5 over the classes with positives). Unreadable videos (NaN)
+    count as scored 0."""
     if by not in BEST_BY:
         raise ValueError(f"best_by must be one of {BEST_BY}, got {by!r}")
     scores = np.nan_to_num(scores)
     if by == "mAP":
         return float(np.nanmean(metrics.average_precision(labels, scores)))
-    return metrics.per_class(labels, (scores >= 0.5).astype(int)).macro_f1
+    return metrics.per_class(labels, (scores >= 0.5).astype(int)).macro_f1_present
 
 
 def per_epoch(table: pd.DataFrame, val_ids: list[str], val_labels: np.ndarray, by: str) -> dict[int, float]:
