@@ -37,6 +37,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS  # noqa: E402
+from tinyactions.challenge.metrics import per_class  # noqa: E402
 from tinyactions.core.paths import REPO  # noqa: E402
 from tinyactions.data.index import truth  # noqa: E402
 from tinyactions.data.synth import sample_labels  # noqa: E402
@@ -91,10 +92,8 @@ class Population:
 
 
 def estimate(labels: np.ndarray, predicted: np.ndarray) -> float:
-    y, p = labels.astype(bool), predicted.astype(bool)
-    tp, support, guessed = (y & p).sum(0), y.sum(0), p.sum(0)
-    present = support > 0
-    return float(np.mean(2 * tp[present] / (support[present] + guessed[present])))
+    """The estimand, as the pipeline computes it."""
+    return per_class(labels, np.asarray(predicted).astype(np.int8)).macro_f1_present
 
 
 def replicate(population, sources, thresholds, rng, draws: int) -> dict:

@@ -32,7 +32,7 @@ from tinyactions.decide import bundle, comparisons, crossval, leaderboard, postp
 from tinyactions.decide.checkpoint_scores import Checkpoints
 from tinyactions.decide.intervals import COVERED_FROM_SOURCES, Bootstrap
 from tinyactions.decide.leaderboard import Leaderboard
-from tinyactions.decide.report import FEW_SOURCES, ablation_markdown
+from tinyactions.decide.report import ablation_markdown
 from tinyactions.decide.settings import STRATEGIES, Evaluation
 from tinyactions.score import best_epoch
 from tinyactions.score.member import BEST_BY, Member
@@ -71,7 +71,7 @@ def run_rows(
             "recall_at_0.5_in_sample": float(at_half.recall[at_half.support > 0].mean()),
             "f1_at_0.5_by_epoch": {str(e): score["f1"][(run, e)] for e in epochs},
             "last_epoch": epochs[-1],
-            "mAP_last": score["mAP"][(run, epochs[-1])],
+            "mAP_last": boot.map_point(labels, np.nan_to_num(scores, nan=-1.0)),
             "mAP_last_ci": boot.map_interval(labels, np.nan_to_num(scores, nan=-1.0)),
             "f1_cv_last": boot.point(labels, fitted),
             "f1_cv_last_ci": boot.interval(labels, fitted),
@@ -408,8 +408,8 @@ def ensemble_row(
         "postprocess_keep": rule.keep,
         "postprocess_other_keep": steps.other_keep,
         "strategies": steps.strategies,
-        "precision_in_sample": float(final_scores.precision.mean()),
-        "recall_in_sample": float(final_scores.recall.mean()),
+        "precision_in_sample": float(final_scores.precision[final_scores.support > 0].mean()),
+        "recall_in_sample": float(final_scores.recall[final_scores.support > 0].mean()),
         "threshold_strategy": rule.config.strategy,
         "groups": names,
         "group_gain_cv": {" | ".join(n): g for n, g in zip(names, steps.gains)},
@@ -530,9 +530,11 @@ def interval_record(intervals, sources: int) -> dict:
         "method": intervals.method,
         "over": f"{sources} source videos of val",
         "excludes": "refitting the rule on other data and training with other seeds (decisions held fixed)",
-        "coverage": f"measured at {COVERED_FROM_SOURCES} source videos and more"
+        "coverage": f"measured for F1 and paired F1 at {COVERED_FROM_SOURCES} source videos of 16 clips; mAP's not "
+        "measured"
         if measured
-        else f"approximate: below {COVERED_FROM_SOURCES} source videos the measured coverage falls short of the level",
+        else f"approximate: below {COVERED_FROM_SOURCES} source videos the measured coverage falls short of the "
+        "level (mAP's not measured)",
     }
 
 
@@ -559,11 +561,12 @@ def summary_lines(
             "source videos",
         ),
     ]
-    if sources < FEW_SOURCES:
+    if sources < COVERED_FROM_SOURCES:
         lines.append(
             (
                 logging.WARNING,
-                f"val has {sources} source videos (< {FEW_SOURCES}): every interval is wide and itself uncertain",
+                f"val has {sources} source videos (< {COVERED_FROM_SOURCES}): every interval is approximate (its "
+                "measured coverage falls short of its level) and wide",
             )
         )
     return lines

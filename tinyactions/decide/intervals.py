@@ -31,8 +31,9 @@ import numpy as np
 from tinyactions.decide.settings import INTERVAL_METHODS
 
 METHODS = INTERVAL_METHODS
-# The fewest source videos at which bench/interval_coverage.py measured every method's coverage near its
-# level (bench/README.md); below, the intervals are labelled approximate
+# The source videos (of 16 clips) at which bench/interval_coverage.py measured BCa's coverage of the F1 and
+# of paired F1 differences within [0.93, 0.97] (bench/README.md); below, the intervals are labelled
+# approximate (at 30 sources of 4 clips it measured 0.69-0.76)
 COVERED_FROM_SOURCES = 200
 POWER = 0.8  # the power at which the smallest detectable difference is stated
 
@@ -100,8 +101,8 @@ class Bootstrap:
         return self._bounds(self._statistic(labels, predicted))
 
     def per_class(self, labels: np.ndarray, predicted: np.ndarray) -> list[dict]:
-        """Each class's ``{"lo", "hi"}`` of its F1 (over the draws where it has positives; NaN bounds for a
-        class val has no positive of)."""
+        """Each class's ``{"lo", "hi"}`` of its F1 over the draws where it has positives; NaN bounds for a
+        class whose positives all come from one source video (no variation between sources to resample)."""
         counts = self._counts(labels, predicted)
 
         def f1_of(k: int):
@@ -114,7 +115,7 @@ class Bootstrap:
 
         out = []
         for k in range(counts.shape[2]):
-            if not counts[0, :, k].sum() + counts[2, :, k].sum():
+            if np.count_nonzero(counts[0, :, k] + counts[2, :, k]) < 2:
                 out.append({"lo": float("nan"), "hi": float("nan")})
             else:
                 out.append(self._bounds(f1_of(k)))
@@ -131,21 +132,30 @@ class Bootstrap:
 
     def map_draws(self, labels: np.ndarray, scores: np.ndarray, columns=None, weights=None) -> np.ndarray:
         """(rows of ``weights``,) mean average precision over ``columns`` (every class by default) on each
-        resample (``weights``: the draws by default): a video counts as often as its source video is drawn
-        (its copies tie, and a tie counts as one block: the precision at its end; with every weight 1 and no
-        tied scores this is :func:`tinyactions.challenge.metrics.average_precision`); a class without
-        positives in a draw is left out of that draw's mean."""
+        resample (``weights``: the draws by default): a video counts as often as its source video is drawn,
+        its copies as clips of their own, next to each other in the ranking (the AP of the resampled clips;
+        with every weight 1 this is :func:`tinyactions.challenge.metrics.average_precision`); a class without
+        positives in a draw is left out of that draw's mean. A positive drawn w times after N clips of which
+        F positives adds sum_{j=1..w} (F + j) / (N + j) = w - (N - F) (H(N + w) - H(N)), H the harmonic
+        numbers."""
         y, s = np.asarray(labels).astype(bool), np.nan_to_num(np.asarray(scores, float), nan=-np.inf)
-        w = (self.weights if weights is None else weights)[:, self.source_of].astype(float)  # (draws, videos)
+        w = (self.weights if weights is None else weights)[:, self.source_of].astype(np.int64)  # (draws, videos)
+        harmonic = np.concatenate(([0.0], np.cumsum(1.0 / np.arange(1, int(w.sum(axis=1).max()) + 1))))
         aps = []
         for k in range(y.shape[1]) if columns is None else columns:
             order = np.argsort(-s[:, k], kind="stable")
-            hits, wk = y[order, k], w[:, order]
-            found = np.cumsum(wk * hits, axis=1)
-            precision = found / np.maximum(np.cumsum(wk, axis=1), 1e-12)
-            positives = found[:, -1]
+            at = np.flatnonzero(y[order, k])  # the positives' places in the ranking
+            if not len(at):
+                aps.append(np.full(len(w), np.nan))
+                continue
+            wk = w[:, order]
+            drawn = wk[:, at]  # how often each positive is drawn
+            before = np.cumsum(wk, axis=1)[:, at] - drawn  # clips ranked above it
+            found_before = np.cumsum(drawn, axis=1) - drawn  # positives among them
+            added = drawn - (before - found_before) * (harmonic[before + drawn] - harmonic[before])
+            positives = drawn.sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
-                aps.append(np.where(positives > 0, (precision * wk * hits).sum(axis=1) / positives, np.nan))
+                aps.append(np.where(positives > 0, added.sum(axis=1) / positives, np.nan))
         aps = np.stack(aps, axis=1)
         counted = np.isfinite(aps).sum(axis=1)
         return np.where(counted > 0, np.nansum(aps, axis=1) / np.maximum(counted, 1), np.nan)

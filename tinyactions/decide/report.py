@@ -19,7 +19,6 @@ TABLE1_ROWS = (
     ("uniform", "uniform", False),
     ("uniform + balance", "uniform", True),
 )
-FEW_SOURCES = 30  # below this many source videos, intervals are rough: the report says so
 
 
 def _f(x) -> str:
@@ -81,8 +80,8 @@ def _intervals(board: Leaderboard) -> list[str]:
         "(out-of-fold decisions for cross-validated numbers). They exclude refitting the rule on other data "
         f"and training with other seeds. Coverage: {about['coverage']} (bench/interval_coverage.py).",
     ]
-    if sources < FEW_SOURCES:
-        lines.append(f"**Warning: val has only {sources} source videos (< {FEW_SOURCES}): these intervals are rough.**")
+    if about["coverage"].startswith("approximate"):
+        lines.append(f"**Warning: val has only {sources} source videos: these intervals are approximate.**")
     return lines + [""]
 
 
@@ -286,7 +285,13 @@ def _comparisons(board: Leaderboard) -> list[str]:
     lines += [
         "",
         f"{len(board['comparisons'])} comparisons: about {board['comparisons_by_chance']:.1f} of them would exclude "
-        f"0 at {level}% by chance alone.",
+        f"0 at {level}% by chance alone"
+        + (
+            "; more at this size, where the intervals cover less than their level and the smallest detectable "
+            "differences are optimistic."
+            if board["intervals"]["coverage"].startswith("approximate")
+            else "."
+        ),
     ]
     return lines
 
