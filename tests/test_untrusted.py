@@ -413,6 +413,15 @@ def test_arrays_of_python_objects_are_refused_before_any_is_touched(tmp_path):
     assert checkpoint_io.load(tmp_path / "deep.pth")["state_dict"] == {}  # walked without recursion
     torch.save({"meta": {"x": np.array([1, 2])}, "state_dict": {}}, tmp_path / "ok.pth")
     assert checkpoint_io.load(tmp_path / "ok.pth")["meta"]["x"].tolist() == [1, 2]
+    # hidden where a walk of containers alone would not look: a dtype's metadata, a tensor's attributes
+    hidden = np.dtype("f4", metadata={"hidden": ForgedPointers()})
+    torch.save({"meta": {"x": np.zeros(2, dtype=hidden)}, "state_dict": {}}, tmp_path / "metadata.pth")
+    weight = torch.ones(2)
+    weight.hidden = ForgedPointers()
+    torch.save({"state_dict": {"w": weight}}, tmp_path / "attribute.pth")
+    for name in ("metadata.pth", "attribute.pth"):
+        with pytest.raises(checkpoint_io.CheckpointError, match=rf"{name}: refused: it holds a numpy array of Python"):
+            checkpoint_io.load(tmp_path / name)
 
 
 def test_allowed_constructors_fed_bad_arguments_are_one_line(tmp_path):

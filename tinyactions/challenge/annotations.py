@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from tinyactions.core.filenames import as_text
+from tinyactions.core.untrusted import MIB, read_bytes
 
 # Official class order of TinyVIRAT-v2's class_map.json (index = position).
 CLASSES: tuple[str, ...] = (
@@ -89,21 +90,34 @@ def _load_json(path: Path):
         raise AnnotationError(str(e)) from None
 
 
-def read_json(path: str | os.PathLike, max_bytes: int | None = None):
-    """A JSON file from elsewhere. Any way it is not JSON (bytes that are not UTF-8, a syntax error,
-    nesting too deep to parse, more than ``max_bytes``) is a ValueError of one line naming the file."""
+# TinyVIRAT-v2's largest annotation file (train, 16,950 entries) is about 4 MB
+ANNOTATION_MAX_BYTES = 64 * MIB
+
+
+def read_json(path: str | os.PathLike, max_bytes: int = ANNOTATION_MAX_BYTES):
+    """A JSON file from elsewhere: a regular file of at most ``max_bytes``, read once. Any way it is not
+    that, or not JSON (bytes that are not UTF-8, a syntax error, nesting too deep to parse, NaN or
+    Infinity), is a ValueError of one line naming the file (FileNotFoundError when it is missing)."""
     path = Path(path)
-    if max_bytes is not None and path.stat().st_size > max_bytes:
-        raise ValueError(f"{path}: {path.stat().st_size:,} bytes, more than the {max_bytes:,} this file may hold")
+    data = read_bytes(path, max_bytes)
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not UTF-8 text ({e.reason}: byte 0x{e.object[e.start]:02x})") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except RecursionError:
         raise ValueError(f"{path}: JSON nested too deeply to read") from None
+    except _NotANumber as e:
+        raise ValueError(f"{path}: {e} is not a JSON number") from None
+
+
+class _NotANumber(ValueError):
+    """NaN, Infinity or -Infinity: Python's JSON reader takes them, JSON has no such number."""
+
+
+def _no_constant(name: str):
+    raise _NotANumber(name)
 
 
 def read_class_map(path: Path) -> tuple[str, ...]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyactions.core.untrusted import GIB, UntrustedFileError, open_regular
+
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read as data: it names a type outside the allowlist, or it is
@@ -79,18 +81,28 @@ def allowed() -> list:
 _GLOBAL = re.compile(r"GLOBAL (.+?) (?:was not an allowed global|whose module)|Unsupported class (\S+)")
 
 
+# the largest checkpoint the pipeline reads: a UniFormer-B epoch with its optimizer state is about 1.2 GB
+CHECKPOINT_MAX_BYTES = 8 * GIB
+
+
 def load(path: str | os.PathLike, map_location="cpu", mmap: bool = False) -> dict:
-    """The content of a checkpoint file, read as data. Raises FileNotFoundError for a missing file and
-    :class:`CheckpointError` for a file that names a type outside :func:`allowed` (nothing of it
-    runs) or is no checkpoint."""
+    """The content of a checkpoint file, read as data: a regular file of at most CHECKPOINT_MAX_BYTES,
+    opened once. Raises FileNotFoundError for a missing file and :class:`CheckpointError` for any other
+    file, one that names a type outside :func:`allowed` (nothing of it runs) or that is no checkpoint."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        fd = open_regular(path, CHECKPOINT_MAX_BYTES)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint {path} does not exist") from None
+    except UntrustedFileError as e:
+        raise CheckpointError(str(e)) from None
     import torch
 
     try:
-        with torch.serialization.safe_globals(allowed()):
-            content = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        with os.fdopen(fd, "rb") as f, torch.serialization.safe_globals(allowed()):
+            # mmap maps a file by name (this process's own resume state); else the opened file is read
+            source = path if mmap else f
+            content = torch.load(source, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         found = _GLOBAL.search(str(e))
         if found:
@@ -115,7 +127,8 @@ def _object_dtype(content) -> str | None:
     """``"a numpy array"`` (or scalar, or dtype) whose dtype has a Python-object field anywhere in
     ``content``, else None. The allowlist lets a file build numpy dtypes and set their state: an object
     field whose reference flags were cleared would be filled with raw bytes from the file that numpy then
-    follows as pointers. Only dtypes are inspected, never the data; iteratively (any nesting depth)."""
+    follows as pointers. Only dtypes are inspected, never the data; iteratively (any nesting depth),
+    through a dtype's ``metadata`` and sub-dtypes and a tensor's attributes too, where a file can hide one."""
     stack, seen = [content], set()
     while stack:
         node = stack.pop()
@@ -125,14 +138,19 @@ def _object_dtype(content) -> str | None:
         if isinstance(node, np.dtype):
             if _holds_objects(node):
                 return "a numpy dtype"
+            stack += list((node.metadata or {}).values())
+            stack += [field[0] for field in (node.fields or {}).values()]
+            if node.subdtype is not None:
+                stack.append(node.subdtype[0])
         elif isinstance(node, (np.ndarray, np.generic)):
             if _holds_objects(node.dtype):
                 return f"a numpy {'array' if isinstance(node, np.ndarray) else 'scalar'}"
+            stack.append(node.dtype)
         elif isinstance(node, dict):
             stack += [*node.keys(), *node.values()]
         elif isinstance(node, (list, tuple, set, frozenset)):
             stack += list(node)
-        elif hasattr(node, "__dict__") and not _is_tensor(node):
+        elif hasattr(node, "__dict__"):  # an object's, or a tensor's own attributes
             stack += list(vars(node).values())
     return None
 
