@@ -4,6 +4,7 @@ crash, and the small guards around names, ids and interrupted writes."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -434,6 +435,23 @@ def test_allowed_constructors_fed_bad_arguments_are_one_line(tmp_path):
         checkpoint_io.load(tmp_path / "bad.pth")
 
 
+def with_superres(bundle: dict, **changes) -> None:
+    """The project bundle's member read on SR video, with a generator entry and ``changes`` to it."""
+    bundle["members"][0]["input"] = bundle["members"][0]["recipe"]["input"] = "sr"
+    bundle["superres"] = {
+        "generator": "models/superres/generator.pth",
+        "sha256": "0" * 64,
+        "size": 32,
+        "input": "square",
+        "window": 8,
+        "overlap": 2,
+        "precision": "fp32",
+        "storage": "mp4v",
+        "spec": {"mid_channels": 4, "propagation_blocks": 1, "cleaning_blocks": 1},
+        **changes,
+    }
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -460,6 +478,32 @@ def test_allowed_constructors_fed_bad_arguments_are_one_line(tmp_path):
                 }
             ),
             "lr_only.members.0: reads super-resolved video, but the low-res variant holds low-res members only",
+        ),
+        (lambda b: b.update(weights=[float("nan")]), "NaN is not a JSON number"),
+        (lambda b: b.update(weights=[float("inf")]), "Infinity is not a JSON number"),
+        (lambda b: b["thresholds"].__setitem__(3, float("nan")), "NaN is not a JSON number"),
+        (lambda b: b.update(weights=[-1.0]), "weights.0: Input should be greater than or equal to 0"),
+        (lambda b: b.update(weights=[0.0]), "weights: all zero: at least one member needs a positive weight"),
+        (
+            lambda b: (
+                b["members"][0]["recipe"].update(input_size=1024, segments=256),
+                b["scoring"].update(views=32, batch=1),
+            ),
+            r"members.0.recipe: a scoring batch of 1 clips x 32 views x 256 frames of 1024x1024 px is 96.0 GiB of "
+            r"input, over its 4 GiB budget",
+        ),
+        (lambda b: with_superres(b, window=8, overlap=4), "superres.window: 8 must exceed twice the overlap"),
+        (
+            lambda b: with_superres(
+                b, spec={"mid_channels": 4, "propagation_blocks": 10_000_000, "cleaning_blocks": 1}
+            ),
+            "superres.spec.propagation_blocks: Input should be less than or equal to 64",
+        ),
+        (
+            lambda b: with_superres(
+                b, size=1024, window=1024, spec={"mid_channels": 256, "propagation_blocks": 1, "cleaning_blocks": 1}
+            ),
+            "superres.spec: a window of 1024 frames of 1024x1024 px at 256 channels is 1024.0 GiB of features",
         ),
     ],
 )
@@ -502,3 +546,49 @@ def test_predict_takes_annotation_paths_that_are_not_text_and_oversized_sr_clips
     assert "super-resolved they would exceed the decode cap" in ensemble.too_large(
         np.zeros((frames + 1, 8, 8, 3), np.uint8)
     )
+
+
+def test_a_member_is_a_regular_file_inside_the_project(project):
+    """A member path that leads out of the project through a link, or that names a pipe or a folder, is
+    refused by name before anything is read from it; a link inside the project is followed."""
+    root, loaded = project
+    ensemble = bundle.parse(loaded)
+    member = root / "models/low/epoch_1.pth"
+    kept = root / "models/low/kept.pth"
+    member.rename(kept)
+    outside = root.parent / "outside.pth"
+    outside.write_bytes(kept.read_bytes())
+    member.symlink_to(outside)
+    with pytest.raises(bundle.BundleError, match=r"^bundle: models/low/epoch_1.pth leads out of the project"):
+        bundle.verify(ensemble, root)
+    member.unlink()
+    os.mkfifo(member)
+    with pytest.raises(bundle.BundleError, match=r"^bundle: models/low/epoch_1.pth is a named pipe, not a regular"):
+        bundle.verify(ensemble, root)
+    member.unlink()
+    member.mkdir()
+    with pytest.raises(bundle.BundleError, match=r"^bundle: models/low/epoch_1.pth is a folder, not a regular file"):
+        bundle.verify(ensemble, root)
+    member.rmdir()
+    member.symlink_to(kept)  # a link inside the project: the file it names is checked
+    bundle.verify(ensemble, root)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ({"meta": {}}, r"epoch_1.pth: no state_dict: not a checkpoint of a run$"),
+        (
+            {"state_dict": {"x": torch.ones(1)}},
+            r"epoch_1.pth: not this network's weights: [0-9]+ missing \(first .+\), 1 unknown \(first x\)$",
+        ),
+    ],
+)
+def test_a_member_of_another_layout_is_one_line(project, content, message):
+    root, loaded = project
+    torch.save(content, root / "models/low/epoch_1.pth")
+    loaded["members"][0]["sha256"] = file_digest(root / "models/low/epoch_1.pth")
+    (root / "odd.json").write_text(json.dumps(loaded))
+    out = run_predict(["clip.mp4", "--bundle", "odd.json", "--out", "p.csv"], root)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert re.search(message, out.stderr.strip().splitlines()[-1]), out.stderr.strip().splitlines()[-1]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ConfigDict
 
+from tinyactions.core import budget
 from tinyactions.core.params import fail, read
 from tinyactions.core.paths import REPO, RUN_NAME
 from tinyactions.data.prepare import Balance, Data, PrepareExecution
@@ -59,6 +60,7 @@ class Settings(Evaluation):
             _runs_are_named,
             _students_learn_from_sr_runs,
             _members_name_checkpoints,
+            _scoring_fits_memory,
         ):
             rule(self)
 
@@ -135,6 +137,15 @@ def _members_name_checkpoints(s: Settings) -> None:
                 f"{per_run} members of {member.run}, which has {epochs[member.run]} epochs: "
                 "members are distinct checkpoints",
             )
+
+
+def _scoring_fits_memory(s: Settings) -> None:
+    """A scoring batch (dump and teacher stages, predict) within its memory budget."""
+    problem = budget.scoring_problem(
+        s.train.input_size, s.train.sampling.segments, s.dump.views, s.execution.score_chunk
+    )
+    if problem:
+        fail("execution.score_chunk", f"{problem} (with train.input_size, train.sampling.segments, dump.views)")
 
 
 def parse(data: object, source: str = str(REPO.params)) -> Settings:

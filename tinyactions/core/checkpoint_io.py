@@ -123,6 +123,28 @@ def load(path: str | os.PathLike, map_location="cpu", mmap: bool = False) -> dic
     return content
 
 
+def load_weights(model, state: dict, path: str | os.PathLike) -> None:
+    """``state`` into ``model``; weights of another network (keys missing or unknown, shapes that differ)
+    are a CheckpointError of one line naming the file."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unknown = sorted(set(state) - set(expected))
+    if missing or unknown:
+        parts = [
+            f"{len(keys)} {what} (first {keys[0]})"
+            for what, keys in (("missing", missing), ("unknown", unknown))
+            if keys
+        ]
+        raise CheckpointError(f"{path}: not this network's weights: {', '.join(parts)}")
+    for key, value in state.items():
+        if not hasattr(value, "shape") or tuple(value.shape) != tuple(expected[key].shape):
+            shape = tuple(value.shape) if hasattr(value, "shape") else type(value).__name__
+            raise CheckpointError(
+                f"{path}: not this network's weights: {key} is {shape}, the network's {tuple(expected[key].shape)}"
+            )
+    model.load_state_dict(state)
+
+
 def _object_dtype(content) -> str | None:
     """``"a numpy array"`` (or scalar, or dtype) whose dtype has a Python-object field anywhere in
     ``content``, else None. The allowlist lets a file build numpy dtypes and set their state: an object

@@ -31,27 +31,30 @@ from pydantic import Field
 
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASS_MAP_FILE, CLASSES
 from tinyactions.core.files import write_json, write_text
-from tinyactions.core.params import Count, Positive, Section, fail
+from tinyactions.core.params import Count, Section, fail
 from tinyactions.data.video import write_video
 
 # The synth section of params.yaml: the demo's size and shape
 
 
+Clips = Annotated[int, Field(ge=1, le=100_000)]  # TinyVIRAT-v2 has 26,355 clips in all
+
+
 class SplitCounts(Section):
-    train: Positive
-    val: Positive
-    test: Positive
+    train: Clips
+    val: Clips
+    test: Clips
 
 
 class Span(Section):
-    min: Positive
-    max: Positive
-    median: Positive
+    min: Annotated[int, Field(ge=1, le=10_000)]
+    max: Annotated[int, Field(ge=1, le=10_000)]
+    median: Annotated[int, Field(ge=1, le=10_000)]
 
 
 class Sources(Section):
-    virat: Positive
-    meva: Count
+    virat: Clips
+    meva: Annotated[int, Field(ge=0, le=100_000)]
 
 
 class SplitSources(Section):

@@ -23,6 +23,7 @@ val, in the terms a video needs to become a decision.
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import asdict, fields
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, get_args
@@ -33,16 +34,26 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS, read_json
 from tinyactions.challenge.groups import validate_groups
+from tinyactions.core import budget
 from tinyactions.core.files import file_digest
 from tinyactions.core.paths import PROJECT
 from tinyactions.core.precision import PRECISIONS
+from tinyactions.core.untrusted import kind
 from tinyactions.data.video import CODECS
 from tinyactions.decide import crossval, ensemble
 from tinyactions.decide.settings import Keep
 from tinyactions.score import canary
 from tinyactions.superres.geometry import INPUTS as SR_INPUTS
 from tinyactions.superres.geometry import SCALE
-from tinyactions.train.spec import BACKBONE_NAMES, PRESETS, RunSpec
+from tinyactions.superres.settings import BLOCKS_MAX, CHANNELS_MAX, SIZE_MAX, WINDOW_MAX
+from tinyactions.train.spec import (
+    BACKBONE_NAMES,
+    DENSE_INTERVAL_MAX,
+    INPUT_SIZE_MAX,
+    PRESETS,
+    SEGMENTS_MAX,
+    RunSpec,
+)
 
 
 class BundleError(ValueError):
@@ -232,10 +243,11 @@ def predicted_matrix(table: pd.DataFrame) -> np.ndarray:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)  # a key unknown to this layout is refused
+    # a key unknown to this layout is refused, and so is a number that is not finite
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
-Size = Annotated[int, Field(ge=1, le=1024)]  # a pixel size or count a bundle may ask for (work grows with it)
+Size = Annotated[int, Field(ge=1, le=SIZE_MAX)]  # a pixel size or count a bundle may ask for (work grows with it)
 Digest = Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")]
 
 
@@ -270,9 +282,9 @@ class Scoring(_Strict):
 
 
 class GeneratorSize(_Strict):
-    mid_channels: Annotated[int, Field(ge=1)]
-    propagation_blocks: Annotated[int, Field(ge=1)]
-    cleaning_blocks: Annotated[int, Field(ge=1)]
+    mid_channels: Annotated[int, Field(ge=1, le=CHANNELS_MAX)]
+    propagation_blocks: Annotated[int, Field(ge=1, le=BLOCKS_MAX)]
+    cleaning_blocks: Annotated[int, Field(ge=1, le=BLOCKS_MAX)]
 
 
 class SuperresEntry(_Strict):
@@ -282,8 +294,8 @@ class SuperresEntry(_Strict):
     sha256: Digest
     size: Annotated[Size, Field(multiple_of=SCALE)]
     input: Literal[SR_INPUTS]
-    window: Size
-    overlap: Annotated[int, Field(ge=0, le=512)]
+    window: Annotated[int, Field(ge=3, le=WINDOW_MAX)]
+    overlap: Annotated[int, Field(ge=0, le=WINDOW_MAX // 2)]
     precision: Literal[PRECISIONS]
     storage: Literal[tuple(CODECS)]
     spec: GeneratorSize
@@ -302,7 +314,7 @@ class Rule(_Strict):
     """What decides: the members averaged with their weights, thresholds per class, groups post-processed."""
 
     members: list[BundleMember]
-    weights: list[float] | None
+    weights: list[Annotated[float, Field(ge=0)]] | None
     thresholds: list[float]
     groups: list[list[str]]
     keep: Keep
@@ -352,7 +364,28 @@ def parse(data: object, source: str = "bundle") -> Bundle:
                 raise BundleError(f"{source}: {key}members.{reads_sr[0]}: reads super-resolved video, but {why}")
     if bundle.classes != list(CLASSES):
         raise BundleError(f"{source}: classes: not this code's 26 classes in class-map order")
+    _check_work(bundle, source)
     return bundle
+
+
+def _check_work(bundle: Bundle, source: str) -> None:
+    """What the bundle asks of a machine, before anything is built: each member's scoring batch and the
+    generator within their memory budgets (``tinyactions.core.budget``), SR windows that advance."""
+    batch = bundle.scoring.batch or 1
+    for i, member in enumerate(bundle.members):
+        spec = member.spec()
+        problem = budget.scoring_problem(spec.input_size, spec.segments, bundle.scoring.views, batch)
+        if problem:
+            raise BundleError(f"{source}: members.{i}.recipe: {problem} (input_size, segments, scoring.views, batch)")
+    sr = bundle.superres
+    if sr is not None:
+        if sr.window <= 2 * sr.overlap:
+            raise BundleError(f"{source}: superres.window: {sr.window} must exceed twice the overlap ({sr.overlap})")
+        problem = budget.generator_problem(
+            sr.size, sr.window, sr.spec.mid_channels, sr.spec.propagation_blocks, sr.spec.cleaning_blocks
+        )
+        if problem:
+            raise BundleError(f"{source}: superres.spec: {problem}")
 
 
 # what a member's recipe may choose, and the sizes it may ask for (work and memory grow with them)
@@ -364,7 +397,11 @@ RECIPE_CHOICES = {
     "sampling": ("uniform", "dense"),
     "precision": PRECISIONS,
 }
-RECIPE_BOUNDS = {"input_size": (1, 1024), "segments": (1, 256), "dense_interval": (1, 64)}
+RECIPE_BOUNDS = {
+    "input_size": (1, INPUT_SIZE_MAX),
+    "segments": (1, SEGMENTS_MAX),
+    "dense_interval": (1, DENSE_INTERVAL_MAX),
+}
 
 
 def _check_recipe(recipe: dict) -> tuple[str, str] | None:
@@ -397,6 +434,9 @@ def _check_rule(rule: Rule, source: str, key: str) -> None:
         else None,
         (f"{key}weights", f"{len(rule.weights)} weights for {n} members")
         if rule.weights is not None and len(rule.weights) != n
+        else None,
+        (f"{key}weights", "all zero: at least one member needs a positive weight")
+        if rule.weights is not None and not sum(rule.weights) > 0
         else None,
         (f"{key}members", "no member") if not n else None,
     ]
@@ -433,16 +473,26 @@ def project_file(rel, root: str | Path = ".") -> Path:
 
 
 def verify(bundle: Bundle, root: str | Path = ".") -> None:
-    """Every file the bundle names is inside ``root`` and has its recorded sha256; else an error naming
-    it. Checked before any of them is loaded (loading reads them as data: ``checkpoint_io``)."""
+    """Every file the bundle names is a regular file inside ``root`` (links followed: one that leads out of
+    the project is refused) and has its recorded sha256; else an error naming it. Checked before any of
+    them is loaded (loading reads them as data: ``checkpoint_io``)."""
     files = [(m.checkpoint, m.sha256) for m in bundle.members]
     if bundle.superres is not None:
         files.append((bundle.superres.generator, bundle.superres.sha256))
     for rel, _ in files:
         project_file(rel, root)
+    inside = Path(root).resolve()
     for rel, digest in files:
         path = project_file(rel, root)
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             raise FileNotFoundError(f"bundle: {rel} does not exist")
+        target = path.resolve()
+        if not target.is_relative_to(inside):
+            raise BundleError(f"bundle: {rel} leads out of the project (a link to {target})")
+        if not target.exists():
+            raise FileNotFoundError(f"bundle: {rel} does not exist (a link to nothing)")
+        mode = target.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise BundleError(f"bundle: {rel} is {kind(mode)}, not a regular file")
         if file_digest(path) != digest:
             raise BundleError(f"bundle: {rel} is not the file the bundle was made with (sha256 differs)")

@@ -30,8 +30,12 @@ log = logging.getLogger(__name__)
 
 
 def load_epoch(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """A run's checkpoint into its network; a checkpoint of another layout is one line naming the file."""
     checkpoint = checkpoint_io.load(path)
-    model.load_state_dict(checkpoint["state_dict"])
+    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise checkpoint_io.CheckpointError(f"{path}: no state_dict: not a checkpoint of a run")
+    checkpoint_io.load_weights(model, state, path)
 
 
 def load_model(spec: RunSpec, checkpoint: str | os.PathLike, device: torch.device) -> torch.nn.Module:

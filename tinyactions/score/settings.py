@@ -3,9 +3,11 @@ and ``best_by`` (what a run's "best" epoch maximises on val, for teachers and en
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from tinyactions.core.params import Positive, Section, View
+from pydantic import Field
+
+from tinyactions.core.params import Section, View
 from tinyactions.core.precision import PRECISIONS
 from tinyactions.score.member import BEST_BY
 
@@ -13,11 +15,11 @@ BestBy = Literal[BEST_BY]
 
 
 class Dump(Section):
-    views: Positive
+    views: Annotated[int, Field(ge=1, le=32)]
     precision: Literal[PRECISIONS]  # score dumps and the teacher's scores
 
 
 class ScoreExecution(View):
     """What scoring reads of ``execution``."""
 
-    score_chunk: Positive  # videos decoded once and scored by every epoch together
+    score_chunk: Annotated[int, Field(ge=1, le=1024)]  # videos decoded once and scored by every epoch together

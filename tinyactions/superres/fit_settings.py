@@ -9,17 +9,17 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from tinyactions.core.params import Count, Positive, Rate, Section
+from tinyactions.core.params import Count, Rate, Section
 from tinyactions.superres.settings import Inference
 
 
 class Fit(Section):
-    clips: Positive
-    iterations: Count
-    clip_len: Annotated[int, Field(ge=2)]
-    batch: Positive
+    clips: Annotated[int, Field(ge=1, le=100_000)]
+    iterations: Annotated[int, Field(ge=0, le=10_000_000)]
+    clip_len: Annotated[int, Field(ge=2, le=1024)]
+    batch: Annotated[int, Field(ge=1, le=1024)]
     lr: Rate
-    eval_clips: Positive
+    eval_clips: Annotated[int, Field(ge=1, le=100_000)]
     seed: Count
     precision: Literal["fp32", "bf16", "auto"]  # no fp16: the fit's loop does no loss scaling
 

@@ -61,7 +61,7 @@ def load_official(net: torch.nn.Module, path: str | os.PathLike, key: str = "sup
     for prefix in ("generator_ema.", "generator."):
         weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if weights:
-            net.load_state_dict(weights)
+            checkpoint_io.load_weights(net, weights, path)
             return checkpoint.get("meta", {})
     raise KeyError(f"{key}: {path} holds no generator_ema.* or generator.* weights")
 

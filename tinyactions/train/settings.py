@@ -11,13 +11,21 @@ from pydantic import Field
 from tinyactions.core.errors import SettingsError
 from tinyactions.core.params import Count, Positive, Rate, Reads, Section, Share, View
 from tinyactions.core.precision import PRECISIONS
-from tinyactions.train.spec import BACKBONE_NAMES, PRESETS, RunSpec
+from tinyactions.train.spec import (
+    BACKBONE_NAMES,
+    BATCH_MAX,
+    DENSE_INTERVAL_MAX,
+    INPUT_SIZE_MAX,
+    PRESETS,
+    SEGMENTS_MAX,
+    RunSpec,
+)
 
 
 class Sampling(Section):
     mode: Literal["uniform", "dense"]
-    segments: Positive
-    dense_interval: Positive
+    segments: Annotated[int, Field(ge=1, le=SEGMENTS_MAX)]
+    dense_interval: Annotated[int, Field(ge=1, le=DENSE_INTERVAL_MAX)]
 
 
 class Asl(Section):
@@ -34,8 +42,8 @@ class Pretrained(Section):
 
 class Train(Section):
     preset: Literal[PRESETS]
-    input_size: Annotated[int, Field(ge=16)]
-    batch_size: Positive  # global: over every training process
+    input_size: Annotated[int, Field(ge=16, le=INPUT_SIZE_MAX)]
+    batch_size: Annotated[int, Field(ge=1, le=BATCH_MAX)]  # global: over every training process
     seed: Count
     warmup_epochs: Count
     warmup_start_factor: Annotated[float, Field(gt=0.0, le=1.0)]
@@ -73,9 +81,10 @@ class Student(Run):
 class TrainExecution(View):
     """What training reads of ``execution``: how a run trains, never what (a run's fingerprint leaves them out)."""
 
-    nproc: Positive  # training processes (torchrun when > 1)
-    batch_per_process: Positive | None  # clips per process and step (None: train.batch_size / nproc)
-    loader_workers: Count  # data-loading processes per training process
+    nproc: Annotated[int, Field(ge=1, le=1024)]  # training processes (torchrun when > 1)
+    # clips per process and step (None: train.batch_size / nproc)
+    batch_per_process: Annotated[int, Field(ge=1, le=BATCH_MAX)] | None
+    loader_workers: Annotated[int, Field(ge=0, le=256)]  # data-loading processes per training process
 
 
 class RunReads(Reads):

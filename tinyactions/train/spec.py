@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# the largest sizes a run may ask for, in the settings and in a bundle (work and memory grow with them)
+INPUT_SIZE_MAX = 1024  # px
+SEGMENTS_MAX = 256  # frames per clip
+DENSE_INTERVAL_MAX = 64
+BATCH_MAX = 4096  # clips per update
 PRESETS = ("paper", "demo")  # backbone sizes: the paper's, or shrunk for 2 CPU cores
 BACKBONE_NAMES = ("ircsn", "uniformer")
 
