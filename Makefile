@@ -11,11 +11,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 setup:
 	@bash scripts/setup.sh
 
-# dvc leaves an output a rerun reproduced byte for byte as a copy beside its cache object
-# (treeverse/dvc#10549): relinking stores it once again (hard links: metadata only)
 repro: setup
 	$(VENV)/bin/dvc repro
-	$(VENV)/bin/dvc checkout --relink -q
 	@cat metrics/ablation.md   # the leaderboard, as tables; all metrics: dvc metrics show
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass.
@@ -47,7 +44,6 @@ paper: setup
 	$(if $(and $(TINYVIRAT),$(WEIGHTS)),,$(error usage: make paper TINYVIRAT=<TinyVIRAT-v2 root> WEIGHTS=<checkpoint folder> [GPUS=n]))
 	$(VENV)/bin/tinyactions profile paper --data-root "$(TINYVIRAT)" --weights "$(WEIGHTS)" --gpus $(or $(GPUS),1)
 	$(VENV)/bin/dvc repro
-	$(VENV)/bin/dvc checkout --relink -q
 	@cat metrics/ablation.md
 
 # The trained ensemble (submission/bundle.json) on new videos (tinyactions/app/predict.py):

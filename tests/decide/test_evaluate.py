@@ -602,3 +602,21 @@ def test_evaluate_logs_each_pair_of_a_configured_group_seen_together(tmp_path):
     assert warned == [
         (logging.WARNING, f"postprocess.groups: {a} & {b} share 3 train videos, though a group calls them exclusive")
     ]
+
+
+def test_evaluate_removes_what_a_killed_run_left_half_written(tmp_path):
+    """A killed evaluate leaves its temporaries in submission/ and metrics/; the next run removes them
+    (those of a live process stay)."""
+    import os
+    import socket
+
+    p, _, _ = tiny_workspace(tmp_path)
+    host = re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:64]
+    dead = 2**22 + 12345  # beyond the kernel's pid range: no live process has it
+    orphans = [tmp_path / folder / f".tmp-{host}-{dead}-0123456789ab.json" for folder in ("submission", "metrics")]
+    live = tmp_path / "metrics" / f".tmp-{host}-{os.getpid()}-0123456789ab.json"
+    for path in (*orphans, live):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    evaluate.evaluate(settings.parse(p), Workspace(tmp_path))
+    assert not any(o.exists() for o in orphans) and live.exists()

@@ -73,6 +73,19 @@ def test_shards_cache_and_assembly(tmp_path):
     frames = read_video(repo / "data/superres" / outputs[0])
     assert frames.shape[1:] == (32, 32, 3) and len(frames) == 10
     assert "0 to upscale" in run(repo), "a rerun is all cache hits"
+    # the outputs are files of their own: damage to one (or to DVC's cache behind it) never reaches the cache
+    entries = sorted((repo / "data/.superres-cache").rglob("*.mp4"))
+    output = repo / "data/superres" / outputs[0]
+    assert len(entries) == 5 and all(os.stat(e).st_ino != os.stat(output).st_ino for e in entries)
+    good = output.read_bytes()
+    os.truncate(output, 100)
+    assert "0 to upscale" in run(repo) and output.read_bytes() == good, "the rerun repairs the output from the cache"
+    # a damaged cache entry is found by its recorded sha256 and upscaled again, to the same bytes
+    entry = next(e for e in entries if e.read_bytes() == good)
+    os.truncate(entry, 100)
+    log = run(repo)
+    assert "1 to upscale" in log and "its bytes are not the ones it was written with" in log
+    assert entry.read_bytes() == good and output.read_bytes() == good
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from pydantic import ConfigDict
 
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASSES, SPLITS
 from tinyactions.core.errors import SettingsError
-from tinyactions.core.files import write_json, write_table
+from tinyactions.core.files import remove_orphans, write_json, write_table
 from tinyactions.core.params import Count, Rate, Section, Share, View, fail
 from tinyactions.core.paths import Workspace
 from tinyactions.data.index import (
@@ -85,6 +85,7 @@ def prepare(
     """Write every output of the stage into ``ws`` for the dataset at ``data.root``; returns stats.json's content.
     ``progress`` (:mod:`tinyactions.core.progress`): one phase per split."""
     root = Path(data.root)
+    remove_orphans(ws.metrics)  # what a killed run of this stage left half written beside its metrics
     if not (root / ANNOTATION_FILES["train"]).is_file():
         raise SettingsError(f"data.root: {root} holds no {ANNOTATION_FILES['train']} (not a TinyVIRAT-v2 root)")
     tol = data.dim_tolerance

@@ -25,7 +25,7 @@ from tinyactions.challenge.annotations import CLASSES
 from tinyactions.challenge.groups import seen_together, validate_groups
 from tinyactions.challenge.submission import format_answer
 from tinyactions.core.errors import SettingsError
-from tinyactions.core.files import file_digest, write_json, write_table, write_text
+from tinyactions.core.files import file_digest, remove_orphans, write_json, write_table, write_text
 from tinyactions.core.paths import PROJECT, Workspace
 from tinyactions.data.index import truth
 from tinyactions.decide import bundle, comparisons, crossval, leaderboard, postprocess, thresholds
@@ -227,6 +227,8 @@ def load(s: Evaluation, ws: Workspace) -> Inputs:
 
 def write(out: Outputs, ws: Workspace) -> None:
     board = leaderboard.checked(out.board)  # before any file: a board other than declared writes nothing
+    for folder in (ws.bundle.parent, ws.metrics):  # what a killed run of this stage left half written
+        remove_orphans(folder)
     write_json(ws.bundle, out.bundle)
     write_text(ws.answer, out.answer)
     write_table(ws.val_predictions, out.val_predictions)

@@ -1,6 +1,11 @@
 """The superres stage's job: every readable video of the prepared index, upscaled once into a per-video
 cache keyed by the input's bytes, the SR settings and the weights, then assembled into ``data/superres``
-with its manifest."""
+with its manifest.
+
+A cache entry is reused only when its bytes still have the sha256 recorded beside it when it was written
+(``<key>.sha256``): a damaged or cut entry is upscaled again. The stage's outputs are copies of the
+entries (clones where the file system has them), never a second name for the same file, so damage to an
+output (or to DVC's cache behind it) never reaches the cache, and a rerun repairs it."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import torch
 
 from tinyactions.challenge.annotations import SPLITS
 from tinyactions.core import precision as numeric
-from tinyactions.core.files import file_digest, remove_orphans, write_json
+from tinyactions.core.files import copy_file, file_digest, remove_orphans, write_json, write_text
 from tinyactions.core.paths import Workspace
 from tinyactions.data.index import originals
 from tinyactions.superres.network import weights_digest
@@ -34,6 +39,25 @@ def cache_key(video: str | os.PathLike, settings: dict, weights: str) -> str:
 def cached(ws: Workspace, key: str) -> Path:
     """Where the per-video cache keeps the output of ``key``."""
     return ws.superres_cache / key[:2] / f"{key}.mp4"
+
+
+def recorded(ws: Workspace, key: str) -> Path:
+    """The sha256 of ``key``'s entry, written beside it when the entry was."""
+    return ws.superres_cache / key[:2] / f"{key}.sha256"
+
+
+def intact(ws: Workspace, key: str) -> bool:
+    """``key``'s entry exists and still has the bytes it was written with; a damaged one (or one without
+    its record) is removed, and upscaled again."""
+    entry, record = cached(ws, key), recorded(ws, key)
+    if not entry.is_file():
+        return False
+    if record.is_file() and file_digest(entry) == record.read_text().strip():
+        return True
+    log.warning("%s: its bytes are not the ones it was written with: upscaled again", entry)
+    entry.unlink()
+    record.unlink(missing_ok=True)
+    return False
 
 
 def dataset_videos(ws: Workspace) -> list[str]:
@@ -69,7 +93,7 @@ def upscale_dataset(
     weights = weights_digest(net)
     stored = {**job.settings(where[0]), **({"codec": codec} if codec != "mp4v" else {})}
     keys = {rel: cache_key(root / rel, stored, weights) for rel in mine}
-    todo = to_upscale(mine, keys, lambda key: cached(ws, key).is_file())
+    todo = to_upscale(mine, keys, lambda key: intact(ws, key))
     log.info(
         "%d videos (shard %d/%d: %d), %d cached, %d to upscale",
         len(videos),
@@ -87,6 +111,8 @@ def upscale_dataset(
         progress("superres", len(todo)) if progress else None,
         net,
     )
+    for rel in todo:  # what the entries were written with, for the next run to check
+        write_text(recorded(ws, keys[rel]), file_digest(cached(ws, keys[rel])) + "\n")
     if shards > 1:
         return len(todo)
     device = torch.device(where[0])
@@ -106,14 +132,12 @@ def to_upscale(videos: list[str], keys: dict[str, str], is_cached: Callable[[str
 
 
 def assemble(ws: Workspace, videos: list[str], keys: dict[str, str], made_with: dict) -> None:
-    """``data/superres`` from the cache (hard links, copies where links fail) and ``data/manifests/sr.json``:
-    how the videos were made, and path -> cache key (what runs on super-resolved input depend on)."""
+    """``data/superres`` from the cache (copies: clones where the file system has them) and
+    ``data/manifests/sr.json``: how the videos were made, and path -> cache key (what runs on super-resolved
+    input depend on)."""
     shutil.rmtree(ws.superres, ignore_errors=True)
     for rel in videos:
         target = ws.superres / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(cached(ws, keys[rel]), target)
-        except OSError:
-            shutil.copyfile(cached(ws, keys[rel]), target)
+        copy_file(cached(ws, keys[rel]), target)
     write_json(ws.sr_manifest, {"made_with": made_with, "videos": {rel: keys[rel] for rel in videos}})

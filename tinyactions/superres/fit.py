@@ -22,7 +22,7 @@ import torch
 
 from tinyactions.core import precision as numeric
 from tinyactions.core.errors import SettingsError
-from tinyactions.core.files import write_json, write_table
+from tinyactions.core.files import remove_orphans, write_json, write_table
 from tinyactions.core.paths import Workspace
 from tinyactions.data.index import originals
 from tinyactions.data.video import as_stored, read_video
@@ -208,6 +208,7 @@ def make_generator(
     """The superres_fit stage's job: ``ws.generator`` from an official checkpoint or fitted on the demo's
     pairs (LR under ``lr_root``, clean renders in ``ws.synth_hr``), with the fit's metrics. Returns the
     summary written to superres.json."""
+    remove_orphans(ws.metrics)  # what a killed run of this stage left half written beside its metrics
     spec = GeneratorSpec(**sr.generator.model_dump())
     torch.manual_seed(sr.fit.seed)
     net = build_generator(spec)
