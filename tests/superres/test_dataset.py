@@ -84,8 +84,14 @@ def test_shards_cache_and_assembly(tmp_path):
     entry = next(e for e in entries if e.read_bytes() == good)
     os.truncate(entry, 100)
     log = run(repo)
-    assert "1 to upscale" in log and "its bytes are not the ones it was written with" in log
+    assert "1 to upscale" in log and "1 of 5 cache entries lack the bytes they were written with" in log
     assert entry.read_bytes() == good and output.read_bytes() == good
+    # a cache from before entries had a record: every entry is upscaled again, in one warning line
+    for record in (repo / "data/.superres-cache").rglob("*.sha256"):
+        record.unlink()
+    log = run(repo)
+    assert "5 to upscale" in log and log.count("lack the bytes they were written with") == 1, log
+    assert len(list((repo / "data/.superres-cache").rglob("*.sha256"))) == 5 and output.read_bytes() == good
 
 
 @pytest.mark.slow

@@ -46,18 +46,17 @@ def recorded(ws: Workspace, key: str) -> Path:
     return ws.superres_cache / key[:2] / f"{key}.sha256"
 
 
-def intact(ws: Workspace, key: str) -> bool:
-    """``key``'s entry exists and still has the bytes it was written with; a damaged one (or one without
-    its record) is removed, and upscaled again."""
+def intact(ws: Workspace, key: str) -> bool | None:
+    """Whether ``key``'s entry still has the bytes it was written with: True; no entry: False; a damaged one
+    (or one without its record): None, and it is removed, to be upscaled again."""
     entry, record = cached(ws, key), recorded(ws, key)
     if not entry.is_file():
         return False
     if record.is_file() and file_digest(entry) == record.read_text().strip():
         return True
-    log.warning("%s: its bytes are not the ones it was written with: upscaled again", entry)
     entry.unlink()
     record.unlink(missing_ok=True)
-    return False
+    return None
 
 
 def dataset_videos(ws: Workspace) -> list[str]:
@@ -93,7 +92,17 @@ def upscale_dataset(
     weights = weights_digest(net)
     stored = {**job.settings(where[0]), **({"codec": codec} if codec != "mp4v" else {})}
     keys = {rel: cache_key(root / rel, stored, weights) for rel in mine}
-    todo = to_upscale(mine, keys, lambda key: intact(ws, key))
+    found = {key: intact(ws, key) for key in sorted(set(keys.values()))}
+    damaged = sorted(str(cached(ws, key)) for key, ok in found.items() if ok is None)
+    if damaged:  # one line, however many: a cache from before entries had a record has no record for any
+        log.warning(
+            "%d of %d cache entries lack the bytes they were written with (damaged, or written before entries "
+            "had a record), first %s: upscaled again",
+            len(damaged),
+            len(found),
+            damaged[0],
+        )
+    todo = to_upscale(mine, keys, lambda key: found[key] is True)
     log.info(
         "%d videos (shard %d/%d: %d), %d cached, %d to upscale",
         len(videos),
