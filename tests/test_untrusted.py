@@ -367,6 +367,43 @@ def test_orphaned_temporary_files_are_removed_on_the_next_run(tmp_path):
     assert not orphan.exists() and live.exists() and other.exists()
 
 
+@pytest.mark.parametrize("stage", ["prepare", "superres_fit"])
+def test_prepare_and_superres_fit_remove_what_a_killed_run_left_in_metrics(tmp_path, stage):
+    """Each stage that writes into metrics/ removes its dead temporaries there before it works (here it then
+    fails at once on a missing input: the removal came first); a live process's stays."""
+    import yaml
+
+    from tinyactions.core.errors import SettingsError
+    from tinyactions.core.files import _host
+    from tinyactions.core.paths import Workspace
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    ws = Workspace(tmp_path)
+    ws.metrics.mkdir(parents=True)
+    orphan = ws.metrics / f".tmp-{_host()}-{dead}-0123456789ab.json"
+    live = ws.metrics / f".tmp-{_host()}-{os.getpid()}-0123456789ab.json"
+    for path in (orphan, live):
+        path.write_text("")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    missing = str(tmp_path / "missing")
+    if stage == "prepare":
+        from tinyactions.data.prepare import Balance, Data, prepare
+
+        data = Data.model_validate({**params["data"], "root": missing})
+        with pytest.raises(SettingsError, match="data.root"):
+            prepare(data, Balance.model_validate(params["balance"]), 1, ws)
+    else:
+        from tinyactions.superres.fit import make_generator
+        from tinyactions.superres.fit_settings import Superres
+
+        sr = Superres.model_validate({**params["superres"], "weights": f"{missing}/g.pth"})
+        with pytest.raises(SettingsError, match="g.pth"):
+            make_generator(sr, missing, 1, ws)
+    assert not orphan.exists() and live.exists()
+
+
 def test_a_second_predict_on_the_same_out_is_refused(tmp_path):
     from tinyactions.core.partial_output import OutputBusy, PartialOutput
 
