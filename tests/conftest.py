@@ -13,6 +13,16 @@ from tinyactions.data.video import write_video
 
 SAMPLES = Path(__file__).parent / "samples"  # real TinyVIRAT-v2 annotation samples
 ROOT = Path(__file__).resolve().parents[1]
+# a bundle's SR settings for a generator small enough for tests (bundle.superres_entry adds its file)
+TINY_SUPERRES = {
+    "size": 32,
+    "input": "square",
+    "window": 8,
+    "overlap": 2,
+    "precision": "fp32",
+    "storage": "mp4v",
+    "spec": {"mid_channels": 4, "propagation_blocks": 1, "cleaning_blocks": 1},
+}
 
 
 def run_spec(**changes):

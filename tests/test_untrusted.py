@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import ROOT, smooth_clip, write_dataset
+from tests.conftest import ROOT, TINY_SUPERRES, smooth_clip, write_dataset
 from tinyactions.core import checkpoint_io
 from tinyactions.core.files import file_digest, remove_orphans
 from tinyactions.data.video import MAX_PIXELS, VideoDecodeError, probe, read_video, write_video
@@ -190,17 +190,7 @@ def test_a_crafted_bundle_never_runs_its_payload(project, where, entry):
         loaded["members"][0].update(checkpoint=named, sha256=file_digest(evil))
     else:
         loaded["members"][0]["input"] = loaded["members"][0]["recipe"]["input"] = "sr"
-        loaded["superres"] = {
-            "generator": named,
-            "sha256": file_digest(evil),
-            "size": 32,
-            "input": "square",
-            "window": 8,
-            "overlap": 2,
-            "precision": "fp32",
-            "storage": "mp4v",
-            "spec": {"mid_channels": 4, "propagation_blocks": 1, "cleaning_blocks": 1},
-        }
+        loaded["superres"] = bundle.superres_entry(named, file_digest(evil), TINY_SUPERRES)
     (root / "evil.json").write_text(json.dumps(loaded))
     out = run_predict(["clip.mp4", "--bundle", "evil.json", "--out", "p.csv"], root)
     assert out.returncode == 1, out.stderr[-2000:]
@@ -475,18 +465,7 @@ def test_allowed_constructors_fed_bad_arguments_are_one_line(tmp_path):
 def with_superres(bundle: dict, **changes) -> None:
     """The project bundle's member read on SR video, with a generator entry and ``changes`` to it."""
     bundle["members"][0]["input"] = bundle["members"][0]["recipe"]["input"] = "sr"
-    bundle["superres"] = {
-        "generator": "models/superres/generator.pth",
-        "sha256": "0" * 64,
-        "size": 32,
-        "input": "square",
-        "window": 8,
-        "overlap": 2,
-        "precision": "fp32",
-        "storage": "mp4v",
-        "spec": {"mid_channels": 4, "propagation_blocks": 1, "cleaning_blocks": 1},
-        **changes,
-    }
+    bundle["superres"] = {**TINY_SUPERRES, "generator": "models/superres/generator.pth", "sha256": "0" * 64, **changes}
 
 
 @pytest.mark.parametrize(

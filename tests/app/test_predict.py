@@ -14,22 +14,14 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import ROOT, run_spec, smooth_clip
+from tests.conftest import ROOT, TINY_SUPERRES, run_spec, smooth_clip
 from tinyactions.app import predict
 from tinyactions.challenge.annotations import ANNOTATION_FILES, CLASSES, SCORE_COLUMNS
 from tinyactions.core.files import file_digest
 from tinyactions.data.video import write_video
 from tinyactions.decide import bundle
 
-SR = {
-    "size": 32,
-    "input": "square",
-    "window": 8,
-    "overlap": 2,
-    "precision": "fp32",
-    "storage": "mp4v",
-    "spec": {"mid_channels": 4, "propagation_blocks": 1, "cleaning_blocks": 1},
-}
+SR = TINY_SUPERRES
 
 
 def save_model(spec, path, seed):
