@@ -38,6 +38,28 @@ def test_each_command_has_its_own_help(command, option):
     assert out.returncode == 0 and out.stdout.startswith(f"usage: tinyactions {command}") and option in out.stdout
 
 
+def test_version_is_the_installed_projects():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout == f"tinyactions {cli.version()}\n"
+    version = next(line for line in (ROOT / "pyproject.toml").read_text().splitlines() if line.startswith("version"))
+    assert cli.version() == version.split('"')[1]
+
+
+@pytest.mark.parametrize(
+    "argv,listed",
+    [
+        (["profile"], "one of: paper"),
+        (["share"], "{push}"),
+        (["plots"], "{template,render}"),
+        (["plots", "render"], "the HTML page"),
+    ],
+)
+def test_each_commands_help_lists_its_choices(argv, listed):
+    """A positional argument names what it takes: the profiles there are, the actions there are."""
+    out = run(*argv, "--help")
+    assert out.returncode == 0 and listed in out.stdout, out.stdout
+
+
 def test_a_known_failure_is_one_line_naming_the_command(tmp_path):
     out = run("predict", "a.mp4", "--out", "p.csv", "--bundle", str(tmp_path / "missing.json"), cwd=ROOT)
     assert out.returncode == 1

@@ -7,6 +7,7 @@ The pipeline itself is ``dvc repro``; its stages are ``python -m stages.<name>``
     tinyactions leaderboard [--base main] [--run-stale] [--push]
     tinyactions plots template | render PAGE --out DIR [--png]
     tinyactions check-outputs [--base HEAD]
+    tinyactions --version
 """
 
 from __future__ import annotations
@@ -52,6 +53,17 @@ def command(argv: list[str], prog: str) -> None:
     sys.exit(subprocess.run(["bash", str(LEADERBOARD_SCRIPT)], env=env).returncode)
 
 
+def version() -> str:
+    """The installed project's version (pyproject.toml's, as setup installed it)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("tinyactions")
+    except PackageNotFoundError:
+        return "unknown (not installed: scripts/setup.sh installs it)"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     overview = "\n".join(f"  {name:<14} {line}" for name, (_, line) in COMMANDS.items())
@@ -61,11 +73,14 @@ def main(argv: list[str] | None = None) -> None:
         epilog=f"commands:\n{overview}\n\n`tinyactions <command> --help` describes each.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    ap.add_argument("--version", action="version", version=f"tinyactions {version()}")
     ap.add_argument("command", choices=list(COMMANDS), metavar="command", help="one of: " + ", ".join(COMMANDS))
     ap.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     if not argv or argv[0] in ("-h", "--help"):
         ap.print_help()
         sys.exit(0 if argv else 2)
+    if argv[0] == "--version":
+        ap.parse_args(argv[:1])  # prints it and exits 0
     parsed = ap.parse_args(argv[:1])
     module = importlib.import_module(COMMANDS[parsed.command][0])
     module.command(argv[1:], prog=f"tinyactions {parsed.command}")

@@ -356,10 +356,10 @@ def main(argv: list[str] | None = None, prog: str = "tinyactions plots") -> None
     ap = argparse.ArgumentParser(prog=prog, description="offline dvc plots pages: the template, and a headless check")
     sub = ap.add_subparsers(dest="command", required=True)
     t = sub.add_parser("template", help="write the page template with the Vega libraries inline")
-    t.add_argument("--out", type=Path, default=TEMPLATE)
+    t.add_argument("--out", type=Path, default=TEMPLATE, help="the template file to write (default: %(default)s)")
     r = sub.add_parser("render", help="check that every plot of a page drew offline; write each as SVG")
-    r.add_argument("page", type=Path)
-    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("page", type=Path, help="the HTML page `dvc plots show` wrote")
+    r.add_argument("--out", type=Path, required=True, help="the folder for one SVG (and PNG) per plot")
     r.add_argument("--png", action="store_true", help="also a PNG of each plot (Chromium screenshots)")
     args = ap.parse_args(argv)
     if args.command == "template":

@@ -54,10 +54,15 @@ def fill(value, values: dict):
     return value
 
 
+def profile_names(profiles: Path = PROFILES) -> list[str]:
+    """The profiles there are: ``profiles/<name>.yaml``."""
+    return sorted(p.stem for p in profiles.glob("*.yaml"))
+
+
 def load_profile(name: str, values: dict, base: dict, profiles: Path = PROFILES) -> dict:
     path = profiles / f"{name}.yaml"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in profiles.glob("*.yaml"))) or "none"
+        known = ", ".join(profile_names(profiles)) or "none"
         raise SettingsError(f"profile {name!r}: no {path} (profiles: {known})")
     overlay = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return merge(base, fill(overlay, values))
@@ -85,8 +90,13 @@ def validate(p: dict, check_files: bool = True) -> list[str]:
 
 
 def main(argv: list[str] | None = None, prog: str = "tinyactions profile") -> None:
-    ap = argparse.ArgumentParser(prog=prog, description="switch params.yaml to a named profile (profiles/<name>.yaml)")
-    ap.add_argument("profile")
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description="Switch params.yaml to a named profile: params.yaml + profiles/<name>.yaml with its "
+        "placeholders filled, every key and every file the stages will open checked first. `git checkout "
+        "params.yaml` returns to the demo.",
+    )
+    ap.add_argument("profile", help=f"the profile's name, one of: {', '.join(profile_names()) or 'none here'}")
     ap.add_argument("--data-root", required=True, help="the TinyVIRAT-v2 root (holds tiny_train_v2.json)")
     ap.add_argument("--weights", required=True, help="folder with the checkpoints the profile names")
     ap.add_argument("--gpus", type=int, default=1, help="training processes per machine (default 1)")

@@ -45,7 +45,9 @@ def push(root: str | Path = ".", remote: str | None = None) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None, prog: str = "tinyactions share") -> None:
     ap = argparse.ArgumentParser(prog=prog, description="share outputs and the complete run-cache through a DVC remote")
-    ap.add_argument("command", choices=["push"])
+    ap.add_argument(
+        "command", choices=["push"], help="push: the outputs of dvc.lock and the run-cache, so others restore them"
+    )
     ap.add_argument("--remote", help="DVC remote name (default: the default remote)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
