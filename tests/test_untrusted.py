@@ -16,6 +16,7 @@ import torch
 
 from tests.conftest import ROOT, TINY_SUPERRES, smooth_clip, write_dataset
 from tinyactions.core import checkpoint_io
+from tinyactions.core.filenames import unescaped
 from tinyactions.core.files import file_digest, remove_orphans
 from tinyactions.data.video import MAX_PIXELS, VideoDecodeError, probe, read_video, write_video
 from tinyactions.decide import bundle
@@ -288,16 +289,17 @@ def predict_peak(inputs: list[str], out: str, cwd: Path) -> tuple[subprocess.Com
 
 @pytest.mark.slow
 def test_predict_on_a_hostile_folder_gives_every_input_a_row(project, hostile_folder):
-    """rc 0, a row per input, the name that is not UTF-8 kept byte for byte, and the oversized video
-    refused before its frames are held: the run's peak RSS is that of predicting the plain clip alone."""
+    """rc 0, a row per input, the name that is not UTF-8 written escaped in a valid UTF-8 file and given
+    back byte for byte by unescaping, and the oversized video refused before its frames are held: the run's
+    peak RSS is that of predicting the plain clip alone."""
     root, _ = project
     folder, decoded = hostile_folder
     out, peak = predict_peak([str(folder)], "rows.csv", root)
     assert out.returncode == 0, out.stderr[-3000:]
     rows = bundle.read_predictions(root / "rows.csv").set_index("video")
-    names = {Path(v).name: v for v in rows.index}
+    names = {Path(unescaped(v)).name: v for v in rows.index}
     assert sorted(names) == sorted([NOT_UTF8, "x.mp4", "one.mp4", "zero.mp4", "huge.mp4", "plain.mp4"])
-    readable = rows["readable"].rename(index=lambda v: Path(v).name).to_dict()
+    readable = rows["readable"].rename(index=lambda v: Path(unescaped(v)).name).to_dict()
     assert readable == {
         NOT_UTF8: True,
         "x.mp4": False,
@@ -308,7 +310,8 @@ def test_predict_on_a_hostile_folder_gives_every_input_a_row(project, hostile_fo
     }
     assert "exceed the decode cap" in rows.loc[names["huge.mp4"], "problem"]
     assert "not a regular file" in rows.loc[names["x.mp4"], "problem"]
-    assert os.fsencode(NOT_UTF8) in (root / "rows.csv").read_bytes()
+    text = (root / "rows.csv").read_bytes().decode("utf-8")  # strict: valid UTF-8 whatever the names
+    assert "cam\\xe9ra.mp4" in text and os.fsencode(unescaped(names[NOT_UTF8])) == os.fsencode(folder / NOT_UTF8)
     plain, alone = predict_peak([str(folder / "plain.mp4")], "plain.csv", root)
     assert plain.returncode == 0, plain.stderr[-3000:]
     print(
@@ -549,7 +552,8 @@ def test_predict_takes_annotation_paths_that_are_not_text_and_oversized_sr_clips
     predict.predict(bundle.parse(loaded), clips, root / "odd.csv", chunk=2, sr_batch=2, device="cpu", root=root)
     rows = bundle.read_predictions(root / "odd.csv")
     assert rows["id"].tolist() == ["00001", "00002"] and rows["readable"].tolist() == [False, True]
-    assert rows.loc[0, "video"].endswith("\\ud800.mp4") and "file not found" in rows.loc[0, "problem"]
+    assert rows.loc[0, "video"].endswith("\\ud800.mp4") and unescaped(rows.loc[0, "video"]).endswith("\ud800.mp4")
+    assert "file not found" in rows.loc[0, "problem"] and (root / "odd.csv").read_bytes().decode("utf-8")
     # an SR bundle: upscaled to 32 px, a clip of more than MAX_PIXELS / 32^2 frames is refused before scoring
     job = upscale.UpscaleJob(network.GeneratorSpec(4, 1, 1), "", 32, 8, 2, 2, "square", "fp32")
     upscaler = upscale.Upscaler(network.build_generator(job.generator), 32, 8, 2, 2, "square", "cpu", precision="fp32")

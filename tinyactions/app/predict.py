@@ -52,7 +52,6 @@ from tinyactions.challenge.annotations import (
 )
 from tinyactions.core import precision as numeric
 from tinyactions.core.checkpoint_io import CheckpointError
-from tinyactions.core.filenames import as_written
 from tinyactions.core.files import remove_orphans, write_json
 from tinyactions.core.params import Reads
 from tinyactions.core.partial_output import OutputBusy, PartialOutput
@@ -179,8 +178,8 @@ def predict_batch(scorer: Scorer, loaded: bundle.Bundle, batch: list[tuple[Clip,
     scores, predicted = bundle.decide(loaded, members)
     return bundle.prediction_table(
         [c.id for c, _, _ in batch],
-        [as_written(c.video) for c, _, _ in batch],
-        [as_written(p) for p in problems],
+        [c.video for c, _, _ in batch],
+        problems,
         scores,
         predicted,
     )

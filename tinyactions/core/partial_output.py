@@ -13,9 +13,8 @@ from pathlib import Path
 
 from tinyactions.core.files import write_json
 
-# Rows are text in UTF-8; a file name that is not UTF-8 (made on another system) keeps its own bytes, so
-# that the table names the very file (readers use the same errors handler).
-CSV_ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
+# Rows are valid UTF-8: a file name that is not is written escaped (bundle.prediction_table)
+CSV_ENCODING = {"encoding": "utf-8"}
 
 
 class OutputBusy(RuntimeError):

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from tinyactions.challenge.annotations import CLASSES, SCORE_COLUMNS, read_json
 from tinyactions.challenge.groups import validate_groups
 from tinyactions.core import budget
+from tinyactions.core.filenames import escaped
 from tinyactions.core.files import file_digest
 from tinyactions.core.paths import PROJECT
 from tinyactions.core.precision import PRECISIONS
@@ -204,15 +205,17 @@ def prediction_table(
     ids: list[str], videos: list[str], problems: list[str], scores: np.ndarray, predicted: np.ndarray
 ) -> pd.DataFrame:
     """One row per video: id (empty when unknown), video, readable, problem (why not), the predicted
-    class names (space-separated, in class order) and the 26 averaged scores (NaN when unreadable)."""
+    class names (space-separated, in class order) and the 26 averaged scores (NaN when unreadable). Text is
+    valid UTF-8 whatever the file names: id, video and problem are written ``filenames.escaped`` (a name
+    that is not UTF-8 as ``\\xNN`` escapes; ``filenames.unescaped`` gives the name back)."""
     table = pd.DataFrame(np.asarray(scores, np.float64), columns=list(SCORE_COLUMNS))
     labels = [" ".join(CLASSES[c] for c in np.flatnonzero(row)) for row in predicted]
     for position, (name, values) in enumerate(
         (
-            ("id", ids),
-            ("video", videos),
+            ("id", [escaped(i) for i in ids]),
+            ("video", [escaped(v) for v in videos]),
             ("readable", [not p for p in problems]),
-            ("problem", problems),
+            ("problem", [escaped(p) for p in problems]),
             ("labels", labels),
         )
     ):
@@ -229,7 +232,6 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
         na_values={c: [""] for c in SCORE_COLUMNS},
         float_precision="round_trip",
         encoding="utf-8",
-        encoding_errors="surrogateescape",
     )
 
 
